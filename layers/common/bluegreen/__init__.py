@@ -1,0 +1,1 @@
+"""bluegreen: the shared runtime package of the release orchestrator's Lambda functions."""

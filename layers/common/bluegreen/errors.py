@@ -1,0 +1,68 @@
+"""Domain errors.
+
+Their class names are part of the state machine's contract: a Lambda that raises one of
+these reports ``errorType`` = the class name, and ``statemachine/deploy.asl.json`` matches
+on it in ``Retry`` and ``Catch``. Rename one and the ASL must change with it.
+"""
+
+
+class BluegreenError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ImageRefused(BluegreenError):
+    """The pushed image may not be deployed (mutable tag, no digest, wrong repository)."""
+
+
+class ServiceNotConfigured(BluegreenError):
+    """No entry of the service configuration matches the repository."""
+
+
+class ConfigurationInvalid(BluegreenError):
+    """The service configuration file cannot be read or does not validate."""
+
+
+class ServiceLocked(BluegreenError):
+    """Another execution holds the service's deployment lock."""
+
+
+class DeploymentAlreadyActive(BluegreenError):
+    """CodeDeploy already runs a deployment in this deployment group."""
+
+
+class DeploymentFailed(BluegreenError):
+    """The CodeDeploy deployment ended Failed or Stopped."""
+
+
+class DeploymentTimedOut(BluegreenError):
+    """The CodeDeploy deployment did not reach the awaited status within its poll budget."""
+
+
+class TestTrafficUnhealthy(BluegreenError):
+    """The new version failed its checks through the test listener."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+
+class AwsThrottled(BluegreenError):
+    """AWS asked us to slow down; the state machine retries with backoff."""
+
+
+class ResourceMissing(BluegreenError):
+    """A resource named by the configuration does not exist."""
+
+
+class ApprovalNotFound(BluegreenError):
+    """No approval request with this id."""
+
+
+class ApprovalLinkInvalid(BluegreenError):
+    """The approval link's signature does not verify (forged or altered)."""
+
+
+class ApprovalExpired(BluegreenError):
+    """The approval link or request is past its expiry."""
+
+
+class ApprovalAlreadyDecided(BluegreenError):
+    """The approval was already decided, or the one-time form was already used."""

@@ -1,0 +1,207 @@
+"""Pydantic models at the boundaries: configuration, state machine documents, approvals.
+
+One document, :class:`DeploymentState`, flows through the state machine. Each step's
+Lambda validates it, fills in its own section and returns it whole (the ASL selects the
+Lambda's payload as the new state), so every state sees everything decided before it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+
+# Tags that move: deploying them would make "what runs in prod" unanswerable.
+DEFAULT_TAG_PATTERN = r"^(?:[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timings(Model):
+    """How long to wait and how often to look; production defaults, short in local samples."""
+
+    approval_timeout_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 24 * 3600
+    deployment_poll_seconds: Annotated[int, Field(ge=1, le=300)] = 15
+    deployment_max_polls: Annotated[int, Field(ge=1, le=10_000)] = 240
+    probe_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    probe_required_passes: Annotated[int, Field(ge=1, le=100)] = 3
+    probe_max_attempts: Annotated[int, Field(ge=1, le=1_000)] = 30
+    probe_request_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 3.0
+
+
+class ServiceConfig(Model):
+    """One entry of ``services.toml``: which repository deploys to which ECS service, and how."""
+
+    name: Name
+    repository: Name
+    environment: Name = "production"
+    cluster: Name
+    service: Name
+    container: Name
+    container_port: Annotated[int, Field(ge=1, le=65535)]
+    codedeploy_application: Name
+    deployment_group: Name
+    deployment_config: Name | None = None
+    approvers: Annotated[list[Email], Field(min_length=1)]
+    test_url: Annotated[str, Field(pattern=r"^https?://")]
+    tag_pattern: str = DEFAULT_TAG_PATTERN
+    timings: Timings = Timings()
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+    @property
+    def scalable_target_id(self) -> str:
+        return f"service/{self.cluster}/{self.service}"
+
+    @property
+    def lock_key(self) -> str:
+        return f"{self.cluster}/{self.service}"
+
+
+class ImageRef(Model):
+    """An image as pushed: repository, the tag it was pushed with, and its immutable digest."""
+
+    registry_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+    repository: Name
+    tag: Annotated[str, Field(min_length=1, max_length=128)]
+    digest: Digest
+
+    @property
+    def repository_uri(self) -> str:
+        return f"{self.registry_id}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}"
+
+    @property
+    def pinned(self) -> str:
+        """The image reference that goes into the task definition: by digest, never by tag."""
+        return f"{self.repository_uri}@{self.digest}"
+
+
+class FieldChange(Model):
+    path: str
+    before: str | None
+    after: str | None
+
+
+class RenderResult(Model):
+    previous_task_definition: str
+    task_definition: str
+    previous_image: str | None
+    changes: list[FieldChange]
+
+
+class ApprovalDecision(Model):
+    """What the approval callback hands back to the state machine (SendTaskSuccess output)."""
+
+    decision: Literal["approved"]
+    approver: str
+    decided_at: datetime
+
+
+class ScalingSnapshot(Model):
+    """The scalable target's ``SuspendedState`` as it was before we touched it."""
+
+    resource_id: str
+    registered: bool
+    dynamic_scaling_in_suspended: bool = False
+    dynamic_scaling_out_suspended: bool = False
+    scheduled_scaling_suspended: bool = False
+    suspended_at: datetime
+
+
+class DeploymentProgress(Model):
+    deployment_id: str
+    status: str = "Created"
+    polls: Annotated[int, Field(ge=0)] = 0
+    ready: bool = False
+    succeeded: bool = False
+    created_at: datetime | None = None
+    ready_at: datetime | None = None
+    continued_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ProbeProgress(Model):
+    attempts: Annotated[int, Field(ge=0)] = 0
+    consecutive_passes: Annotated[int, Field(ge=0)] = 0
+    healthy: bool = False
+    last_status: int | None = None
+    last_detail: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class RollbackResult(Model):
+    deployment_stopped: bool
+    detail: str
+    rolled_back_at: datetime
+
+
+class StepError(BaseModel):
+    """What a ``Catch`` puts at ``$.error``: Step Functions' own field names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    error: str = Field(alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+
+class DeploymentState(BaseModel):
+    """The execution document: started by the trigger, filled in by each step."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    execution_name: str
+    service: ServiceConfig
+    image: ImageRef
+    source: Literal["ecr-push", "cli"] = "ecr-push"
+    requested_at: datetime
+    render: RenderResult | None = None
+    approval: ApprovalDecision | None = None
+    scaling: ScalingSnapshot | None = None
+    deployment: DeploymentProgress | None = None
+    probe: ProbeProgress | None = None
+    rollback: RollbackResult | None = None
+    error: StepError | None = None
+
+    def dump(self) -> dict[str, object]:
+        """The JSON document handed back to Step Functions."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ApprovalTask(Model):
+    """The payload of the ``RequestApproval`` task: the state plus the callback token."""
+
+    state: DeploymentState
+    task_token: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class EcrImageAction(BaseModel):
+    """``detail`` of an EventBridge "ECR Image Action" event."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    action_type: str = Field(alias="action-type")
+    result: str
+    repository_name: str = Field(alias="repository-name")
+    image_digest: str | None = Field(default=None, alias="image-digest")
+    image_tag: str | None = Field(default=None, alias="image-tag")
+
+
+class TriggerResult(Model):
+    outcome: Literal["started", "duplicate", "ignored", "refused"]
+    reason: str
+    execution_name: str | None = None
+    execution_arn: str | None = None
