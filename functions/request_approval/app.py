@@ -1,0 +1,34 @@
+"""RequestApproval: keep the task token server-side and send each approver a signed link."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bluegreen import wiring
+from bluegreen.handler import now
+from bluegreen.models import ApprovalTask
+from bluegreen.observability import logger, metrics, tracer
+from bluegreen.settings import ApprovalRequestSettings, load
+from bluegreen.steps import approval
+
+
+@logger.inject_lambda_context(correlation_id_path="state.execution_name")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load(ApprovalRequestSettings)
+    requested = approval.request(
+        ApprovalTask.model_validate(event),
+        wiring.state_table(),
+        wiring.mailer(settings.SENDER_EMAIL),
+        wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
+        wiring.signing_key(settings.SIGNING_SECRET_ARN),
+        settings.APPROVAL_BASE_URL,
+        now(),
+    )
+    logger.info(
+        "approval requested",
+        approval_id=requested.approval_id,
+        emails=requested.emails_sent,
+        slack=requested.slack_sent,
+    )
+    return {"approval_id": requested.approval_id}

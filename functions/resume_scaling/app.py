@@ -1,0 +1,9 @@
+"""ResumeScaling: restore exactly the saved SuspendedState and release the lock."""
+
+from bluegreen import wiring
+from bluegreen.handler import state_step
+from bluegreen.steps.scaling import resume
+
+lambda_handler = state_step(
+    lambda state, _now: resume(state, wiring.scalable_targets(), wiring.state_table())
+)

@@ -1,0 +1,37 @@
+"""Trigger: an ECR push event becomes one deployment execution (or a clear refusal)."""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bluegreen import wiring
+from bluegreen.config import ServiceCatalog
+from bluegreen.handler import now
+from bluegreen.models import EcrImageAction
+from bluegreen.observability import logger, metrics, tracer
+from bluegreen.settings import TriggerSettings, load
+from bluegreen.steps.trigger import on_push
+
+
+@cache
+def catalog() -> ServiceCatalog:
+    return ServiceCatalog.load(load(TriggerSettings).BLUEGREEN_SERVICES_FILE)
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    envelope = EventBridgeModel.model_validate(event)
+    push = EcrImageAction.model_validate(envelope.detail)
+    result = on_push(push, envelope.account, envelope.region, catalog(), wiring.executions(), now())
+    metrics.add_metric(name=f"Push{result.outcome.capitalize()}", unit="Count", value=1)
+    log = logger.warning if result.outcome == "refused" else logger.info
+    log(
+        f"push {result.outcome}",
+        outcome=result.outcome,
+        reason=result.reason,
+        execution_name=result.execution_name,
+    )
+    return result.model_dump(mode="json")

@@ -1,0 +1,51 @@
+"""Step Functions: start a deployment execution, answer an approval's callback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bluegreen.adapters.aws import error_code, translated
+from bluegreen.errors import ApprovalExpired
+
+
+class Executions:
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def start(self, name: str, document: dict[str, Any]) -> tuple[str, bool]:
+        """Start ``name``; (arn, False) when it already exists, i.e. a duplicated event."""
+        body = json.dumps(document, sort_keys=True)
+        try:
+            with translated():
+                started = self._sfn.start_execution(
+                    stateMachineArn=self._arn, name=name, input=body
+                )
+        except Exception as e:
+            if error_code(e) == "ExecutionAlreadyExists":  # type: ignore[arg-type]
+                arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+                return arn, False
+            raise
+        return str(started["executionArn"]), True
+
+
+class TaskCallbacks:
+    def __init__(self, client: Any) -> None:
+        self._sfn = client
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None:
+        self._send(lambda: self._sfn.send_task_success(taskToken=token, output=json.dumps(output)))
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        self._send(lambda: self._sfn.send_task_failure(taskToken=token, error=error, cause=cause))
+
+    @staticmethod
+    def _send(call: Any) -> None:
+        expired = {
+            "TaskTimedOut": ApprovalExpired,
+            "InvalidToken": ApprovalExpired,
+            "TaskDoesNotExist": ApprovalExpired,
+        }
+        with translated(expired):
+            call()

@@ -1,0 +1,127 @@
+"""What people read: approval requests and outcomes, as email text and Slack Block Kit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bluegreen.domain.approval import ApprovalRecord
+from bluegreen.models import DeploymentState
+
+Outcome = Literal["succeeded", "rolled_back", "not_deployed"]
+
+
+@dataclass(frozen=True)
+class Email:
+    to: list[str]
+    subject: str
+    text: str
+
+
+def _short(image: str | None) -> str:
+    if not image:
+        return "(none)"
+    name, _, digest = image.rpartition("@")
+    return f"{name.rsplit('/', 1)[-1]}@{digest[:19]}" if digest else image
+
+
+def approval_email(record: ApprovalRecord, recipient: str, link: str) -> Email:
+    changes = "\n".join(f"  {c.path}: {c.before} -> {c.after}" for c in record.changes)
+    text = (
+        f"{record.service} ({record.environment}) is ready to deploy {record.image_tag}.\n\n"
+        f"Service:          {record.cluster}/{record.ecs_service}\n"
+        f"New image:        {record.new_image}\n"
+        f"Running image:    {record.previous_image or '(unknown)'}\n"
+        f"Task definition:  {record.previous_task_definition}\n"
+        f"               -> {record.task_definition}\n"
+        f"Changes:\n{changes or '  (none)'}\n\n"
+        "Review, then approve or reject (opening the page changes nothing):\n"
+        f"{link}\n\n"
+        f"This link is yours alone and expires at {record.expires_at:%Y-%m-%d %H:%M UTC}.\n"
+    )
+    subject = f"[bluegreen] Approve {record.service} {record.image_tag} to {record.environment}?"
+    return Email(to=[recipient], subject=subject, text=text)
+
+
+def approval_slack(record: ApprovalRecord, link: str) -> dict[str, Any]:
+    summary = f"*{record.service}* ({record.environment}) is ready to deploy `{record.image_tag}`"
+    return {
+        "text": f"{record.service} {record.image_tag} awaits approval: {link}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*Service*\n{record.cluster}/{record.ecs_service}"},
+                    {"type": "mrkdwn", "text": f"*New image*\n`{_short(record.new_image)}`"},
+                    {"type": "mrkdwn", "text": f"*Running*\n`{_short(record.previous_image)}`"},
+                    {
+                        "type": "mrkdwn",
+                        "text": f"*Expires*\n{record.expires_at:%Y-%m-%d %H:%M} UTC",
+                    },
+                ],
+            },
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Review"},
+                        "style": "primary",
+                        "url": link,
+                        "action_id": "review",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def outcome_of(state: DeploymentState) -> Outcome:
+    if state.error is None:
+        return "succeeded"
+    return "rolled_back" if state.scaling is not None else "not_deployed"
+
+
+_HEADLINES: dict[Outcome, str] = {
+    "succeeded": "deployed",
+    "rolled_back": "rolled back",
+    "not_deployed": "not deployed",
+}
+
+
+def outcome_text(state: DeploymentState) -> tuple[str, str]:
+    """A subject line and a body for the deployment's outcome."""
+    outcome = outcome_of(state)
+    subject = (
+        f"[bluegreen] {state.service.name} {state.image.tag} {_HEADLINES[outcome]} "
+        f"({state.service.environment})"
+    )
+    lines = [
+        f"Service: {state.service.cluster}/{state.service.service}",
+        f"Image: {state.image.pinned}",
+        f"Execution: {state.execution_name}",
+    ]
+    if state.render:
+        lines.append(f"Task definition: {state.render.task_definition}")
+    if state.approval:
+        lines.append(f"Approved by: {state.approval.approver}")
+    if state.error:
+        lines.append(f"Reason: {state.error.error}: {state.error.cause or ''}".rstrip(": "))
+    if state.rollback:
+        lines.append(f"Rollback: {state.rollback.detail}")
+    return subject, "\n".join(lines)
+
+
+def outcome_slack(state: DeploymentState) -> dict[str, Any]:
+    subject, body = outcome_text(state)
+    icon = {"succeeded": ":white_check_mark:", "rolled_back": ":rewind:"}.get(
+        outcome_of(state), ":no_entry:"
+    )
+    return {
+        "text": subject,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} *{subject}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
+        ],
+    }

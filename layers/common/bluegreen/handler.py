@@ -1,0 +1,35 @@
+"""The shape every state machine step's handler shares.
+
+Powertools decorators stacked the same way everywhere: the execution name is the
+correlation id, metrics are flushed, the invocation is traced. The step itself receives the
+validated execution state and the time, and returns the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.models import DeploymentState
+from bluegreen.observability import EXECUTION_NAME, logger, metrics, tracer
+
+Step = Callable[[DeploymentState, datetime], DeploymentState]
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_step(step: Step) -> Handler:
+    @logger.inject_lambda_context(correlation_id_path=EXECUTION_NAME)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        state = DeploymentState.model_validate(event)
+        return step(state, now()).dump()
+
+    return cast(Handler, handler)

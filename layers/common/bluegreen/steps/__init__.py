@@ -1,0 +1,1 @@
+"""One module per step of the flow: domain decisions applied through adapters passed in."""

@@ -1,0 +1,110 @@
+"""Ask for approval (store the token, send links) and take the decision (verify, decide once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from bluegreen.domain import approval as rules
+from bluegreen.domain.approval import ApprovalRecord, Decision, LinkParams, Status
+from bluegreen.domain.messages import Email, approval_email, approval_slack
+from bluegreen.models import ApprovalTask
+
+
+class ApprovalStore(Protocol):
+    def put_approval(self, record: ApprovalRecord) -> None: ...
+    def get_approval(self, approval_id: str) -> ApprovalRecord: ...
+    def decide(self, approval_id: str, status: Status, by: str, at: datetime) -> None: ...
+    def put_nonce(
+        self, approval_id: str, nonce: str, recipient: str, expires: datetime
+    ) -> None: ...
+    def consume_nonce(
+        self, approval_id: str, nonce: str, recipient: str, now: datetime
+    ) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> str: ...
+
+
+class Chat(Protocol):
+    def post(self, payload: dict[str, Any]) -> None: ...
+
+
+class Callbacks(Protocol):
+    def succeed(self, token: str, output: dict[str, Any]) -> None: ...
+    def fail(self, token: str, error: str, cause: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Requested:
+    approval_id: str
+    emails_sent: int
+    slack_sent: bool
+
+
+def request(
+    task: ApprovalTask,
+    store: ApprovalStore,
+    mailer: Mailer,
+    chat: Chat | None,
+    secret: bytes,
+    base_url: str,
+    now: datetime,
+) -> Requested:
+    record = rules.record_for(task.state, rules.new_approval_id(), task.task_token, now)
+    store.put_approval(record)
+    for recipient in task.state.service.approvers:
+        mailer.send(
+            approval_email(record, recipient, rules.link(base_url, secret, record, recipient))
+        )
+    if chat is not None:
+        chat.post(approval_slack(record, rules.link(base_url, secret, record, "slack")))
+    return Requested(record.approval_id, len(task.state.service.approvers), chat is not None)
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the approval page shows: the request, and a fresh one-time form if still open."""
+
+    record: ApprovalRecord
+    recipient: str
+    nonce: str | None
+
+
+def review(
+    approval_id: str, params: LinkParams, store: ApprovalStore, secret: bytes, now: datetime
+) -> Review:
+    recipient = rules.verify(secret, approval_id, params, now)
+    record = store.get_approval(approval_id)
+    rules.check_open(record, now)
+    if record.status != "pending":
+        return Review(record, recipient, None)
+    nonce = rules.new_nonce()
+    store.put_nonce(approval_id, nonce, recipient, min(now + rules.NONCE_TTL, record.expires_at))
+    return Review(record, recipient, nonce)
+
+
+def decide(
+    approval_id: str,
+    params: LinkParams,
+    nonce: str,
+    decision: Decision,
+    store: ApprovalStore,
+    callbacks: Callbacks,
+    secret: bytes,
+    now: datetime,
+) -> ApprovalRecord:
+    """Verify the link, spend the nonce, record the decision once, then tell Step Functions."""
+    recipient = rules.verify(secret, approval_id, params, now)
+    record = store.get_approval(approval_id)
+    rules.check_open(record, now)
+    store.consume_nonce(approval_id, nonce, recipient, now)
+    status: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
+    store.decide(approval_id, status, recipient, now)
+    if status == "approved":
+        callbacks.succeed(record.task_token, rules.callback_output(recipient, now))
+    else:
+        callbacks.fail(record.task_token, "ApprovalRejected", f"rejected by {recipient}")
+    return record.model_copy(update={"status": status, "decided_by": recipient, "decided_at": now})
