@@ -174,7 +174,9 @@ class DeploymentState(BaseModel):
     deployment: DeploymentProgress | None = None
     probe: ProbeProgress | None = None
     rollback: RollbackResult | None = None
-    error: StepError | None = None
+    error: StepError | None = None  # what made the deployment fail (Catch -> $.error)
+    cleanup_error: StepError | None = None  # rollback or scaling restore failed after retries
+    notification_error: StepError | None = None  # the outcome could not be announced
 
     def dump(self) -> dict[str, object]:
         """The JSON document handed back to Step Functions."""

@@ -52,19 +52,26 @@ def require_ready_wait(group: dict[str, Any]) -> None:
 def observe(
     progress: DeploymentProgress, info: dict[str, Any], max_polls: int
 ) -> DeploymentProgress:
-    """One more look at the deployment: the new progress, or a named error to roll back on."""
+    """One more look at the deployment: the new progress, or a named error to roll back on.
+
+    Before ContinueDeployment we wait for ``Ready``; after it, for ``Succeeded``.
+    """
     status = str(info.get("status", "Unknown"))
     if status in FAILED:
         error = info.get("errorInformation") or {}
         detail = error.get("message") or error.get("code") or "no reason given"
         raise DeploymentFailed(f"deployment {progress.deployment_id} is {status}: {detail}")
+    awaited = "Ready" if progress.continued_at is None else "Succeeded"
     polls = progress.polls + 1
-    ready = status == "Ready" or progress.ready
-    succeeded = status == "Succeeded"
-    if not (succeeded or status == "Ready") and polls >= max_polls:
+    if status != awaited and polls >= max_polls:
         raise DeploymentTimedOut(
-            f"deployment {progress.deployment_id} still {status} after {polls} polls"
+            f"deployment {progress.deployment_id} still {status}, not {awaited}, after {polls} polls"
         )
     return progress.model_copy(
-        update={"status": status, "polls": polls, "ready": ready, "succeeded": succeeded}
+        update={
+            "status": status,
+            "polls": polls,
+            "ready": progress.ready or status == "Ready",
+            "succeeded": status == "Succeeded",
+        }
     )

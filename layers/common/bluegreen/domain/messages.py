@@ -8,7 +8,7 @@ from typing import Any, Literal
 from bluegreen.domain.approval import ApprovalRecord
 from bluegreen.models import DeploymentState
 
-Outcome = Literal["succeeded", "rolled_back", "not_deployed"]
+Outcome = Literal["succeeded", "rolled_back", "not_deployed", "needs_attention"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ def approval_slack(record: ApprovalRecord, link: str) -> dict[str, Any]:
 
 
 def outcome_of(state: DeploymentState) -> Outcome:
+    if state.cleanup_error is not None:
+        return "needs_attention"
     if state.error is None:
         return "succeeded"
     return "rolled_back" if state.scaling is not None else "not_deployed"
@@ -87,6 +89,7 @@ _HEADLINES: dict[Outcome, str] = {
     "succeeded": "deployed",
     "rolled_back": "rolled back",
     "not_deployed": "not deployed",
+    "needs_attention": "NEEDS ATTENTION",
 }
 
 
@@ -108,6 +111,10 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
         lines.append(f"Approved by: {state.approval.approver}")
     if state.error:
         lines.append(f"Reason: {state.error.error}: {state.error.cause or ''}".rstrip(": "))
+    if state.cleanup_error:
+        lines.append(
+            f"Cleanup failed: {state.cleanup_error.error}: {state.cleanup_error.cause or ''}"
+        )
     if state.rollback:
         lines.append(f"Rollback: {state.rollback.detail}")
     return subject, "\n".join(lines)
