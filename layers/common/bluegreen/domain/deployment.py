@@ -65,7 +65,7 @@ def observe(
     polls = progress.polls + 1
     if status != awaited and polls >= max_polls:
         raise DeploymentTimedOut(
-            f"deployment {progress.deployment_id} still {status}, not {awaited}, after {polls} polls"
+            f"deployment {progress.deployment_id} is {status}, not {awaited}, after {polls} polls"
         )
     return progress.model_copy(
         update={
