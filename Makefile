@@ -1,0 +1,53 @@
+# The verbs a newcomer needs. `make demo` and `make test` set everything up on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help demo serve test lint typecheck template unit statemachine e2e bench build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP) ## run one deployment end to end on the local stack (no AWS account needed)
+	$(BIN)/bluegreen local demo
+
+serve: $(STAMP) ## start the local stack with the sample target, in the foreground
+	$(BIN)/bluegreen local serve --sample
+
+test: lint typecheck template unit statemachine e2e ## everything CI runs
+
+lint: $(STAMP) ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy (strict) on the layer package, handlers, CLI and local stack
+	$(BIN)/mypy layers/common/bluegreen cli/bluegreen_cli functions bench
+
+template: $(STAMP) ## sam validate --lint and cfn-lint on template.yaml
+	scripts/check-template
+
+unit: $(STAMP) ## models, domain logic, adapters on moto, handlers, local stack parts
+	$(BIN)/pytest -q tests/unit
+
+statemachine: $(STAMP) ## the real statemachine/deploy.asl.json executed, one test per path
+	$(BIN)/pytest -q tests/statemachine
+
+e2e: $(STAMP) ## `bluegreen local serve --sample` driven with boto3 and HTTP only
+	$(BIN)/pytest -q tests/e2e
+
+bench: $(STAMP) ## cold start of every handler beside its floor; cost of one deployment
+	$(BIN)/python -m bench
+
+build: $(STAMP) ## sam build (no container; uses python3.13)
+	scripts/sam build
+
+clean: ## remove virtual environments and build output
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache
