@@ -1,0 +1,126 @@
+"""Which pushed images may be deployed, pinned how, under which execution name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bluegreen.domain.image import check_tag, execution_name, pin_image
+from bluegreen.errors import ImageRefused
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.unit.builders import ACCOUNT, COMMIT, DIGEST, REGION, demo_service, digest, image, push
+
+SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def test_a_commit_tag_is_pinned_by_digest() -> None:
+    pinned = pin_image(demo_service(), push(tag=COMMIT), ACCOUNT, REGION)
+
+    assert pinned.tag == COMMIT
+    assert pinned.digest == DIGEST
+    assert pinned.pinned == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/demo-web@{DIGEST}"
+    assert COMMIT not in pinned.pinned  # the tag never decides what runs
+
+
+@pytest.mark.parametrize("tag", ["3f2c1e9", "v1.4.2", "2.0.0-rc.1", "1.2.3+build.7"])
+def test_immutable_tags_of_the_default_pattern_are_accepted(tag: str) -> None:
+    assert pin_image(demo_service(), push(tag=tag), ACCOUNT, REGION).tag == tag
+
+
+@pytest.mark.parametrize(
+    "tag", ["latest", "LATEST", "Latest", "main", "master", "stable", "prod", "production", "edge"]
+)
+def test_floating_tags_are_refused_whatever_the_pattern(tag: str) -> None:
+    permissive = demo_service(tag_pattern=r".+")
+
+    with pytest.raises(ImageRefused, match="mutable"):
+        pin_image(permissive, push(tag=tag), ACCOUNT, REGION)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["feature-login", "3f2c1e", "3F2C1E9", "v1.2", "1.2.3.4", f"{COMMIT}0", " 3f2c1e9", "dev"],
+)
+def test_tags_not_matching_the_pattern_are_refused(tag: str) -> None:
+    with pytest.raises(ImageRefused, match="does not match"):
+        pin_image(demo_service(), push(tag=tag), ACCOUNT, REGION)
+
+
+def test_a_service_pattern_decides_which_tags_are_immutable() -> None:
+    releases_only = demo_service(tag_pattern=r"release-\d{4}\.\d{2}\.\d{2}")
+
+    assert pin_image(releases_only, push(tag="release-2026.03.02"), ACCOUNT, REGION)
+    with pytest.raises(ImageRefused):
+        pin_image(releases_only, push(tag=COMMIT), ACCOUNT, REGION)
+
+
+@pytest.mark.parametrize("tag", [None, ""])
+def test_an_untagged_push_is_refused(tag: str | None) -> None:
+    with pytest.raises(ImageRefused, match="without a tag"):
+        pin_image(demo_service(), push(tag=tag), ACCOUNT, REGION)
+
+
+@pytest.mark.parametrize(
+    "bad_digest",
+    [
+        None,
+        "",
+        "sha256:abc",
+        "sha256:" + "A" * 64,
+        "sha512:" + "a" * 64,
+        "sha256:" + "a" * 65,
+        "sha256:" + "g" * 64,
+        "a" * 64,
+    ],
+)
+def test_a_missing_or_invalid_digest_is_refused(bad_digest: str | None) -> None:
+    with pytest.raises(ImageRefused, match="digest"):
+        pin_image(demo_service(), push(image_digest=bad_digest), ACCOUNT, REGION)
+
+
+def test_a_push_to_another_repository_is_refused() -> None:
+    with pytest.raises(ImageRefused, match="other-app"):
+        pin_image(demo_service(), push(repository="other-app"), ACCOUNT, REGION)
+
+
+def test_check_tag_alone_refuses_what_pin_image_refuses() -> None:
+    # The render step checks the tag again for executions started by hand.
+    with pytest.raises(ImageRefused):
+        check_tag(demo_service(), "latest")
+    check_tag(demo_service(), COMMIT)  # and lets an immutable one through, unchanged
+
+
+# --- execution names ----------------------------------------------------------------------
+
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,60}", fullmatch=True)
+tags = st.text(min_size=1, max_size=128)
+digests = st.binary(min_size=1, max_size=16).map(lambda b: digest(b.hex()))
+
+
+@given(name=names, tag=tags, first=digests, second=digests)
+def test_execution_names_are_valid_deterministic_and_differ_per_digest(
+    name: str, tag: str, first: str, second: str
+) -> None:
+    service = demo_service(name=name)
+    one = execution_name(service, image(tag=tag, image_digest=first))
+
+    assert SFN_NAME.fullmatch(one), one
+    assert one == execution_name(service, image(tag=tag, image_digest=first))
+    other = execution_name(service, image(tag=tag, image_digest=second))
+    assert (one == other) == (first == second)
+
+
+@given(first=names, second=names)
+def test_the_same_digest_for_two_services_gets_two_names(first: str, second: str) -> None:
+    a = execution_name(demo_service(name=first), image())
+    b = execution_name(demo_service(name=second), image())
+
+    assert (a == b) == (first == second)
+
+
+def test_the_execution_name_reads_as_service_and_tag() -> None:
+    name = execution_name(demo_service(), image(tag="v1.4.2"))
+
+    assert name.startswith("demo-web-v1-4-2-")

@@ -1,0 +1,183 @@
+"""What approvers and operators read: the approval request and the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bluegreen.domain import approval as rules
+from bluegreen.domain.approval import ApprovalRecord
+from bluegreen.domain.messages import (
+    approval_email,
+    approval_slack,
+    outcome_of,
+    outcome_slack,
+    outcome_text,
+)
+from bluegreen.models import (
+    ApprovalDecision,
+    DeploymentState,
+    RollbackResult,
+    ScalingSnapshot,
+    StepError,
+)
+
+from tests.unit.builders import COMMIT, NOW, PREVIOUS_IMAGE, rendered
+
+LINK = "https://approvals.example.com/approvals/appr-9?r=YQ&exp=1772447400&sig=c2ln"
+TOKEN = "task-token-from-step-functions"
+
+
+def a_record(**changes: Any) -> ApprovalRecord:
+    record = rules.record_for(rendered(), "appr-9", TOKEN, NOW)
+    return record.model_copy(update=changes)
+
+
+def test_the_approval_email_says_what_changes_and_carries_the_link() -> None:
+    record = a_record()
+    email = approval_email(record, "approver@example.com", LINK)
+
+    assert email.to == ["approver@example.com"]
+    assert email.subject == f"[bluegreen] Approve demo-web {COMMIT} to local?"
+    for fact in (
+        LINK,
+        "demo/web",
+        record.new_image,
+        PREVIOUS_IMAGE,
+        record.previous_task_definition,
+        record.task_definition,
+        "containerDefinitions[web].image",
+        "2026-03-02 10:30 UTC",  # expiry: an hour after the request
+        "opening the page changes nothing",
+    ):
+        assert fact in email.text, fact
+    assert TOKEN not in email.text
+
+
+def test_the_approval_email_says_so_when_the_running_image_is_unknown() -> None:
+    text = approval_email(a_record(previous_image=None, changes=[]), "a@example.com", LINK).text
+
+    assert "Running image:    (unknown)" in text
+    assert "Changes:\n  (none)" in text
+
+
+def blocks_of(payload: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [b for b in payload["blocks"] if b["type"] == kind]
+
+
+def test_the_approval_slack_message_is_block_kit_with_a_review_button() -> None:
+    payload = approval_slack(a_record(), LINK)
+
+    assert LINK in payload["text"]  # the notification fallback
+    assert {b["type"] for b in payload["blocks"]} <= {"section", "actions", "context", "divider"}
+    (actions,) = blocks_of(payload, "actions")
+    (button,) = actions["elements"]
+    assert button["type"] == "button"
+    assert button["url"] == LINK
+    assert button["text"]["type"] == "plain_text"
+    assert len(button["action_id"]) <= 255
+    fields = [f for b in blocks_of(payload, "section") for f in b.get("fields", [])]
+    assert len(fields) <= 10
+    assert all(f["type"] == "mrkdwn" and len(f["text"]) <= 2000 for f in fields)
+    texts = " ".join(f["text"] for f in fields) + blocks_of(payload, "section")[0]["text"]["text"]
+    assert "demo/web" in texts
+    assert "demo-web@sha256:" + "0" * 12 in texts  # the running image, shortened
+    assert f"`{COMMIT}`" in texts
+    assert TOKEN not in str(payload)
+
+
+# --- outcomes -----------------------------------------------------------------------------
+
+SCALING = ScalingSnapshot(resource_id="service/demo/web", registered=True, suspended_at=NOW)
+APPROVED = ApprovalDecision(decision="approved", approver="approver@example.com", decided_at=NOW)
+
+
+def finished(**sections: Any) -> DeploymentState:
+    return rendered().model_copy(update=sections)
+
+
+@pytest.mark.parametrize(
+    ("deployment", "outcome"),
+    [
+        (finished(approval=APPROVED, scaling=SCALING), "succeeded"),
+        (
+            finished(error=StepError(Error="ApprovalRejected", Cause="rejected by a")),
+            "not_deployed",
+        ),
+        (finished(scaling=SCALING, error=StepError(Error="TestTrafficUnhealthy")), "rolled_back"),
+        (
+            finished(
+                scaling=SCALING,
+                error=StepError(Error="DeploymentFailed"),
+                cleanup_error=StepError(Error="AwsThrottled"),
+            ),
+            "needs_attention",
+        ),
+        (finished(cleanup_error=StepError(Error="States.TaskFailed")), "needs_attention"),
+    ],
+)
+def test_the_outcome_follows_from_what_the_execution_went_through(
+    deployment: DeploymentState, outcome: str
+) -> None:
+    assert outcome_of(deployment) == outcome
+
+
+def test_a_successful_outcome_names_the_image_and_who_approved() -> None:
+    deployment = finished(approval=APPROVED, scaling=SCALING)
+    subject, body = outcome_text(deployment)
+
+    assert subject == f"[bluegreen] demo-web {COMMIT} deployed (local)"
+    assert f"Image: {deployment.image.pinned}" in body
+    assert f"Execution: {deployment.execution_name}" in body
+    assert "Approved by: approver@example.com" in body
+    assert "Reason" not in body
+
+
+def test_a_rolled_back_outcome_gives_the_reason_and_the_rollback() -> None:
+    deployment = finished(
+        scaling=SCALING,
+        error=StepError(Error="TestTrafficUnhealthy", Cause="8 checks, last: 503"),
+        rollback=RollbackResult(deployment_stopped=True, detail="d-1 stopped", rolled_back_at=NOW),
+    )
+    subject, body = outcome_text(deployment)
+
+    assert "rolled back" in subject
+    assert "Reason: TestTrafficUnhealthy: 8 checks, last: 503" in body
+    assert "Rollback: d-1 stopped" in body
+
+
+def test_a_reason_without_a_cause_has_no_dangling_separator() -> None:
+    _, body = outcome_text(finished(error=StepError(Error="ApprovalExpired")))
+
+    assert body.splitlines()[-1] == "Reason: ApprovalExpired"
+
+
+def test_a_failed_cleanup_needs_attention_and_says_why() -> None:
+    deployment = finished(
+        scaling=SCALING,
+        error=StepError(Error="DeploymentFailed"),
+        cleanup_error=StepError(Error="AwsThrottled", Cause="Rate exceeded"),
+    )
+    subject, body = outcome_text(deployment)
+
+    assert "NEEDS ATTENTION" in subject
+    assert "Cleanup failed: AwsThrottled: Rate exceeded" in body
+
+
+@pytest.mark.parametrize(
+    ("deployment", "icon"),
+    [
+        (finished(approval=APPROVED), ":white_check_mark:"),
+        (finished(scaling=SCALING, error=StepError(Error="DeploymentFailed")), ":rewind:"),
+        (finished(error=StepError(Error="ApprovalRejected")), ":no_entry:"),
+    ],
+)
+def test_the_outcome_in_slack_leads_with_an_icon_and_the_subject(
+    deployment: DeploymentState, icon: str
+) -> None:
+    payload = outcome_slack(deployment)
+    subject, body = outcome_text(deployment)
+
+    assert payload["text"] == subject
+    assert payload["blocks"][0]["text"]["text"] == f"{icon} *{subject}*"
+    assert body in payload["blocks"][1]["text"]["text"]
