@@ -139,19 +139,14 @@ class StateTable:
         """Take the service's lock; taking it again as its owner is a no-op (retries)."""
         try:
             with translated():
-                self._ddb.put_item(
+                # An update, not a put: the owner's retry must keep the saved snapshot.
+                self._ddb.update_item(
                     TableName=self._table,
-                    Item=_item(
-                        {
-                            "pk": f"LOCK#{key}",
-                            "sk": "LOCK",
-                            "owner": owner,
-                            "since": now.isoformat(),
-                        }
-                    ),
+                    Key=_item({"pk": f"LOCK#{key}", "sk": "LOCK"}),
+                    UpdateExpression="SET #o = :me, since = if_not_exists(since, :now)",
                     ConditionExpression="attribute_not_exists(pk) OR #o = :me",
                     ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues=_item({":me": owner}),
+                    ExpressionAttributeValues=_item({":me": owner, ":now": now.isoformat()}),
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except Exception as e:
@@ -174,9 +169,10 @@ class StateTable:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=_item({"pk": f"LOCK#{key}", "sk": "LOCK"}),
-                UpdateExpression="SET snapshot = if_not_exists(snapshot, :s)",
+                # SNAPSHOT is a DynamoDB reserved word: it must go through a name placeholder.
+                UpdateExpression="SET #snap = if_not_exists(#snap, :s)",
                 ConditionExpression="#o = :me",
-                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeNames={"#o": "owner", "#snap": "snapshot"},
                 ExpressionAttributeValues=_item({":s": snap.model_dump_json(), ":me": owner}),
             )
 
