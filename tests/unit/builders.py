@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml
 from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import execution_name
@@ -152,6 +153,29 @@ def event(name: str) -> dict[str, Any]:
 
 
 # --- resources on the emulated AWS --------------------------------------------------------
+
+
+class Aws:
+    """The emulated account's clients, one per service, shared by the whole run.
+
+    Building a client is the slow part of these tests; moto keeps no state in clients, so
+    one set serves every test. A test that hooks into a client (a Stubber) asks for its
+    own with ``fresh``.
+    """
+
+    def __init__(self) -> None:
+        self.session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.fresh(service)
+        return self._clients[service]
+
+    def fresh(self, service: str) -> Any:
+        return self.session.client(service)
 
 
 def create_state_table(ddb: Any, name: str = "bluegreen-state") -> str:

@@ -7,30 +7,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from tests.unit.builders import ACCOUNT, REGION, ROOT
+from tests.unit.builders import ACCOUNT, REGION, ROOT, Aws
 
 
-@dataclass
-class Aws:
-    """The emulated account: one client per service, created on first use."""
-
-    session: boto3.session.Session
-    _clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.session.client(service)
-        return self._clients[service]
+@pytest.fixture(scope="session")
+def _aws_clients() -> Aws:
+    return Aws()
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+def aws(monkeypatch: pytest.MonkeyPatch, _aws_clients: Aws) -> Iterator[Aws]:
     """moto for every AWS call of the test, with Step Functions really running ASL.
 
     The environment is the one a function sees (region, credentials), minus anything that
@@ -43,7 +33,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield Aws(boto3.session.Session(region_name=REGION))
+        yield _aws_clients
 
 
 @dataclass

@@ -1,0 +1,202 @@
+"""The state table on moto's DynamoDB: approvals, one-time nonces, locks, history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from bluegreen.adapters.store import StateTable
+from bluegreen.domain import approval as rules
+from bluegreen.domain.approval import ApprovalRecord
+from bluegreen.errors import ApprovalAlreadyDecided, ApprovalNotFound, ServiceLocked
+from bluegreen.models import ScalingSnapshot
+from botocore.exceptions import ClientError
+
+from tests.unit.builders import NOW, Aws, create_state_table, rendered
+
+KEY = "demo/web"
+
+
+@pytest.fixture
+def table(aws: Aws) -> StateTable:
+    ddb = aws.client("dynamodb")
+    return StateTable(ddb, create_state_table(ddb))
+
+
+def a_record(approval_id: str = "appr-1") -> ApprovalRecord:
+    return rules.record_for(rendered(), approval_id, "the-task-token", NOW)
+
+
+def snap(in_suspended: bool, at_minutes: int = 0) -> ScalingSnapshot:
+    return ScalingSnapshot(
+        resource_id="service/demo/web",
+        registered=True,
+        dynamic_scaling_in_suspended=in_suspended,
+        suspended_at=NOW + timedelta(minutes=at_minutes),
+    )
+
+
+# --- approvals ----------------------------------------------------------------------------
+
+
+def test_an_approval_reads_back_as_it_was_stored(table: StateTable) -> None:
+    record = a_record()
+    table.put_approval(record)
+
+    assert table.get_approval("appr-1") == record
+
+
+def test_an_approval_is_never_overwritten(table: StateTable) -> None:
+    table.put_approval(a_record())
+
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        table.put_approval(a_record().model_copy(update={"task_token": "another token"}))
+    assert table.get_approval("appr-1").task_token == "the-task-token"
+
+
+def test_an_unknown_approval_is_not_found(table: StateTable) -> None:
+    with pytest.raises(ApprovalNotFound):
+        table.get_approval("appr-404")
+
+
+def test_an_approval_is_decided_exactly_once(table: StateTable) -> None:
+    table.put_approval(a_record())
+    table.decide("appr-1", "approved", "a@example.com", NOW + timedelta(minutes=5))
+
+    for status, by in (("approved", "a@example.com"), ("rejected", "b@example.com")):
+        with pytest.raises(ApprovalAlreadyDecided):
+            table.decide("appr-1", status, by, NOW + timedelta(minutes=6))  # type: ignore[arg-type]
+
+    decided = table.get_approval("appr-1")
+    assert decided.status == "approved"
+    assert decided.decided_by == "a@example.com"
+    assert decided.decided_at == NOW + timedelta(minutes=5)
+
+
+def test_deciding_an_unknown_approval_creates_nothing(table: StateTable) -> None:
+    with pytest.raises(ApprovalAlreadyDecided):
+        table.decide("appr-404", "approved", "a@example.com", NOW)
+    with pytest.raises(ApprovalNotFound):
+        table.get_approval("appr-404")
+
+
+# --- nonces -------------------------------------------------------------------------------
+
+
+def test_a_nonce_is_consumed_once(table: StateTable) -> None:
+    table.put_nonce("appr-1", "n-1", "a@example.com", NOW + timedelta(minutes=30))
+
+    table.consume_nonce("appr-1", "n-1", "a@example.com", NOW)
+    with pytest.raises(ApprovalAlreadyDecided):
+        table.consume_nonce("appr-1", "n-1", "a@example.com", NOW)
+
+
+def test_a_nonce_is_consumed_only_by_its_recipient(table: StateTable) -> None:
+    table.put_nonce("appr-1", "n-1", "a@example.com", NOW + timedelta(minutes=30))
+
+    with pytest.raises(ApprovalAlreadyDecided):
+        table.consume_nonce("appr-1", "n-1", "b@example.com", NOW)
+    table.consume_nonce("appr-1", "n-1", "a@example.com", NOW)  # still there for its owner
+    with pytest.raises(ApprovalAlreadyDecided):
+        table.consume_nonce("appr-1", "n-1", "a@example.com", NOW)
+
+
+def test_a_nonce_belongs_to_one_approval(table: StateTable) -> None:
+    table.put_nonce("appr-1", "n-1", "a@example.com", NOW + timedelta(minutes=30))
+
+    with pytest.raises(ApprovalAlreadyDecided):
+        table.consume_nonce("appr-2", "n-1", "a@example.com", NOW)
+
+
+def test_a_nonce_is_not_accepted_from_its_expiry_on(table: StateTable) -> None:
+    expiry = NOW + timedelta(minutes=30)
+    table.put_nonce("appr-1", "n-1", "a@example.com", expiry)
+
+    with pytest.raises(ApprovalAlreadyDecided, match="expired"):
+        table.consume_nonce("appr-1", "n-1", "a@example.com", expiry)
+    table.consume_nonce("appr-1", "n-1", "a@example.com", expiry - timedelta(seconds=1))
+
+
+def test_an_unknown_nonce_is_refused(table: StateTable) -> None:
+    with pytest.raises(ApprovalAlreadyDecided):
+        table.consume_nonce("appr-1", "never-issued", "a@example.com", NOW)
+
+
+# --- locks and the scaling snapshot -------------------------------------------------------
+
+
+def test_a_lock_is_held_by_one_execution(table: StateTable) -> None:
+    table.acquire_lock(KEY, "exec-a", NOW)
+
+    with pytest.raises(ServiceLocked, match="demo/web is being deployed by exec-a"):
+        table.acquire_lock(KEY, "exec-b", NOW)
+    assert table.lock(KEY)["owner"] == "exec-a"  # type: ignore[index]
+
+
+def test_taking_the_lock_again_as_its_owner_is_a_no_op(table: StateTable) -> None:
+    table.acquire_lock(KEY, "exec-a", NOW)
+    table.save_snapshot(KEY, "exec-a", snap(in_suspended=True))
+
+    table.acquire_lock(KEY, "exec-a", NOW + timedelta(minutes=1))  # a retried step
+
+    lock = table.lock(KEY)
+    assert lock is not None
+    assert lock["owner"] == "exec-a"
+    assert lock["since"] == NOW.isoformat()
+    assert table.saved_snapshot(KEY, "exec-a") == snap(in_suspended=True)
+
+
+def test_locks_of_different_services_are_independent(table: StateTable) -> None:
+    table.acquire_lock(KEY, "exec-a", NOW)
+    table.acquire_lock("demo/api", "exec-b", NOW)
+
+    assert table.lock("demo/api")["owner"] == "exec-b"  # type: ignore[index]
+
+
+def test_the_first_snapshot_is_kept(table: StateTable) -> None:
+    table.acquire_lock(KEY, "exec-a", NOW)
+    table.save_snapshot(KEY, "exec-a", snap(in_suspended=True))
+    table.save_snapshot(KEY, "exec-a", snap(in_suspended=False, at_minutes=2))
+
+    assert table.saved_snapshot(KEY, "exec-a") == snap(in_suspended=True)
+
+
+def test_only_the_lock_owner_saves_or_reads_a_snapshot(table: StateTable) -> None:
+    table.acquire_lock(KEY, "exec-a", NOW)
+
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        table.save_snapshot(KEY, "exec-b", snap(in_suspended=False))
+    table.save_snapshot(KEY, "exec-a", snap(in_suspended=True))
+    assert table.saved_snapshot(KEY, "exec-b") is None
+    assert table.saved_snapshot(KEY, "exec-a") == snap(in_suspended=True)
+
+
+def test_no_snapshot_without_a_lock(table: StateTable) -> None:
+    assert table.saved_snapshot(KEY, "exec-a") is None
+    assert table.lock(KEY) is None
+
+
+def test_only_the_owner_releases_the_lock(table: StateTable) -> None:
+    table.acquire_lock(KEY, "exec-a", NOW)
+
+    assert table.release_lock(KEY, "exec-b") is False
+    assert table.lock(KEY)["owner"] == "exec-a"  # type: ignore[index]
+    assert table.release_lock(KEY, "exec-a") is True
+    assert table.lock(KEY) is None
+    assert table.release_lock(KEY, "exec-a") is True  # releasing twice is harmless
+    table.acquire_lock(KEY, "exec-b", NOW)  # and the service is free again
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def test_history_is_newest_first_and_per_service(table: StateTable) -> None:
+    for minutes, execution in ((0, "first"), (90, "third"), (45, "second")):
+        at = NOW + timedelta(minutes=minutes)
+        table.record_outcome(KEY, execution, at, {"execution_name": execution, "n": minutes})
+    table.record_outcome("demo/api", "elsewhere", NOW, {"execution_name": "elsewhere"})
+
+    assert [h["execution_name"] for h in table.history(KEY)] == ["third", "second", "first"]
+    assert table.history(KEY, limit=1) == [{"execution_name": "third", "n": 90}]
+    assert [h["execution_name"] for h in table.history("demo/api")] == ["elsewhere"]
+    assert table.history("demo/none") == []
