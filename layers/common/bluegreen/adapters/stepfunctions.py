@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from bluegreen.adapters.aws import error_code, translated
 from bluegreen.errors import ApprovalExpired
 
@@ -22,8 +24,9 @@ class Executions:
                 started = self._sfn.start_execution(
                     stateMachineArn=self._arn, name=name, input=body
                 )
-        except Exception as e:
-            if error_code(e) == "ExecutionAlreadyExists":  # type: ignore[arg-type]
+        except ClientError as e:
+            # Only the SDK's own error has a code; AwsThrottled (from translated) goes on up.
+            if error_code(e) == "ExecutionAlreadyExists":
                 arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
                 return arn, False
             raise
