@@ -353,14 +353,6 @@ class ApprovalMachine:
             time.sleep(0.02)
         raise AssertionError(f"{execution} is still RUNNING")
 
-    def failure(self, execution: str) -> dict[str, Any]:
-        """The ExecutionFailed event's details (error and cause)."""
-        events = self.sfn.get_execution_history(executionArn=execution)["events"]
-        failed = [e for e in events if e["type"] == "ExecutionFailed"]
-        assert failed, [e["type"] for e in events]
-        details: dict[str, Any] = failed[0]["executionFailedEventDetails"]
-        return details
-
 
 def sent_emails() -> list[Any]:
     """What moto's SES accepted (its documented backend list), oldest first."""
