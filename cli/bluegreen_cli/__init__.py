@@ -1,0 +1,1 @@
+"""Operator CLI for bluegreen and the local stack that emulates its AWS account."""

@@ -1,0 +1,1 @@
+"""Sub-commands of the bluegreen CLI, one module per group."""

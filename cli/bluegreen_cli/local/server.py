@@ -1,0 +1,585 @@
+"""The local stack: one threaded HTTP server that is the app's whole AWS account.
+
+Requests are dispatched on one port:
+
+- ``/_local/...``: control routes (health, outbox, Slack webhook sink, sample switch, stats);
+- the HTTP API routes of the template (``/approvals/{approval_id}``): the API's function,
+  with an API Gateway payload format 2.0 event;
+- ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in-process;
+- everything else: moto's server app, after the local interceptors that fill moto's gaps
+  (CodeDeploy deployments and ECS guards by the simulator, ECR pushes and PutEvents
+  delivered to EventBridge rules).
+
+moto's Step Functions interpreter calls Lambda over HTTP on ``localhost:$MOTO_PORT``; the
+server sets ``MOTO_PORT`` to its own port so those calls come back here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
+
+from bluegreen_cli.local import events as eventbridge
+from bluegreen_cli.local.apigw import http_api_event, http_api_response
+from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
+from bluegreen_cli.local.outbox import Outbox
+from bluegreen_cli.local.runtime import (
+    FunctionRuntime,
+    Throttled,
+    invoke_function_name,
+    serve_invoke,
+)
+from bluegreen_cli.local.template import LocalApp, create_app, match_route
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
+PUT_EVENTS = "AWSEvents.PutEvents"
+TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
+CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
+ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
+SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
+
+
+def default_project_root() -> Path:
+    """The directory holding template.yaml: the working directory, else this checkout's root."""
+    for candidate in (Path.cwd(), *Path.cwd().parents):
+        if (candidate / "template.yaml").is_file():
+            return candidate
+    return Path(__file__).resolve().parents[3]
+
+
+def _json_response(document: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(document, default=str), status=status, content_type="application/json"
+    )
+
+
+def _aws_json_error(status: int, error_type: str, message: str) -> Response:
+    return Response(
+        json.dumps({"__type": error_type, "message": message}),
+        status=status,
+        content_type="application/x-amz-json-1.1",
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, with the stream rewound for whoever reads it next."""
+    data = get_input_stream(environ).read()
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    environ.pop("wsgi.input_terminated", None)
+    return data
+
+
+def _call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run a WSGI app to completion and keep its whole response."""
+    captured: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"], captured["headers"] = status, headers
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return str(captured["status"]), list(captured["headers"]), b"".join(chunks)
+
+
+def _service_of(environ: dict[str, Any]) -> str:
+    """The signing service of an AWS request (``Credential=.../us-east-1/ecr/aws4_request``)."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    try:
+        return authorization.split("Credential=")[1].split(",")[0].split("/")[3]
+    except IndexError:
+        return ""
+
+
+class LocalStack:
+    """The emulated account with the app from ``template.yaml`` in it, served on one port.
+
+    Usable in-process (tests) and from ``bluegreen local serve``::
+
+        with LocalStack(port=0, sample=True) as stack:
+            stack.client("ecr").put_image(...)
+    """
+
+    def __init__(
+        self,
+        port: int = 4566,
+        host: str = "127.0.0.1",
+        sample: bool = False,
+        project_root: Path | str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.with_sample = sample
+        self.project_root = Path(project_root) if project_root else default_project_root()
+        self.parameters = dict(parameters or {})
+        self.port = port
+        self.ready = False
+        self.app: LocalApp | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.outbox = Outbox()
+        self.sample: Any = None  # sample.SampleResources when started with sample=True
+        self.sample_target: Any = None
+        self.started_in: float | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._session = boto3.session.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any
+            region_name=REGION,
+        )
+        # Clients are made once per service: building one loads its service model.
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._moto: WsgiApp | None = None
+        self._simulator: Any = None
+        self._load_balancer: Any = None
+        self.events = eventbridge.EventBus(self._invoke_target, self._start_execution_target)
+        self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where AWS clients point (also the base URL of approval links)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint_url
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the emulated account (fixed local credentials, us-east-1)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                # boto3-stubs types client() per literal service name; this takes any.
+                session: Any = self._session
+                self._clients[service] = session.client(service, endpoint_url=self.endpoint_url)
+            return self._clients[service]
+
+    def start(self) -> LocalStack:
+        """Serve, create the app's resources (and the sample), then report ready."""
+        began = time.monotonic()
+        self._prepare_moto()
+        self._bind()
+        self._simulator = self._make_simulator()
+        if self._simulator is not None:
+            self._simulator.start()
+        self.events.start()
+        try:
+            if self.with_sample:
+                self._provision_sample()
+                # The sample's first push must reach no rule of the app (they do not exist
+                # yet): let its event be delivered before the rules are created.
+                self.events.wait_idle()
+            self.app = create_app(
+                self.project_root / "template.yaml",
+                self.client,
+                self.base_url,
+                parameter_overrides=self.parameters,
+            )
+            self.runtime = FunctionRuntime(self.app.functions, self.endpoint_url)
+            self._local_account_setup()
+            if self.with_sample:
+                self._serve_sample()
+            self._watcher.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - began
+        self.ready = True
+        log.info("local stack ready in %.1f s at %s", self.started_in, self.endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        self.ready = False
+        self._watcher.stop()
+        self.events.stop()
+        for part in (self._load_balancer, self._simulator):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
+        self._load_balancer = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        runtime = self.runtime.stats() if self.runtime else {"invocations": 0, "functions": {}}
+        executions: dict[str, int] = {}
+        for execution in eventbridge.executions():
+            status = getattr(execution, "exec_status", None)
+            name = str(getattr(status, "value", status))
+            executions[name] = executions.get(name, 0) + 1
+        return {
+            **runtime,
+            "state_transitions": eventbridge.state_transitions(),
+            "executions": executions,
+            "events": {"emitted": self.events.emitted, "delivered": self.events.delivered},
+        }
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def _prepare_moto(self) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        # moto's state is per process: a stack starts from an empty account.
+        moto_api_backend.reset()
+        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
+        self._moto = DomainDispatcherApplication(create_backend_app)
+
+    def _bind(self) -> None:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        class QuietHandler(MotoRequestHandler):
+            # Requests are logged once, by the dispatcher, with what they were.
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                pass
+
+        self._server = make_server(
+            self.host, self.requested_port, self, threaded=True, request_handler=QuietHandler
+        )
+        self.port = int(self._server.server_port)
+        self._clients.clear()  # they point at the endpoint, which may have changed
+        # moto's Step Functions interpreter reaches Lambda at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how soon stop() is noticed
+            name="local-stack",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _make_simulator(self) -> Any:
+        try:
+            from bluegreen_cli.local.codedeploy import CodeDeploySimulator
+        except ImportError:  # pragma: no cover - only while the simulator is missing
+            log.warning("CodeDeploy simulator unavailable: deployments stay Created")
+            return None
+        return CodeDeploySimulator(account_id=ACCOUNT_ID, region=REGION)
+
+    def _provision_sample(self) -> None:
+        from bluegreen_cli.local.sample import provision_sample
+
+        self.sample = provision_sample(self.endpoint_url, session=self._session)
+
+    def _serve_sample(self) -> None:
+        from bluegreen_cli.local.loadbalancer import LoadBalancerPlane
+        from bluegreen_cli.local.sample import SampleTarget
+
+        self.sample_target = SampleTarget(
+            self.sample.production_listener_arn, account_id=ACCOUNT_ID, region=REGION
+        )
+        self._load_balancer = LoadBalancerPlane(
+            self.sample.load_balancer_name,
+            self.sample_target,
+            account_id=ACCOUNT_ID,
+            region=REGION,
+        )
+        self._load_balancer.start()
+
+    def _local_account_setup(self) -> None:
+        """What an operator does once per account outside the stack, done for them."""
+        assert self.app is not None
+        sender = str(self.app.parameters.get("SenderEmail") or "")
+        if sender:
+            # SES refuses to send from an unverified address, locally as on AWS.
+            self.client("ses").verify_email_identity(EmailAddress=sender)
+        slack_secret = str(self.app.parameters.get("SlackWebhookSecretName") or "")
+        if slack_secret:
+            # Slack posts come back here over real HTTP and land in the outbox.
+            self.client("secretsmanager").create_secret(
+                Name=slack_secret,
+                SecretString=self.base_url + SLACK_WEBHOOK_PATH,
+                Description="Slack incoming webhook URL (local: the stack's outbox)",
+            )
+
+    # -- event targets ---------------------------------------------------------------------
+
+    def _invoke_target(self, arn: str, event: dict[str, Any]) -> bool:
+        function = self.app.function(arn) if self.app else None
+        if function is None or self.runtime is None:
+            return False
+        try:
+            self.runtime.invoke(function, event)
+        except Throttled as e:
+            log.warning("event for %s dropped: %s", function.name, e)
+        return True
+
+    def _start_execution_target(self, arn: str, event: dict[str, Any]) -> None:
+        self.client("stepfunctions").start_execution(stateMachineArn=arn, input=json.dumps(event))
+
+    # -- the WSGI application --------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        began = time.monotonic()
+        path = str(environ.get("PATH_INFO", ""))
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        label = f"{method} {path}"
+        quiet = False
+        try:
+            if path.startswith("/_local/"):
+                quiet = method == "GET"
+                response = self._control(Request(environ), path)
+            elif (api := self._api(environ, path, method)) is not None:
+                response = api
+            elif (invoke := self._invoke(environ, path)) is not None:
+                label = f"lambda Invoke {invoke_function_name(path)}"
+                response = invoke
+            else:
+                label = self._aws_label(environ)
+                local = self._aws(environ)
+                if local is None:
+                    assert self._moto is not None
+                    status, headers, body = _call_wsgi(self._moto, environ)
+                    # An SES or SNS call may have sent mail: stamp it while it is new.
+                    self.outbox.sync()
+                    start_response(status, headers)
+                    self._log(label, int(status.split()[0]), began, quiet)
+                    return [body]
+                response = local
+        except Exception:
+            log.exception("%s failed", label)
+            response = _json_response({"message": "local stack error"}, 500)
+        self._log(label, response.status_code, began, quiet)
+        return response(environ, start_response)
+
+    def _log(self, label: str, status: int, began: float, quiet: bool) -> None:
+        level = logging.DEBUG if quiet else logging.INFO
+        log.log(level, "%s %d %.0f ms", label, status, (time.monotonic() - began) * 1000)
+
+    def _aws_label(self, environ: dict[str, Any]) -> str:
+        """``ecr PutImage``, ``iam CreateRole``: what an AWS call was, for the log."""
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        service = _service_of(environ) or "aws"
+        if target:
+            return f"{service} {target.split('.')[-1]}"
+        if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+            # Query-protocol services (IAM, SES, SNS, STS) name the action in the body.
+            action = parse_qs(_read_body(environ).decode("utf-8", "replace")).get("Action")
+            if action:
+                return f"{service} {action[0]}"
+        return f"{service} {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+
+    # control routes
+
+    def _control(self, request: Request, path: str) -> Response:
+        if path == "/_local/health":
+            if self.ready:
+                return _json_response({"status": "ready", "endpoint": self.endpoint_url})
+            return _json_response({"status": "starting"}, 503)
+        if path == "/_local/outbox":
+            if request.method == "DELETE":
+                self.outbox.clear()
+                return Response(status=204)
+            return _json_response(self.outbox.entries())
+        if path.startswith("/_local/slack/") and request.method == "POST":
+            return self._slack(request, path.removeprefix("/_local/slack/"))
+        if path == "/_local/sample":
+            return self._sample_switch(request)
+        if path == "/_local/stats":
+            return _json_response(self.stats())
+        if path == "/_local/app" and self.app is not None:
+            return _json_response(
+                {
+                    "endpoint": self.endpoint_url,
+                    "functions": {f.logical_id: f.name for f in self.app.functions.values()},
+                    "state_machines": self.app.state_machines,
+                    "rules": [r.name for r in self.app.rules],
+                    "routes": [r.route_key for r in self.app.routes],
+                    "outputs": self.app.outputs,
+                }
+            )
+        return _json_response({"message": f"no local route {path}"}, 404)
+
+    def _slack(self, request: Request, webhook: str) -> Response:
+        # An incoming webhook takes a JSON body, or (legacy) a form field named payload.
+        try:
+            if request.mimetype == "application/x-www-form-urlencoded":
+                payload = json.loads(request.form.get("payload", ""))
+            else:
+                payload = json.loads(request.get_data() or b"null")
+        except ValueError:
+            return Response("invalid_payload", status=400, content_type="text/plain")
+        if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
+            return Response("no_text", status=400, content_type="text/plain")
+        self.outbox.add_slack(webhook, payload)
+        return Response("ok", status=200, content_type="text/plain")
+
+    def _sample_switch(self, request: Request) -> Response:
+        if self.sample_target is None:
+            return _json_response({"message": "no sample target (serve with --sample)"}, 404)
+        if request.method == "GET":
+            return _json_response({"healthy": self.sample_target.healthy})
+        if request.method != "POST":
+            return _json_response({"message": "use GET or POST"}, 405)
+        document = request.get_json(force=True, silent=True)
+        if not isinstance(document, dict) or not isinstance(document.get("healthy"), bool):
+            return _json_response({"message": 'expected {"healthy": true|false}'}, 400)
+        self.sample_target.set_healthy(document["healthy"])
+        return _json_response({"healthy": document["healthy"]})
+
+    # the approval API (and any other HTTP API route of the template)
+
+    def _api(self, environ: dict[str, Any], path: str, method: str) -> Response | None:
+        if self.app is None or self.runtime is None:
+            return None
+        routes = [r for r in self.app.routes if r.path != "$default"]
+        found = match_route(routes, method, path)
+        if found is None:
+            prefixes = {"/" + r.path.strip("/").split("/")[0] for r in routes}
+            if any(path == p or path.startswith(p + "/") for p in prefixes):
+                # Under the API's own paths, API Gateway answers for a missing route.
+                return _json_response({"message": "Not Found"}, 404)
+            return None
+        route, parameters = found
+        function = self.app.functions[route.function]
+        event = http_api_event(Request(environ), route, parameters)
+        try:
+            invocation = self.runtime.invoke(function, event)
+        except Throttled:
+            return _json_response({"message": "Too Many Requests"}, 429)
+        return http_api_response(invocation)
+
+    # Lambda's Invoke API
+
+    def _invoke(self, environ: dict[str, Any], path: str) -> Response | None:
+        name = invoke_function_name(path)
+        if name is None or self.app is None or self.runtime is None:
+            return None
+        function = self.app.function(name)
+        if function is None:
+            return None  # not one of the app's functions: moto answers
+        return serve_invoke(self.runtime, function, Request(environ))
+
+    # AWS APIs with local behaviour
+
+    def _aws(self, environ: dict[str, Any]) -> Response | None:
+        """The response to a call answered or followed up locally; None for moto's own."""
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        local = target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)) or target in (
+            ECR_PUT_IMAGE,
+            PUT_EVENTS,
+            TEST_EVENT_PATTERN,
+        )
+        if not local:
+            return None
+        raw = _read_body(environ)
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return None
+        if target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)):
+            return self._simulated(target, body)
+        if target == TEST_EVENT_PATTERN:
+            return self._test_event_pattern(body)
+        assert self._moto is not None
+        status, headers, content = _call_wsgi(self._moto, environ)
+        response = Response(content, status=int(status.split()[0]), headers=headers)
+        if response.status_code == 200:
+            try:
+                self._after(target, body, json.loads(content))
+            except (ValueError, KeyError, TypeError):
+                log.exception("could not emit the event for %s", target)
+        return response
+
+    def _simulated(self, target: str, body: dict[str, Any]) -> Response | None:
+        if self._simulator is None:
+            return None
+        if target.startswith(CODEDEPLOY_PREFIX):
+            answer = self._simulator.intercept(target, body)
+        else:
+            answer = self._simulator.ecs_guard(target, body)
+        if answer is None:
+            return None
+        status, document = answer
+        headers = {}
+        if status >= 400 and "__type" in document:
+            headers["x-amzn-ErrorType"] = str(document["__type"])
+        return Response(
+            json.dumps(document, default=_aws_json_default),
+            status=status,
+            content_type="application/x-amz-json-1.1",
+            headers=headers,
+        )
+
+    def _after(self, target: str, request: dict[str, Any], response: dict[str, Any]) -> None:
+        if target == ECR_PUT_IMAGE:
+            image = response["image"]
+            self.events.emit(
+                eventbridge.ecr_image_action(
+                    repository=str(image.get("repositoryName") or request["repositoryName"]),
+                    digest=str(image["imageId"]["imageDigest"]),
+                    tag=image["imageId"].get("imageTag") or request.get("imageTag"),
+                    manifest_media_type=image.get("imageManifestMediaType")
+                    or request.get("imageManifestMediaType"),
+                )
+            )
+        elif target == PUT_EVENTS:
+            for bus, event in eventbridge.put_events_entries(request, response):
+                self.events.emit(event, bus=bus)
+
+    def _test_event_pattern(self, body: dict[str, Any]) -> Response:
+        try:
+            pattern = json.loads(str(body.get("EventPattern", "")))
+            event = json.loads(str(body.get("Event", "")))
+            result = eventbridge.matches(pattern, event)
+        except (ValueError, eventbridge.InvalidEventPattern) as e:
+            return _aws_json_error(400, "InvalidEventPatternException", str(e))
+        return Response(json.dumps({"Result": result}), content_type="application/x-amz-json-1.1")
+
+
+def _aws_json_default(value: Any) -> Any:
+    # Timestamps in AWS JSON protocols are epoch seconds.
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return str(value)

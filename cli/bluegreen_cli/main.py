@@ -1,0 +1,18 @@
+"""The ``bluegreen`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from bluegreen_cli.commands import local
+
+app = typer.Typer(
+    name="bluegreen",
+    help="Approved, verified and reversible blue/green deployments of Amazon ECS services.",
+    no_args_is_help=True,
+)
+app.add_typer(local.app, name="local")
+
+
+if __name__ == "__main__":
+    app()
