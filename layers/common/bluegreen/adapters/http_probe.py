@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -20,8 +21,10 @@ def check(url: str, timeout: float) -> CheckResult:
             status = int(response.status)
     except urllib.error.HTTPError as e:
         status = e.code
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        reason = getattr(e, "reason", e)
+    except (OSError, http.client.HTTPException) as e:
+        # URLError, timeouts, resets and answers that are not HTTP: a failed check, not a crash.
+        # (bounded: a garbage status line must not bloat the execution state)
+        reason = str(getattr(e, "reason", None) or e)[:200]
         return CheckResult(ok=False, status=None, detail=f"GET {url}: {reason}")
     elapsed = (time.monotonic() - started) * 1000
     return CheckResult(
