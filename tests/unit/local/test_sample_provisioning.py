@@ -1,0 +1,100 @@
+"""The sample target is what the local stack's contract promises, read back through the APIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from bluegreen_cli.local.sample import SampleResources
+
+from tests.unit.local.harness import REGION, Stack
+
+
+def test_service_runs_the_initial_image_under_code_deploy(stack: Stack) -> None:
+    s = stack.sample
+    images = stack.ecr.describe_images(repositoryName="demo-web")["imageDetails"]
+    assert [(i["imageDigest"], i["imageTags"]) for i in images] == [
+        (s.initial_image_digest, ["initial"])
+    ]
+    service = stack.service()
+    assert service["deploymentController"] == {"type": "CODE_DEPLOY"}
+    assert service["desiredCount"] == 2
+    assert service["loadBalancers"] == [
+        {"targetGroupArn": s.blue_target_group_arn, "containerName": "web", "containerPort": 8080}
+    ]
+    definition = stack.ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    (container,) = definition["taskDefinition"]["containerDefinitions"]
+    assert container["name"] == "web"
+    assert container["image"] == f"{s.repository_uri}@{s.initial_image_digest}"
+    assert container["portMappings"][0]["containerPort"] == 8080
+    assert definition["taskDefinition"]["executionRoleArn"] == s.execution_role_arn
+
+
+def test_listeners_start_on_blue_and_target_groups_check_health(stack: Stack) -> None:
+    s = stack.sample
+    listeners = stack.elbv2.describe_listeners(LoadBalancerArn=s.load_balancer_arn)["Listeners"]
+    assert {listener["Port"] for listener in listeners} == {s.production_port, s.test_port}
+    for arn in (s.production_listener_arn, s.test_listener_arn):
+        assert stack.forwards_to(arn) == {s.blue_target_group_arn: 1}
+    groups = stack.elbv2.describe_target_groups(Names=["demo-web-blue", "demo-web-green"])
+    for group in groups["TargetGroups"]:
+        assert (group["Port"], group["TargetType"], group["HealthCheckPath"]) == (
+            8080,
+            "ip",
+            "/health",
+        )
+
+
+def test_scaling_is_registered_and_not_suspended(
+    stack: Stack, session: boto3.session.Session, local_aws: Any
+) -> None:
+    scaling = session.client(
+        "application-autoscaling", region_name=REGION, endpoint_url=local_aws.url
+    )
+    (target,) = scaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=["service/demo/web"]
+    )["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 10)
+    assert not any(target["SuspendedState"].values())
+    (policy,) = scaling.describe_scaling_policies(
+        ServiceNamespace="ecs", ResourceId="service/demo/web"
+    )["ScalingPolicies"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+
+
+def test_deployment_group_waits_for_approval_of_test_traffic(stack: Stack) -> None:
+    s: SampleResources = stack.sample
+    group = stack.codedeploy.get_deployment_group(
+        applicationName="demo-web", deploymentGroupName="demo-web"
+    )["deploymentGroupInfo"]
+    assert group["computePlatform"] == "ECS"
+    assert group["deploymentConfigName"] == "CodeDeployDefault.ECSAllAtOnce"
+    assert group["ecsServices"] == [{"serviceName": "web", "clusterName": "demo"}]
+    blue_green = group["blueGreenDeploymentConfiguration"]
+    assert blue_green["deploymentReadyOption"] == {
+        "actionOnTimeout": "STOP_DEPLOYMENT",
+        "waitTimeInMinutes": 60,
+    }
+    assert (
+        blue_green["terminateBlueInstancesOnDeploymentSuccess"]["terminationWaitTimeInMinutes"] == 0
+    )
+    assert set(group["autoRollbackConfiguration"]["events"]) == {
+        "DEPLOYMENT_FAILURE",
+        "DEPLOYMENT_STOP_ON_REQUEST",
+    }
+    (pair,) = group["loadBalancerInfo"]["targetGroupPairInfoList"]
+    assert pair["prodTrafficRoute"]["listenerArns"] == [s.production_listener_arn]
+    assert pair["testTrafficRoute"]["listenerArns"] == [s.test_listener_arn]
+
+
+def test_sender_and_approver_identities_are_verified(
+    stack: Stack, session: boto3.session.Session, local_aws: Any
+) -> None:
+    ses = session.client("ses", region_name=REGION, endpoint_url=local_aws.url)
+    attributes = ses.get_identity_verification_attributes(
+        Identities=["bluegreen@example.com", "approver@example.com"]
+    )["VerificationAttributes"]
+    assert {k: v["VerificationStatus"] for k, v in attributes.items()} == {
+        "bluegreen@example.com": "Success",
+        "approver@example.com": "Success",
+    }
