@@ -189,7 +189,12 @@ def create_state_table(ddb: Any, name: str = "bluegreen-state") -> str:
     return name
 
 
-def create_ecs_service(ecs: Any, service: ServiceConfig, running: str = PREVIOUS_IMAGE) -> str:
+def create_ecs_service(
+    ecs: Any,
+    service: ServiceConfig,
+    running: str = PREVIOUS_IMAGE,
+    tags: list[dict[str, str]] | None = None,
+) -> str:
     """The service's cluster, a two-container Fargate task definition and a CODE_DEPLOY service."""
     ecs.create_cluster(clusterName=service.cluster)
     arn: str = ecs.register_task_definition(
@@ -214,7 +219,7 @@ def create_ecs_service(ecs: Any, service: ServiceConfig, running: str = PREVIOUS
                 "essential": False,
             },
         ],
-        tags=[{"key": "team", "value": "web"}],
+        tags=tags if tags is not None else [{"key": "team", "value": "web"}],
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(
         cluster=service.cluster,
