@@ -1,0 +1,352 @@
+"""Approval end to end on moto: request, review (GET), decide (POST), against a real token.
+
+The execution under approval is a state machine waiting for a task token, as
+``RequestApproval`` does; the decision is observed where it lands: the execution moves on
+(approved) or fails with ``ApprovalRejected``, and the state table records who decided.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from bluegreen.adapters.stepfunctions import TaskCallbacks
+from bluegreen.adapters.store import StateTable
+from bluegreen.domain.approval import LinkParams
+from bluegreen.domain.messages import Email
+from bluegreen.errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalLinkInvalid
+from bluegreen.models import ApprovalDecision, ApprovalTask, DeploymentState
+from bluegreen.steps import approval
+
+from tests.unit.builders import (
+    NOW,
+    SIGNING_KEY,
+    ApprovalMachine,
+    Aws,
+    create_state_table,
+    demo_service,
+    rendered,
+    state,
+)
+
+BASE_URL = "https://approvals.example.com"
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+
+@dataclass
+class Outbox:
+    """A mailer and a chat that keep what they were given."""
+
+    emails: list[Email] = field(default_factory=list)
+    slack: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, email: Email) -> str:
+        self.emails.append(email)
+        return f"msg-{len(self.emails)}"
+
+    def post(self, payload: dict[str, Any]) -> None:
+        self.slack.append(payload)
+
+    def link_for(self, recipient: str) -> tuple[str, LinkParams]:
+        if recipient == "slack":
+            url = self.slack[-1]["blocks"][-1]["elements"][0]["url"]
+        else:
+            (email,) = [e for e in self.emails if e.to == [recipient]]
+            (url,) = [w for w in email.text.split() if w.startswith(BASE_URL)]
+        split = urlsplit(url)
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        return split.path.rsplit("/", 1)[-1], LinkParams.model_validate(query)
+
+
+@dataclass
+class World:
+    store: StateTable
+    machine: ApprovalMachine
+    callbacks: TaskCallbacks
+    outbox: Outbox
+    deployment: DeploymentState
+    execution: str = ""
+    token: str = ""
+    approval_id: str = ""
+
+    def request(self, chat: bool = True) -> approval.Requested:
+        self.execution, self.token = self.machine.start(self.deployment.dump())
+        task = ApprovalTask(state=self.deployment, task_token=self.token)
+        requested = approval.request(
+            task,
+            self.store,
+            self.outbox,
+            self.outbox if chat else None,
+            SIGNING_KEY,
+            BASE_URL,
+            NOW,
+        )
+        self.approval_id = requested.approval_id
+        return requested
+
+    def review(self, recipient: str, minutes: int = 1) -> approval.Review:
+        approval_id, params = self.outbox.link_for(recipient)
+        return approval.review(
+            approval_id, params, self.store, SIGNING_KEY, NOW + timedelta(minutes=minutes)
+        )
+
+    def decide(
+        self,
+        recipient: str,
+        nonce: str,
+        decision: approval.Decision = "approve",
+        minutes: int = 2,
+        params: LinkParams | None = None,
+    ) -> Any:
+        approval_id, link_params = self.outbox.link_for(recipient)
+        return approval.decide(
+            approval_id,
+            params or link_params,
+            nonce,
+            decision,
+            self.store,
+            self.callbacks,
+            SIGNING_KEY,
+            NOW + timedelta(minutes=minutes),
+        )
+
+    def nonces(self) -> int:
+        found = self.store._ddb.scan(TableName=self.store._table)["Items"]
+        return sum(1 for item in found if item["sk"]["S"].startswith("NONCE#"))
+
+
+@pytest.fixture
+def world(aws: Aws) -> World:
+    ddb = aws.client("dynamodb")
+    service = demo_service(approvers=[ALICE, BOB])
+    return World(
+        store=StateTable(ddb, create_state_table(ddb)),
+        machine=ApprovalMachine.create(aws.client("stepfunctions"), aws.client("sqs")),
+        callbacks=TaskCallbacks(aws.client("stepfunctions")),
+        outbox=Outbox(),
+        deployment=rendered(state(service=service)),
+    )
+
+
+# --- request ------------------------------------------------------------------------------
+
+
+def test_a_request_keeps_the_token_and_sends_each_approver_their_own_link(world: World) -> None:
+    requested = world.request()
+
+    assert requested.emails_sent == 2
+    assert requested.slack_sent
+    stored = world.store.get_approval(requested.approval_id)
+    assert stored.task_token == world.token
+    assert stored.status == "pending"
+    assert [e.to for e in world.outbox.emails] == [[ALICE], [BOB]]
+    for recipient in (ALICE, BOB, "slack"):
+        approval_id, params = world.outbox.link_for(recipient)
+        assert approval_id == requested.approval_id
+        assert params.recipient == recipient
+    sent = json.dumps([e.__dict__ for e in world.outbox.emails]) + json.dumps(world.outbox.slack)
+    assert world.token not in sent
+
+
+def test_without_slack_only_emails_are_sent(world: World) -> None:
+    requested = world.request(chat=False)
+
+    assert not requested.slack_sent
+    assert len(world.outbox.emails) == 2
+    assert world.outbox.slack == []
+
+
+# --- review (GET) -------------------------------------------------------------------------
+
+
+def test_opening_the_link_issues_a_form_and_changes_nothing(world: World) -> None:
+    world.request()
+
+    first = world.review(ALICE)
+    second = world.review(ALICE)
+
+    assert first.recipient == ALICE
+    assert first.nonce
+    assert second.nonce
+    assert first.nonce != second.nonce
+    assert world.store.get_approval(world.approval_id).status == "pending"
+    assert world.machine.status(world.execution) == "RUNNING"
+
+
+def test_the_slack_link_opens_for_the_channel(world: World) -> None:
+    world.request()
+
+    assert world.review("slack").recipient == "slack"
+
+
+# --- decide (POST) ------------------------------------------------------------------------
+
+
+def test_approving_with_the_form_moves_the_execution_on(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+
+    record = world.decide(ALICE, nonce)
+
+    assert record.status == "approved"
+    assert record.decided_by == ALICE
+    described = world.machine.finished(world.execution)
+    assert described["status"] == "SUCCEEDED"
+    decision = ApprovalDecision.model_validate(json.loads(described["output"])["approval"])
+    assert decision.approver == ALICE
+    assert decision.decided_at == NOW + timedelta(minutes=2)
+    stored = world.store.get_approval(world.approval_id)
+    assert (stored.status, stored.decided_by) == ("approved", ALICE)
+
+
+def test_a_replayed_post_is_refused_and_changes_nothing(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+    world.decide(ALICE, nonce)
+
+    with pytest.raises(ApprovalAlreadyDecided):
+        world.decide(ALICE, nonce, minutes=3)
+    with pytest.raises(ApprovalAlreadyDecided):
+        world.decide(ALICE, nonce, decision="reject", minutes=3)
+
+    stored = world.store.get_approval(world.approval_id)
+    assert (stored.status, stored.decided_by) == ("approved", ALICE)
+    assert world.machine.finished(world.execution)["status"] == "SUCCEEDED"
+
+
+def test_a_second_approver_arriving_late_cannot_decide_again(world: World) -> None:
+    world.request()
+    alice_nonce = world.review(ALICE).nonce
+    bob_nonce = world.review(BOB).nonce
+    assert alice_nonce
+    assert bob_nonce
+    world.decide(ALICE, alice_nonce)
+
+    with pytest.raises(ApprovalAlreadyDecided):
+        world.decide(BOB, bob_nonce, decision="reject", minutes=3)
+
+    assert world.store.get_approval(world.approval_id).decided_by == ALICE
+    assert world.machine.finished(world.execution)["status"] == "SUCCEEDED"
+
+
+def test_a_form_is_only_good_for_the_recipient_it_was_issued_to(world: World) -> None:
+    world.request()
+    alice_nonce = world.review(ALICE).nonce
+    assert alice_nonce
+
+    with pytest.raises(ApprovalAlreadyDecided):
+        world.decide(BOB, alice_nonce)  # Bob's valid link, Alice's form
+
+    assert world.store.get_approval(world.approval_id).status == "pending"
+    assert world.machine.status(world.execution) == "RUNNING"
+    world.decide(ALICE, alice_nonce)  # Alice still can
+    assert world.machine.finished(world.execution)["status"] == "SUCCEEDED"
+
+
+def test_a_post_without_a_form_from_the_page_is_refused(world: World) -> None:
+    world.request()
+
+    with pytest.raises(ApprovalAlreadyDecided):
+        world.decide(ALICE, "a-nonce-nobody-issued")
+
+    assert world.machine.status(world.execution) == "RUNNING"
+
+
+def test_rejecting_fails_the_execution_with_approval_rejected(world: World) -> None:
+    world.request()
+    nonce = world.review(BOB).nonce
+    assert nonce
+
+    record = world.decide(BOB, nonce, decision="reject")
+
+    assert record.status == "rejected"
+    described = world.machine.finished(world.execution)
+    assert described["status"] == "FAILED"  # never SUCCEEDED with a negative answer
+    assert described["error"] == "ApprovalRejected"
+    stored = world.store.get_approval(world.approval_id)
+    assert (stored.status, stored.decided_by) == ("rejected", BOB)
+
+
+def test_after_the_decision_the_link_shows_the_outcome_without_a_form(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+    world.decide(ALICE, nonce)
+
+    later = world.review(BOB, minutes=10)
+
+    assert later.nonce is None
+    assert later.record.status == "approved"
+    assert later.record.decided_by == ALICE
+
+
+# --- links that must not work -------------------------------------------------------------
+
+
+def test_a_forged_signature_is_refused_and_changes_nothing(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+    approval_id, params = world.outbox.link_for(ALICE)
+    forged = params.model_copy(update={"sig": "A" * len(params.sig)})
+    issued = world.nonces()
+
+    with pytest.raises(ApprovalLinkInvalid):
+        approval.review(approval_id, forged, world.store, SIGNING_KEY, NOW)
+    with pytest.raises(ApprovalLinkInvalid):
+        world.decide(ALICE, nonce, params=forged)
+
+    assert world.nonces() == issued  # no form for a forged link
+    assert world.store.get_approval(world.approval_id).status == "pending"
+    assert world.machine.status(world.execution) == "RUNNING"
+
+
+def test_someone_elses_link_with_my_address_swapped_in_is_refused(world: World) -> None:
+    world.request()
+    _, bobs = world.outbox.link_for(BOB)
+    _, alices = world.outbox.link_for(ALICE)
+
+    with pytest.raises(ApprovalLinkInvalid):
+        approval.review(
+            world.approval_id,
+            bobs.model_copy(update={"r": alices.r}),
+            world.store,
+            SIGNING_KEY,
+            NOW,
+        )
+
+
+def test_an_expired_link_is_refused_and_changes_nothing(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+    timeout = world.deployment.service.timings.approval_timeout_seconds // 60
+
+    with pytest.raises(ApprovalExpired):
+        world.review(ALICE, minutes=timeout)
+    with pytest.raises(ApprovalExpired):
+        world.decide(ALICE, nonce, minutes=timeout + 1)
+
+    assert world.store.get_approval(world.approval_id).status == "pending"
+    assert world.machine.status(world.execution) == "RUNNING"
+
+
+def test_a_form_expires_long_before_the_request_does(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE, minutes=1).nonce
+    assert nonce
+
+    with pytest.raises(ApprovalAlreadyDecided, match="expired"):
+        world.decide(ALICE, nonce, minutes=31)  # the form lives 30 minutes
+
+    fresh = world.review(ALICE, minutes=32).nonce
+    assert fresh
+    world.decide(ALICE, fresh, minutes=33)
+    assert world.machine.finished(world.execution)["status"] == "SUCCEEDED"
