@@ -76,16 +76,15 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "bluegreen")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
 
-    metrics = Metrics()
-    metrics.clear_metrics()
-    metrics.clear_default_dimensions()
-    cold_start.is_cold_start = True
-    settings.load.cache_clear()
-    for cached in vars(wiring).values():
-        if hasattr(cached, "cache_clear"):
-            cached.cache_clear()
-
     def load(directory: str) -> ModuleType:
+        metrics = Metrics()
+        metrics.clear_metrics()
+        metrics.clear_default_dimensions()
+        cold_start.is_cold_start = True
+        settings.load.cache_clear()
+        for cached in vars(wiring).values():
+            if hasattr(cached, "cache_clear"):
+                cached.cache_clear()
         path = ROOT / "functions" / directory / "app.py"
         spec = importlib.util.spec_from_file_location(f"functions_{directory}_app", path)
         assert spec is not None
