@@ -36,6 +36,7 @@ from tests.unit.builders import (
     create_state_table,
     demo_service,
     event,
+    http_server,
     register_scalable_target,
     rendered,
     sent_emails,
@@ -432,3 +433,39 @@ def test_the_janitor_cleans_up_after_the_sample_aborted_execution(
     assert "lock of demo/web released" in answer["actions"]
     assert suspended_state(aas, deployment.service) == partly
     assert table.lock(deployment.service.lock_key) is None
+
+
+def test_request_approval_also_posts_to_slack_when_its_webhook_exists(
+    approvals: Approvals, load_handler: Loader
+) -> None:
+    with http_server(lambda _request: (200, b"ok")) as slack:
+        approvals.aws.client("secretsmanager").create_secret(
+            Name="bluegreen/slack-webhook", SecretString=f"{slack.url}/services/T0/B0/xyz"
+        )
+        approvals.request(load_handler("request_approval"))
+
+    (posted,) = slack.requests
+    assert posted.path == "/services/T0/B0/xyz"
+    assert approvals.token not in posted.body.decode()
+    payload = json.loads(posted.body)
+    slack_link = payload["blocks"][-1]["elements"][0]["url"]
+    body = assert_html_page(approvals.call("GET", slack_link), 200)
+    assert "Signed in as slack." in body
+
+
+def test_notify_records_the_outcome_and_hands_the_state_back(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, load_handler: Loader, lambda_context: LambdaContext
+) -> None:
+    ddb = aws.client("dynamodb")
+    table = StateTable(ddb, create_state_table(ddb))
+    topic = aws.client("sns").create_topic(Name="bluegreen-notifications")["TopicArn"]
+    monkeypatch.setenv("TABLE_NAME", "bluegreen-state")
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")  # not created
+    document = rendered().dump()
+
+    answer = load_handler("notify").lambda_handler(document, lambda_context)
+
+    assert answer == document
+    (entry,) = table.history(SERVICE.lock_key)
+    assert entry["outcome"] == "succeeded"
