@@ -125,7 +125,8 @@ def link(base_url: str, secret: bytes, record: ApprovalRecord, recipient: str) -
 def verify(secret: bytes, approval_id: str, params: LinkParams, now: datetime) -> str:
     """The recipient a valid, unexpired link was made for; otherwise a named refusal."""
     expected = _signature(secret, approval_id, params.recipient, params.exp)
-    if not hmac.compare_digest(expected, params.sig):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a link is user input.
+    if not hmac.compare_digest(expected.encode(), params.sig.encode()):
         raise ApprovalLinkInvalid("the link's signature does not match")
     if now >= datetime.fromtimestamp(params.exp, UTC):
         raise ApprovalExpired("the link has expired")
