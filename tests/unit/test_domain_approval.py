@@ -117,6 +117,13 @@ def test_a_malformed_recipient_is_an_invalid_link_not_a_crash(r: str) -> None:
         rules.verify(SIGNING_KEY, "appr-123", params.model_copy(update={"r": r}), NOW)
 
 
+def test_a_signature_with_characters_no_signature_has_is_invalid_not_a_crash() -> None:
+    _, params = parts(rules.link(BASE_URL, SIGNING_KEY, a_record(), "approver@example.com"))
+
+    with pytest.raises(ApprovalLinkInvalid):
+        rules.verify(SIGNING_KEY, "appr-123", params.model_copy(update={"sig": "é" * 43}), NOW)
+
+
 def test_a_link_is_valid_until_its_expiry_and_expired_from_then_on() -> None:
     record = a_record()
     approval_id, params = parts(rules.link(BASE_URL, SIGNING_KEY, record, "approver@example.com"))

@@ -308,8 +308,11 @@ def test_a_replayed_post_is_a_409_page(approvals: Approvals, link: str) -> None:
     assert "ApprovalAlreadyDecided" not in body
 
 
-def test_a_forged_link_is_a_403_page_without_the_reason(approvals: Approvals, link: str) -> None:
-    forged = re.sub(r"sig=[^&]+", "sig=" + "A" * 43, link)
+@pytest.mark.parametrize("signature", ["A" * 43, "%C3%A9" * 43], ids=["ascii", "non-ascii"])
+def test_a_forged_link_is_a_403_page_without_the_reason(
+    approvals: Approvals, link: str, signature: str
+) -> None:
+    forged = re.sub(r"sig=[^&]+", "sig=" + signature, link)
 
     body = assert_html_page(approvals.call("GET", forged), 403)
 
