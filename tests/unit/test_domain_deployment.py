@@ -140,10 +140,6 @@ def group(ready_option: dict[str, Any] | None) -> dict[str, Any]:
     return {"deploymentGroupName": "demo-web", "blueGreenDeploymentConfiguration": blue_green}
 
 
-def test_a_group_that_stops_and_waits_when_ready_is_accepted() -> None:
-    require_ready_wait(group({"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60}))
-
-
 @pytest.mark.parametrize(
     "candidate",
     [

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -324,7 +324,8 @@ def test_a_forged_link_is_a_403_page_without_the_reason(
 def test_an_expired_link_is_a_410_page(approvals: Approvals, link: str) -> None:
     approval_id = urlsplit(link).path.rsplit("/", 1)[-1]
     record = approvals.table.get_approval(approval_id)
-    lapsed = record.model_copy(update={"expires_at": NOW - timedelta(minutes=1)})
+    # The handler reads the real clock: the link lapsed a minute before it.
+    lapsed = record.model_copy(update={"expires_at": datetime.now(UTC) - timedelta(minutes=1)})
     expired_link = rules.link("https://x", SIGNING_KEY, lapsed, "approver@example.com")
 
     body = assert_html_page(approvals.call("GET", expired_link), 410)

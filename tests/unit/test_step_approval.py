@@ -70,6 +70,7 @@ class World:
     callbacks: TaskCallbacks
     outbox: Outbox
     deployment: DeploymentState
+    ddb: Any
     execution: str = ""
     token: str = ""
     approval_id: str = ""
@@ -116,7 +117,7 @@ class World:
         )
 
     def nonces(self) -> int:
-        found = self.store._ddb.scan(TableName=self.store._table)["Items"]
+        found = self.ddb.scan(TableName="bluegreen-state")["Items"]
         return sum(1 for item in found if item["sk"]["S"].startswith("NONCE#"))
 
 
@@ -130,6 +131,7 @@ def world(aws: Aws) -> World:
         callbacks=TaskCallbacks(aws.client("stepfunctions")),
         outbox=Outbox(),
         deployment=rendered(state(service=service)),
+        ddb=ddb,
     )
 
 
