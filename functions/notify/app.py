@@ -17,13 +17,16 @@ from bluegreen.steps.notify import notify
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load(NotifySettings)
     state = DeploymentState.model_validate(event)
-    outcome = notify(
+    notified = notify(
         state,
         wiring.topic(settings.TOPIC_ARN),
         wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
         wiring.state_table(),
         now(),
     )
-    metrics.add_metric(name=f"Deployment_{outcome}", unit="Count", value=1)
-    logger.info("deployment finished", outcome=outcome)
-    return state.dump()
+    metrics.add_metric(name=f"Deployment_{notified.outcome}", unit="Count", value=1)
+    for problem in notified.problems:
+        metrics.add_metric(name="NotificationFailures", unit="Count", value=1)
+        logger.error("notification failed", problem=problem)
+    logger.info("deployment finished", outcome=notified.outcome)
+    return notified.state.dump()

@@ -31,4 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         emails=requested.emails_sent,
         slack=requested.slack_sent,
     )
+    if requested.slack_error:
+        logger.warning(requested.slack_error, approval_id=requested.approval_id)
+    metrics.add_metric(name="ApprovalsRequested", unit="Count", value=1)
     return {"approval_id": requested.approval_id}

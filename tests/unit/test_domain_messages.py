@@ -149,7 +149,7 @@ def test_a_rolled_back_outcome_gives_the_reason_and_the_rollback() -> None:
 def test_a_reason_without_a_cause_has_no_dangling_separator() -> None:
     _, body = outcome_text(finished(error=StepError(Error="ApprovalExpired")))
 
-    assert body.splitlines()[-1] == "Reason: ApprovalExpired"
+    assert body.splitlines()[-1] == "Reason: ApprovalExpired: no cause was given"
 
 
 def test_a_failed_cleanup_needs_attention_and_says_why() -> None:
@@ -161,7 +161,7 @@ def test_a_failed_cleanup_needs_attention_and_says_why() -> None:
     subject, body = outcome_text(deployment)
 
     assert "NEEDS ATTENTION" in subject
-    assert "Cleanup failed: AwsThrottled: Rate exceeded" in body
+    assert "Reason: AwsThrottled: Rate exceeded" in body
 
 
 @pytest.mark.parametrize(

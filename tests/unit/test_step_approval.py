@@ -352,3 +352,59 @@ def test_a_form_expires_long_before_the_request_does(world: World) -> None:
     assert fresh
     world.decide(ALICE, fresh, minutes=33)
     assert world.machine.finished(world.execution)["status"] == "SUCCEEDED"
+
+
+# --- when the other side fails ------------------------------------------------------------
+
+
+class SlackDown(Outbox):
+    def post(self, payload: dict[str, Any]) -> None:
+        raise ConnectionRefusedError("slack unreachable")
+
+
+def test_a_slack_outage_does_not_stop_the_emails_or_the_request(world: World) -> None:
+    world.execution, world.token = world.machine.start(world.deployment.dump())
+    task = ApprovalTask(state=world.deployment, task_token=world.token)
+
+    requested = approval.request(
+        task, world.store, world.outbox, SlackDown(), SIGNING_KEY, BASE_URL, NOW
+    )
+
+    assert not requested.slack_sent
+    assert requested.slack_error is not None
+    assert "ConnectionRefusedError" in requested.slack_error
+    assert [e.to for e in world.outbox.emails] == [[ALICE], [BOB]]
+    assert world.store.get_approval(requested.approval_id).status == "pending"
+
+
+class NoLongerWaiting:
+    """Step Functions' answer once the execution stopped waiting (timed out or aborted)."""
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None:
+        raise ApprovalExpired("Task Timed Out")
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        raise ApprovalExpired("Task Timed Out")
+
+
+def test_a_decision_the_execution_no_longer_waits_for_is_recorded_as_expired(
+    world: World,
+) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+    approval_id, params = world.outbox.link_for(ALICE)
+
+    with pytest.raises(ApprovalExpired):
+        approval.decide(
+            approval_id,
+            params,
+            nonce,
+            "approve",
+            world.store,
+            NoLongerWaiting(),
+            SIGNING_KEY,
+            NOW + timedelta(minutes=2),
+        )
+
+    assert world.store.get_approval(approval_id).status == "expired"

@@ -117,9 +117,12 @@ def test_a_rollback_is_announced_and_kept_in_the_history(
         }
     )
 
-    outcome = notify(deployment, topic, chat, history, NOW + timedelta(minutes=9))
+    notified = notify(deployment, topic, chat, history, NOW + timedelta(minutes=9))
 
-    assert outcome == "rolled_back"
+    assert notified.outcome == "rolled_back"
+    assert notified.problems == []
+    assert notified.state.failure is not None
+    assert notified.state.failure.error == "TestTrafficUnhealthy"
     (message,) = received(aws, queue)
     assert "rolled back" in message["Subject"]
     assert "Reason: TestTrafficUnhealthy: 8 checks, last: 503" in message["Message"]
@@ -143,6 +146,8 @@ def test_without_slack_the_outcome_still_reaches_the_topic(
     ddb = aws.client("dynamodb")
     history = StateTable(ddb, create_state_table(ddb))
 
-    assert notify(rendered(), topic, None, history, NOW) == "succeeded"
+    notified = notify(rendered(), topic, None, history, NOW)
+    assert notified.outcome == "succeeded"
+    assert notified.state.failure is None
     (message,) = received(aws, queue)
     assert "deployed" in message["Subject"]

@@ -166,6 +166,18 @@ def test_resume_is_safe_to_repeat(target: Target) -> None:
     assert target.owner() is None
 
 
+def test_a_late_resume_retry_leaves_the_next_deployments_suspension_alone(target: Target) -> None:
+    register(target, NONE)
+    first = suspend(DEPLOYMENT, target.targets, target.table, NOW)
+    resume(first, target.targets, target.table)
+    suspend(OTHER, target.targets, target.table, NOW + timedelta(minutes=1))
+
+    resume(first, target.targets, target.table)  # a retry that arrives late, state in hand
+
+    assert target.state() == ALL
+    assert target.owner() == OTHER.execution_name
+
+
 # --- janitor ------------------------------------------------------------------------------
 
 
@@ -287,6 +299,7 @@ class Scripted:
     statuses: list[str]
     continued: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    running: dict[str, str] = field(default_factory=dict)  # active id -> its description
 
     def group(self, application: str, group: str) -> dict[str, Any]:
         raise AssertionError("not used")
@@ -295,7 +308,15 @@ class Scripted:
         raise AssertionError("not used")
 
     def get(self, deployment_id: str) -> dict[str, Any]:
-        return {"deploymentId": deployment_id, "status": self.statuses.pop(0)}
+        description = self.running.get(deployment_id, "")
+        return {
+            "deploymentId": deployment_id,
+            "status": self.statuses.pop(0),
+            "description": description,
+        }
+
+    def active(self, application: str, group: str) -> list[str]:
+        return list(self.running)
 
     def continue_to_production(self, deployment_id: str) -> None:
         self.continued.append(deployment_id)
@@ -383,3 +404,21 @@ def test_roll_back_before_any_deployment_has_nothing_to_stop() -> None:
     assert codedeploy.stopped == []
     assert rolled.rollback is not None
     assert rolled.rollback.detail == "no deployment was created"
+
+
+def test_roll_back_finds_a_deployment_whose_create_response_was_lost() -> None:
+    # CreateDeployment succeeded but its answer never reached the state; the retry then
+    # met DeploymentAlreadyActive. Our deployment waits in Ready: it must be stopped.
+    codedeploy = Scripted(
+        ["Ready", "Ready", "Ready"],
+        running={
+            "d-OTHER": "bluegreen another-execution",
+            "d-OURS": f"bluegreen {DEPLOYMENT.execution_name}",
+        },
+    )
+
+    rolled = steps.roll_back(DEPLOYMENT, codedeploy, NOW)
+
+    assert codedeploy.stopped == ["d-OURS"]
+    assert rolled.rollback is not None
+    assert rolled.rollback.deployment_stopped

@@ -158,6 +158,13 @@ class StepError(BaseModel):
     cause: str | None = Field(default=None, alias="Cause")
 
 
+class Failure(Model):
+    """Why an execution failed, as its Fail state reports it (``ErrorPath``/``CausePath``)."""
+
+    error: Annotated[str, Field(min_length=1, max_length=256)]
+    cause: Annotated[str, Field(max_length=32_768)]
+
+
 class DeploymentState(BaseModel):
     """The execution document: started by the trigger, filled in by each step."""
 
@@ -177,6 +184,7 @@ class DeploymentState(BaseModel):
     error: StepError | None = None  # what made the deployment fail (Catch -> $.error)
     cleanup_error: StepError | None = None  # rollback or scaling restore failed after retries
     notification_error: StepError | None = None  # the outcome could not be announced
+    failure: Failure | None = None  # set by Notify on every path that ends in a Fail state
 
     def dump(self) -> dict[str, object]:
         """The JSON document handed back to Step Functions."""

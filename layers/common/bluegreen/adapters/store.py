@@ -101,6 +101,16 @@ class StateTable:
                 raise ApprovalAlreadyDecided("this request was already decided") from e
             raise
 
+    def expire(self, approval_id: str) -> None:
+        with translated():
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"APPROVAL#{approval_id}", "sk": "REQUEST"}),
+                UpdateExpression="SET #s = :expired",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_item({":expired": "expired"}),
+            )
+
     def put_nonce(self, approval_id: str, nonce: str, recipient: str, expires: datetime) -> None:
         with translated():
             self._ddb.put_item(

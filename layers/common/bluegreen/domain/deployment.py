@@ -7,9 +7,15 @@ import json
 from typing import Any
 
 from bluegreen.errors import ConfigurationInvalid, DeploymentFailed, DeploymentTimedOut
-from bluegreen.models import DeploymentProgress, ServiceConfig
+from bluegreen.models import DeploymentProgress, DeploymentState, ServiceConfig
 
 FAILED = frozenset({"Failed", "Stopped"})
+ENDED = FAILED | {"Succeeded"}
+
+
+def description(state: DeploymentState) -> str:
+    """How a deployment names the execution that created it (found again on rollback)."""
+    return f"bluegreen {state.execution_name}"
 
 
 def appspec(service: ServiceConfig, task_definition_arn: str) -> tuple[str, str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bluegreen.domain.approval import ApprovalRecord
-from bluegreen.models import DeploymentState
+from bluegreen.models import DeploymentState, Failure
 
 Outcome = Literal["succeeded", "rolled_back", "not_deployed", "needs_attention"]
 
@@ -93,6 +95,43 @@ _HEADLINES: dict[Outcome, str] = {
 }
 
 
+def failure_of(state: DeploymentState) -> Failure | None:
+    """The error name and cause the execution ends with; None when it succeeded.
+
+    ``States.*`` names are reserved for Step Functions' own Fail reasons, so ours read:
+    an approval nobody decided in time is ``ApprovalTimedOut``, not ``States.Timeout``.
+    """
+    if outcome_of(state) == "succeeded":
+        return None
+    error = state.cleanup_error or state.error
+    if error is None:
+        return Failure(error="Failed", cause="no error was recorded")
+    name = error.error
+    if name == "States.Timeout" and state.approval is None:
+        name = "ApprovalTimedOut"
+    name = name.removeprefix("States.") or "Failed"
+    return Failure(error=name, cause=_readable_cause(error.cause) or _DEFAULT_CAUSES[name])
+
+
+_DEFAULT_CAUSES: defaultdict[str, str] = defaultdict(
+    lambda: "no cause was given",
+    ApprovalTimedOut="nobody approved or rejected before the approval timed out",
+)
+
+
+def _readable_cause(cause: str | None) -> str:
+    """A Lambda error's cause is a JSON document; people want its message."""
+    if not cause:
+        return ""
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        return cause[:2000]
+    if isinstance(document, dict) and "errorMessage" in document:
+        return str(document["errorMessage"])[:2000]
+    return cause[:2000]
+
+
 def outcome_text(state: DeploymentState) -> tuple[str, str]:
     """A subject line and a body for the deployment's outcome."""
     outcome = outcome_of(state)
@@ -109,12 +148,9 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
         lines.append(f"Task definition: {state.render.task_definition}")
     if state.approval:
         lines.append(f"Approved by: {state.approval.approver}")
-    if state.error:
-        lines.append(f"Reason: {state.error.error}: {state.error.cause or ''}".rstrip(": "))
-    if state.cleanup_error:
-        lines.append(
-            f"Cleanup failed: {state.cleanup_error.error}: {state.cleanup_error.cause or ''}"
-        )
+    failure = failure_of(state)
+    if failure:
+        lines.append(f"Reason: {failure.error}: {failure.cause}")
     if state.rollback:
         lines.append(f"Rollback: {state.rollback.detail}")
     return subject, "\n".join(lines)

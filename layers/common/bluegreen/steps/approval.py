@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 from bluegreen.domain import approval as rules
 from bluegreen.domain.approval import ApprovalRecord, Decision, LinkParams, Status
 from bluegreen.domain.messages import Email, approval_email, approval_slack
+from bluegreen.errors import ApprovalExpired
 from bluegreen.models import ApprovalTask
 
 
@@ -16,6 +17,7 @@ class ApprovalStore(Protocol):
     def put_approval(self, record: ApprovalRecord) -> None: ...
     def get_approval(self, approval_id: str) -> ApprovalRecord: ...
     def decide(self, approval_id: str, status: Status, by: str, at: datetime) -> None: ...
+    def expire(self, approval_id: str) -> None: ...
     def put_nonce(
         self, approval_id: str, nonce: str, recipient: str, expires: datetime
     ) -> None: ...
@@ -42,6 +44,7 @@ class Requested:
     approval_id: str
     emails_sent: int
     slack_sent: bool
+    slack_error: str | None = None  # Slack is a courtesy: the emails already carry the links
 
 
 def request(
@@ -59,9 +62,14 @@ def request(
         mailer.send(
             approval_email(record, recipient, rules.link(base_url, secret, record, recipient))
         )
+    slack_error = None
     if chat is not None:
-        chat.post(approval_slack(record, rules.link(base_url, secret, record, "slack")))
-    return Requested(record.approval_id, len(task.state.service.approvers), chat is not None)
+        try:
+            chat.post(approval_slack(record, rules.link(base_url, secret, record, "slack")))
+        except OSError as e:
+            slack_error = f"Slack post failed: {type(e).__name__}"
+    sent = chat is not None and slack_error is None
+    return Requested(record.approval_id, len(task.state.service.approvers), sent, slack_error)
 
 
 @dataclass(frozen=True)
@@ -102,9 +110,15 @@ def decide(
     rules.check_open(record, now)
     store.consume_nonce(approval_id, nonce, recipient, now)
     status: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
-    store.decide(approval_id, status, recipient, now)
-    if status == "approved":
-        callbacks.succeed(record.task_token, rules.callback_output(recipient, now))
-    else:
-        callbacks.fail(record.task_token, "ApprovalRejected", f"rejected by {recipient}")
+    store.decide(approval_id, status, recipient, now)  # exactly one decision gets past here
+    try:
+        if status == "approved":
+            callbacks.succeed(record.task_token, rules.callback_output(recipient, now))
+        else:
+            callbacks.fail(record.task_token, "ApprovalRejected", f"rejected by {recipient}")
+    except ApprovalExpired:
+        # The execution stopped waiting (timed out, aborted): the record must not claim
+        # a decision that changed nothing.
+        store.expire(approval_id)
+        raise
     return record.model_copy(update={"status": status, "decided_by": recipient, "decided_at": now})

@@ -23,6 +23,7 @@ class Deployments(Protocol):
     def get(self, deployment_id: str) -> dict[str, Any]: ...
     def continue_to_production(self, deployment_id: str) -> None: ...
     def stop_and_roll_back(self, deployment_id: str) -> str: ...
+    def active(self, application: str, group: str) -> list[str]: ...
 
 
 def create(state: DeploymentState, deployments: Deployments, now: datetime) -> DeploymentState:
@@ -39,7 +40,7 @@ def create(state: DeploymentState, deployments: Deployments, now: datetime) -> D
         content,
         sha256,
         service.deployment_config,
-        f"bluegreen {state.execution_name}",
+        rules.description(state),
     )
     progress = DeploymentProgress(deployment_id=deployment_id, created_at=now)
     return state.model_copy(update={"deployment": progress})
@@ -65,28 +66,33 @@ def proceed(state: DeploymentState, deployments: Deployments, now: datetime) -> 
 
 
 def roll_back(state: DeploymentState, deployments: Deployments, now: datetime) -> DeploymentState:
-    """Stop the deployment with rollback, unless there is none or it has already ended."""
-    if state.deployment is None:
-        result = RollbackResult(
-            deployment_stopped=False, detail="no deployment was created", rolled_back_at=now
-        )
+    """Stop our deployment with rollback, unless there is none or it has already ended."""
+    deployment_id = (
+        state.deployment.deployment_id if state.deployment else _ours(state, deployments)
+    )
+    if deployment_id is None:
+        detail, stopped = "no deployment was created", False
     else:
-        deployment_id = state.deployment.deployment_id
         status = deployments.get(deployment_id).get("status")
-        if status in ("Succeeded", "Failed", "Stopped"):
-            result = RollbackResult(
-                deployment_stopped=False,
-                detail=f"deployment {deployment_id} had already ended {status}",
-                rolled_back_at=now,
-            )
+        if status in rules.ENDED:
+            detail, stopped = f"deployment {deployment_id} had already ended {status}", False
         else:
             outcome = deployments.stop_and_roll_back(deployment_id)
-            result = RollbackResult(
-                deployment_stopped=True,
-                detail=f"deployment {deployment_id} stopped with rollback ({outcome})",
-                rolled_back_at=now,
-            )
+            detail, stopped = f"deployment {deployment_id} stopped with rollback ({outcome})", True
+    result = RollbackResult(deployment_stopped=stopped, detail=detail, rolled_back_at=now)
     return state.model_copy(update={"rollback": result})
+
+
+def _ours(state: DeploymentState, deployments: Deployments) -> str | None:
+    """A deployment created for this execution whose id never reached the state (a lost
+    CreateDeployment response): found by the description it was created with."""
+    service = state.service
+    for deployment_id in deployments.active(
+        service.codedeploy_application, service.deployment_group
+    ):
+        if deployments.get(deployment_id).get("description") == rules.description(state):
+            return deployment_id
+    return None
 
 
 def _progress(state: DeploymentState) -> DeploymentProgress:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bluegreen.domain.messages import outcome_of, outcome_slack, outcome_text
+from bluegreen.domain.messages import failure_of, outcome_of, outcome_slack, outcome_text
 from bluegreen.models import DeploymentState
 
 
@@ -42,13 +44,41 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Notified:
+    state: DeploymentState
+    outcome: str
+    problems: list[str]
+
+
 def notify(
     state: DeploymentState, topic: Publisher, chat: Chat | None, history: History, now: datetime
-) -> str:
-    history.record_outcome(state.service.lock_key, state.execution_name, now, summary(state, now))
-    subject, body = outcome_text(state)
+) -> Notified:
+    """Record and announce the outcome. An announcement never changes the outcome: each
+    channel that fails is reported back, not raised."""
     outcome = outcome_of(state)
-    topic.publish(subject, body, {"outcome": outcome, "service": state.service.name})
+    subject, body = outcome_text(state)
+    channels: list[tuple[str, Callable[[], None]]] = [
+        (
+            "history",
+            lambda: history.record_outcome(
+                state.service.lock_key, state.execution_name, now, summary(state, now)
+            ),
+        ),
+        (
+            "sns",
+            lambda: topic.publish(
+                subject, body, {"outcome": outcome, "service": state.service.name}
+            ),
+        ),
+    ]
     if chat is not None:
-        chat.post(outcome_slack(state))
-    return outcome
+        channels.append(("slack", lambda: chat.post(outcome_slack(state))))
+    problems = []
+    for name, send in channels:
+        try:
+            send()
+        except Exception as e:  # reported to the caller, who logs it
+            problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
+    final = state.model_copy(update={"failure": failure_of(state)})
+    return Notified(final, outcome, problems)

@@ -46,7 +46,13 @@ def restore(
     targets: Targets,
     locks: Locks,
 ) -> ScalingSnapshot | None:
-    """Put back the saved SuspendedState and release the lock; safe to repeat."""
+    """Put back the saved SuspendedState and release the lock; safe to repeat.
+
+    Only the lock's owner restores: once released (a retry after success) or taken by the
+    next deployment, writing our old snapshot would undo someone else's suspension.
+    """
+    if (locks.lock(service.lock_key) or {}).get("owner") != owner:
+        return known
     snap = known or locks.saved_snapshot(service.lock_key, owner)
     if snap is not None and snap.registered:
         targets.set_suspended(snap.resource_id, scaling.prior_state(snap))
