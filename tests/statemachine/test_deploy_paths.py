@@ -76,7 +76,7 @@ def test_approval_timeout_fails_without_touching_the_service(start, service_view
     execution = run.finish(timeout=30)
 
     assert execution["status"] == "FAILED"
-    assert execution["error"] == "States.Timeout"
+    assert execution["error"] == "ApprovalTimedOut"
     assert service_view() == before
     assert "SuspendScaling" not in run.entered()
 
