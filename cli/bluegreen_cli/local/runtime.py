@@ -22,9 +22,10 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -109,6 +110,7 @@ class FunctionRuntime:
         self.endpoint_url = endpoint_url
         self.extra_environment = dict(extra_environment or {})
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._modules: dict[str, dict[str, ModuleType]] = {}
         self._stats: dict[str, FunctionStats] = {}
         self._stats_lock = threading.Lock()
 
@@ -123,7 +125,10 @@ class FunctionRuntime:
             raise Throttled(f"{function.name} waited {_LOCK_WAIT_SECONDS:.0f} s for the runtime")
         started = time.monotonic()
         try:
-            with _environment(self._environment_for(function)):
+            with (
+                _environment(self._environment_for(function)),
+                self._own_modules(function),
+            ):
                 payload, error_type = self._run(function, event, request_id, invoked_arn)
         finally:
             _INVOKE_LOCK.release()
@@ -196,6 +201,28 @@ class FunctionRuntime:
             self._handlers[function.logical_id] = handler
         return handler
 
+    @contextmanager
+    def _own_modules(self, function: LocalFunction) -> Iterator[None]:
+        """The function's own copies of its layer and code modules in sys.modules.
+
+        On Lambda every function has a process of its own, so module state (cached clients
+        and settings, Powertools' cold start flag) is per function. Here the modules from
+        the function's layers and code directory are swapped in for its invocations only.
+        """
+        roots = _top_level_names((*function.layer_dirs, function.code_dir))
+        outside = {name: m for name, m in sys.modules.items() if name.split(".")[0] in roots}
+        for name in outside:
+            del sys.modules[name]
+        sys.modules.update(self._modules.get(function.logical_id, {}))
+        try:
+            yield
+        finally:
+            own = {name: m for name, m in sys.modules.items() if name.split(".")[0] in roots}
+            for name in own:
+                del sys.modules[name]
+            self._modules[function.logical_id] = own
+            sys.modules.update(outside)
+
     def _environment_for(self, function: LocalFunction) -> dict[str, str]:
         # The server's own AWS_* settings (a developer's AWS_PROFILE, real credentials,
         # AWS_ENDPOINT_URL_<SERVICE>) must not reach the function: on Lambda it sees only
@@ -220,6 +247,9 @@ class FunctionRuntime:
                 "_HANDLER": function.handler,
                 # There is no X-Ray daemon locally; Powertools' switch, not a patch.
                 "POWERTOOLS_TRACE_DISABLED": "true",
+                # Powertools would put a filter on the root logger's handlers, which here are
+                # the server's own, muting every logger whose name contains the service name.
+                "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "true",
             }
         )
         return environment
@@ -301,6 +331,20 @@ def _load_handler(function: LocalFunction) -> Callable[[Any, Any], Any]:
         )
     log.debug("cold start %s from %s", function.name, source)
     return handler  # type: ignore[no-any-return]
+
+
+def _top_level_names(directories: Iterable[Path]) -> set[str]:
+    """Importable top-level modules and packages found in code directories."""
+    names: set[str] = set()
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for entry in directory.iterdir():
+            if entry.suffix == ".py":
+                names.add(entry.stem)
+            elif entry.is_dir() and (entry / "__init__.py").is_file():
+                names.add(entry.name)
+    return names
 
 
 def _error_payload(error_type: str, message: str, request_id: str, trace: list[str]) -> bytes:
