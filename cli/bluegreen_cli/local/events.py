@@ -15,12 +15,14 @@ the AWS services it emulates emit no events. This module fills both gaps:
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import logging
 import queue
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -187,7 +189,7 @@ def _envelope(
     detail: dict[str, Any],
     resources: list[str] | None = None,
     event_id: str | None = None,
-    time: str | None = None,
+    when: str | None = None,
 ) -> dict[str, Any]:
     return {
         "version": "0",
@@ -195,7 +197,7 @@ def _envelope(
         "detail-type": detail_type,
         "source": source,
         "account": ACCOUNT_ID,
-        "time": time or _now(),
+        "time": when or _now(),
         "region": REGION,
         "resources": resources or [],
         "detail": detail,
@@ -236,9 +238,9 @@ def put_events_entries(
             detail = json.loads(entry.get("Detail") or "{}")
         except ValueError:
             continue
-        time = entry.get("Time")
-        if isinstance(time, int | float):
-            time = datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = entry.get("Time")
+        if isinstance(when, int | float):
+            when = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         bus = str(entry.get("EventBusName") or "default").split("/")[-1]
         accepted.append(
             (
@@ -249,7 +251,7 @@ def put_events_entries(
                     detail if isinstance(detail, dict) else {},
                     resources=[str(r) for r in entry.get("Resources") or []],
                     event_id=str(result["EventId"]),
-                    time=str(time) if time else None,
+                    when=str(when) if when else None,
                 ),
             )
         )
@@ -299,12 +301,44 @@ LambdaTarget = Callable[[str, dict[str, Any]], bool]
 StateMachineTarget = Callable[[str, dict[str, Any]], None]
 
 
-def _rules(bus_name: str) -> list[Any]:
+def _event_buses() -> dict[str, Any]:
     from moto.events.models import events_backends
 
-    backend = events_backends[ACCOUNT_ID][REGION]
-    bus = backend.event_buses.get(bus_name)
+    return dict(events_backends[ACCOUNT_ID][REGION].event_buses)
+
+
+def _rules(bus_name: str) -> list[Any]:
+    bus = _event_buses().get(bus_name)
     return list(bus.rules.values()) if bus is not None else []
+
+
+def _moto_delivery(rule: Any, targets: list[dict[str, Any]], event: dict[str, Any]) -> None:
+    """Targets moto delivers itself (SQS, CloudWatch Logs, archives, other buses)."""
+    own = copy.copy(rule)
+    own.targets = targets
+    # moto's own event messages carry epoch seconds.
+    moment = datetime.strptime(str(event["time"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    message = {**event, "time": moment.timestamp(), "ingestion-time": time.time()}
+    own.send_to_targets(message)
+
+
+def _put_events_error(entry: dict[str, Any]) -> dict[str, str] | None:
+    """The per-entry error PutEvents reports, as EventBridge words it."""
+    for field in ("Source", "DetailType", "Detail"):
+        if not entry.get(field):
+            return {
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": (
+                    f"Parameter {field} is not valid. Reason: {field} is a required argument."
+                ),
+            }
+    try:
+        detail = json.loads(str(entry["Detail"]))
+    except ValueError:
+        detail = None
+    if not isinstance(detail, dict):
+        return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
@@ -345,10 +379,12 @@ class EventBus:
         invoke_lambda: LambdaTarget,
         start_execution: StateMachineTarget,
         rules: Callable[[str], Iterable[Any]] = _rules,
+        other_targets: Callable[[Any, list[dict[str, Any]], dict[str, Any]], None] = _moto_delivery,
     ) -> None:
         self._invoke_lambda = invoke_lambda
         self._start_execution = start_execution
         self._rules = rules
+        self._other_targets = other_targets
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._idle = threading.Condition()
@@ -374,6 +410,35 @@ class EventBus:
             self.emitted += 1
         log.info("event %s / %s", event.get("source"), event.get("detail-type"))
         self._queue.put((bus, event))
+
+    def put_events(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer a PutEvents call: accept valid entries, queue them, report the rest.
+
+        Answered here rather than by moto, whose PutEvents fails on a matching rule with a
+        Lambda target.
+        """
+        entries = request.get("Entries") or []
+        if not 1 <= len(entries) <= 10:
+            return 400, {
+                "__type": "ValidationException",
+                "message": "1 validation error detected: Value at 'entries' failed to satisfy "
+                "constraint: Member must have length between 1 and 10",
+            }
+        buses = _event_buses()
+        for entry in entries:
+            bus = str(entry.get("EventBusName") or "default").split("/")[-1]
+            if bus not in buses:
+                return 400, {
+                    "__type": "ResourceNotFoundException",
+                    "message": f"Event bus {bus} does not exist.",
+                }
+        results: list[dict[str, Any]] = [
+            _put_events_error(entry) or {"EventId": str(uuid.uuid4())} for entry in entries
+        ]
+        for bus, event in put_events_entries(request, {"Entries": results}):
+            self.emit(event, bus=bus)
+        failed = sum(1 for result in results if "ErrorCode" in result)
+        return 200, {"FailedEntryCount": failed, "Entries": results}
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every queued event was delivered (for tests and the CLI)."""
@@ -402,19 +467,26 @@ class EventBus:
             pattern = rule.event_pattern.get_pattern() if rule.event_pattern else {}
             if not pattern or not matches(pattern, event):
                 continue
+            others: list[dict[str, Any]] = []
             for target in list(rule.targets):
                 arn = str(target.get("Arn", ""))
-                payload = _target_input(target, event)
                 service = arn.split(":")[2] if arn.count(":") >= 5 else ""
                 if service == "lambda":
-                    if self._invoke_lambda(arn, payload):
+                    if self._invoke_lambda(arn, _target_input(target, event)):
                         self.delivered += 1
                     else:
                         log.warning("rule %s: target %s is not served locally", rule.name, arn)
                 elif service == "states":
-                    self._start_execution(arn, payload)
+                    self._start_execution(arn, _target_input(target, event))
                     self.delivered += 1
-                # other target types (SQS, logs, buses) are moto's own business
+                else:
+                    others.append(target)
+            if others:
+                try:
+                    self._other_targets(rule, others, event)
+                    self.delivered += len(others)
+                except Exception:
+                    log.exception("rule %s: delivery to its other targets failed", rule.name)
 
 
 class ExecutionWatcher:

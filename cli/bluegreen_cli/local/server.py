@@ -16,6 +16,7 @@ server sets ``MOTO_PORT`` to its own port so those calls come back here.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,6 +59,9 @@ CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
 
+# moto's state (and MOTO_PORT) belong to the process: stacks in one process share them.
+_running: list[LocalStack] = []
+
 
 def default_project_root() -> Path:
     """The directory holding template.yaml: the working directory, else this checkout's root."""
@@ -72,13 +77,21 @@ def _json_response(document: Any, status: int = 200) -> Response:
     )
 
 
-def _aws_json_error(status: int, error_type: str, message: str) -> Response:
+def _aws_json(document: dict[str, Any], status: int = 200) -> Response:
+    """A response of the AWS JSON protocols; an error names its type in ``__type``."""
+    headers = {}
+    if status >= 400 and "__type" in document:
+        headers["x-amzn-ErrorType"] = str(document["__type"])
     return Response(
-        json.dumps({"__type": error_type, "message": message}),
+        json.dumps(document, default=_aws_json_default),
         status=status,
         content_type="application/x-amz-json-1.1",
-        headers={"x-amzn-ErrorType": error_type},
+        headers=headers,
     )
+
+
+def _aws_json_error(status: int, error_type: str, message: str) -> Response:
+    return _aws_json({"__type": error_type, "message": message}, status)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -134,12 +147,15 @@ class LocalStack:
         sample: bool = False,
         project_root: Path | str | None = None,
         parameters: dict[str, Any] | None = None,
+        sample_ports: tuple[int, int] = (18080, 18081),
     ) -> None:
         self.host = host
         self.requested_port = port
         self.with_sample = sample
         self.project_root = Path(project_root) if project_root else default_project_root()
         self.parameters = dict(parameters or {})
+        # The sample ALB's production and test listeners; services.toml probes 18081.
+        self.sample_ports = sample_ports
         self.port = port
         self.ready = False
         self.app: LocalApp | None = None
@@ -159,6 +175,7 @@ class LocalStack:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._moto: WsgiApp | None = None
+        self._saved_moto_port: str | None = None
         self._simulator: Any = None
         self._load_balancer: Any = None
         self.events = eventbridge.EventBus(self._invoke_target, self._start_execution_target)
@@ -188,6 +205,12 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Serve, create the app's resources (and the sample), then report ready."""
         began = time.monotonic()
+        if _running:
+            log.warning(
+                "another local stack is running in this process (%s); starting this one "
+                "empties the emulated account they share",
+                _running[0].endpoint_url,
+            )
         self._prepare_moto()
         self._bind()
         self._simulator = self._make_simulator()
@@ -216,11 +239,14 @@ class LocalStack:
             raise
         self.started_in = time.monotonic() - began
         self.ready = True
+        _running.append(self)
         log.info("local stack ready in %.1f s at %s", self.started_in, self.endpoint_url)
         return self
 
     def stop(self) -> None:
         self.ready = False
+        if self in _running:
+            _running.remove(self)
         self._watcher.stop()
         self.events.stop()
         for part in (self._load_balancer, self._simulator):
@@ -237,6 +263,11 @@ class LocalStack:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if os.environ.get("MOTO_PORT") == str(self.port):
+            if self._saved_moto_port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = self._saved_moto_port
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -269,6 +300,9 @@ class LocalStack:
         from moto.moto_api._internal.models import moto_api_backend
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        # EC2's default AMI catalogue is the slowest part of a fresh EC2 backend, and nothing
+        # here launches instances.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         # moto's state is per process: a stack starts from an empty account.
         moto_api_backend.reset()
         moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
@@ -282,12 +316,17 @@ class LocalStack:
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 pass
 
-        self._server = make_server(
-            self.host, self.requested_port, self, threaded=True, request_handler=QuietHandler
-        )
+        try:
+            self._server = make_server(
+                self.host, self.requested_port, self, threaded=True, request_handler=QuietHandler
+            )
+        except SystemExit as e:
+            # werkzeug ends the process when the port is taken; callers get an error instead.
+            raise OSError(errno.EADDRINUSE, "address already in use") from e
         self.port = int(self._server.server_port)
         self._clients.clear()  # they point at the endpoint, which may have changed
         # moto's Step Functions interpreter reaches Lambda at localhost:$MOTO_PORT.
+        self._saved_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -308,7 +347,13 @@ class LocalStack:
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.sample import provision_sample
 
-        self.sample = provision_sample(self.endpoint_url, session=self._session)
+        production, test = self.sample_ports
+        self.sample = provision_sample(
+            self.endpoint_url,
+            session=self._session,
+            production_port=production,
+            test_port=test,
+        )
 
     def _serve_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import LoadBalancerPlane
@@ -520,6 +565,9 @@ class LocalStack:
             return self._simulated(target, body)
         if target == TEST_EVENT_PATTERN:
             return self._test_event_pattern(body)
+        if target == PUT_EVENTS:
+            code, document = self.events.put_events(body)
+            return _aws_json(document, code)
         assert self._moto is not None
         status, headers, content = _call_wsgi(self._moto, environ)
         response = Response(content, status=int(status.split()[0]), headers=headers)
@@ -540,15 +588,7 @@ class LocalStack:
         if answer is None:
             return None
         status, document = answer
-        headers = {}
-        if status >= 400 and "__type" in document:
-            headers["x-amzn-ErrorType"] = str(document["__type"])
-        return Response(
-            json.dumps(document, default=_aws_json_default),
-            status=status,
-            content_type="application/x-amz-json-1.1",
-            headers=headers,
-        )
+        return _aws_json(document, status)
 
     def _after(self, target: str, request: dict[str, Any], response: dict[str, Any]) -> None:
         if target == ECR_PUT_IMAGE:
@@ -562,9 +602,6 @@ class LocalStack:
                     or request.get("imageManifestMediaType"),
                 )
             )
-        elif target == PUT_EVENTS:
-            for bus, event in eventbridge.put_events_entries(request, response):
-                self.events.emit(event, bus=bus)
 
     def _test_event_pattern(self, body: dict[str, Any]) -> Response:
         try:
@@ -573,13 +610,11 @@ class LocalStack:
             result = eventbridge.matches(pattern, event)
         except (ValueError, eventbridge.InvalidEventPattern) as e:
             return _aws_json_error(400, "InvalidEventPatternException", str(e))
-        return Response(json.dumps({"Result": result}), content_type="application/x-amz-json-1.1")
+        return _aws_json({"Result": result})
 
 
 def _aws_json_default(value: Any) -> Any:
     # Timestamps in AWS JSON protocols are epoch seconds.
-    from datetime import datetime
-
     if isinstance(value, datetime):
         return value.timestamp()
     return str(value)
