@@ -1,0 +1,207 @@
+"""Events reach the Lambda targets of matching rules: ECR pushes, PutEvents, executions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bluegreen_cli.local.sample import image_manifest
+from bluegreen_cli.local.server import LocalStack
+
+from tests.unit.local.localstack_support import wait_for, write_project
+
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("records")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, records: Path) -> Iterator[LocalStack]:
+    root = write_project(tmp_path_factory.mktemp("mini"))
+    with LocalStack(port=0, project_root=root, parameters={"RecordDir": str(records)}) as running:
+        yield running
+
+
+def _recorded(records: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(records.glob("*.json"))]
+
+
+def _recorded_where(records: Path, **detail: Any) -> list[dict[str, Any]]:
+    return [
+        event
+        for event in _recorded(records)
+        if all(event["detail"].get(k) == v for k, v in detail.items())
+    ]
+
+
+def test_an_ecr_push_reaches_the_rule_target_as_ecr_shapes_it(
+    stack: LocalStack, records: Path
+) -> None:
+    ecr = stack.client("ecr")
+    ecr.create_repository(repositoryName="pushed")
+    image = ecr.put_image(
+        repositoryName="pushed",
+        imageManifest=image_manifest("pushed:1"),
+        imageManifestMediaType=MANIFEST_TYPE,
+        imageTag="0c1d2e3f",
+    )["image"]
+
+    (event,) = wait_for(lambda: _recorded_where(records, **{"repository-name": "pushed"}))
+
+    assert event["source"] == "aws.ecr"
+    assert event["detail-type"] == "ECR Image Action"
+    assert event["account"] == "123456789012"
+    assert event["region"] == "us-east-1"
+    assert event["detail"] == {
+        "result": "SUCCESS",
+        "repository-name": "pushed",
+        "image-digest": image["imageId"]["imageDigest"],
+        "action-type": "PUSH",
+        "image-tag": "0c1d2e3f",
+        "manifest-media-type": MANIFEST_TYPE,
+    }
+
+
+def test_a_failed_push_emits_nothing(stack: LocalStack, records: Path) -> None:
+    ecr = stack.client("ecr")
+    ecr.create_repository(repositoryName="refused")
+    with pytest.raises(ecr.exceptions.InvalidParameterException):
+        # A manifest without a media type, given nowhere else either, is refused.
+        ecr.put_image(
+            repositoryName="refused", imageManifest='{"schemaVersion": 2}', imageTag="abc"
+        )
+
+    assert stack.events.wait_idle()
+    assert not _recorded_where(records, **{"repository-name": "refused"})
+
+
+def test_put_events_are_delivered_to_matching_rules_only(stack: LocalStack, records: Path) -> None:
+    response = stack.client("events").put_events(
+        Entries=[
+            {"Source": "mini.app", "DetailType": "Thing", "Detail": '{"kind": "wanted-1"}'},
+            {"Source": "mini.app", "DetailType": "Thing", "Detail": '{"kind": "unwanted"}'},
+            {"Source": "other.app", "DetailType": "Thing", "Detail": '{"kind": "wanted-2"}'},
+        ]
+    )
+
+    assert response["FailedEntryCount"] == 0
+    assert stack.events.wait_idle()
+    (event,) = wait_for(lambda: _recorded_where(records, kind="wanted-1"))
+    assert event["id"] == response["Entries"][0]["EventId"]
+    assert event["source"] == "mini.app"
+    assert event["detail-type"] == "Thing"
+    assert not _recorded_where(records, kind="unwanted")
+    assert not _recorded_where(records, kind="wanted-2")
+
+
+def test_a_disabled_rule_delivers_nothing(stack: LocalStack, records: Path) -> None:
+    events = stack.client("events")
+    events.disable_rule(Name="bluegreen-RecorderFunctionCustom")
+    try:
+        events.put_events(
+            Entries=[
+                {"Source": "mini.app", "DetailType": "Thing", "Detail": '{"kind": "wanted-off"}'}
+            ]
+        )
+        assert stack.events.wait_idle()
+    finally:
+        events.enable_rule(Name="bluegreen-RecorderFunctionCustom")
+
+    assert not _recorded_where(records, kind="wanted-off")
+
+
+def test_an_aborted_execution_emits_its_status_change(stack: LocalStack, records: Path) -> None:
+    sfn = stack.client("stepfunctions")
+    machine = stack.app.state_machines["WaitMachine"] if stack.app else ""
+    started = sfn.start_execution(stateMachineArn=machine, name="to-abort", input='{"n": 1}')
+    # The watcher sees it running before it is stopped.
+    wait_for(lambda: stack.stats()["events"]["emitted"] > 0 and _running_seen(stack))
+
+    sfn.stop_execution(executionArn=started["executionArn"], error="Operator", cause="test")
+
+    (event,) = wait_for(lambda: _recorded_where(records, status="ABORTED"))
+    detail = event["detail"]
+    assert event["source"] == "aws.states"
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [started["executionArn"]]
+    assert detail["executionArn"] == started["executionArn"]
+    assert detail["stateMachineArn"] == machine
+    assert detail["name"] == "to-abort"
+    assert json.loads(detail["input"]) == {"n": 1}
+    assert isinstance(detail["startDate"], int)
+    assert isinstance(detail["stopDate"], int)
+    assert detail["stopDate"] >= detail["startDate"]
+
+
+def _running_seen(stack: LocalStack) -> bool:
+    return stack.stats()["executions"].get("RUNNING", 0) > 0
+
+
+def test_test_event_pattern_is_answered_with_the_local_matcher(stack: LocalStack) -> None:
+    events = stack.client("events")
+    event = json.dumps(
+        {
+            "id": "1",
+            "source": "aws.ecr",
+            "detail-type": "ECR Image Action",
+            "account": "123456789012",
+            "region": "us-east-1",
+            "time": "2024-01-01T00:00:00Z",
+            "resources": [],
+            "detail": {"action-type": "PUSH"},
+        }
+    )
+
+    assert events.test_event_pattern(
+        EventPattern=json.dumps({"detail": {"action-type": ["PUSH"]}}), Event=event
+    )["Result"]
+    assert not events.test_event_pattern(
+        EventPattern=json.dumps({"detail": {"action-type": ["DELETE"]}}), Event=event
+    )["Result"]
+
+
+def test_put_events_reports_the_entries_it_refuses(stack: LocalStack) -> None:
+    response = stack.client("events").put_events(
+        Entries=[
+            {"Source": "mini.app", "DetailType": "Thing", "Detail": "not json"},
+            {"Source": "mini.app", "DetailType": "Thing", "Detail": '{"kind": "fine"}'},
+        ]
+    )
+
+    assert response["FailedEntryCount"] == 1
+    assert response["Entries"][0]["ErrorCode"] == "MalformedDetail"
+    assert "EventId" in response["Entries"][1]
+
+
+def test_other_target_types_are_still_delivered_by_the_emulator(stack: LocalStack) -> None:
+    sqs = stack.client("sqs")
+    events = stack.client("events")
+    queue_url = sqs.create_queue(QueueName="copies")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(Name="copy-pushes", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+    events.put_targets(Rule="copy-pushes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    ecr = stack.client("ecr")
+    ecr.create_repository(repositoryName="copied")
+
+    ecr.put_image(
+        repositoryName="copied",
+        imageManifest=image_manifest("copied:1"),
+        imageManifestMediaType=MANIFEST_TYPE,
+        imageTag="feedbeef",
+    )
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    (message,) = wait_for(received)
+    assert message["detail"]["repository-name"] == "copied"
+    assert message["detail-type"] == "ECR Image Action"
