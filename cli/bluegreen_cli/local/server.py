@@ -59,6 +59,8 @@ CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
 
+_READ_ACTIONS = ("Describe", "Get", "List", "BatchGet", "Receive")
+
 # moto's state (and MOTO_PORT) belong to the process: stacks in one process share them.
 _running: list[LocalStack] = []
 
@@ -417,9 +419,12 @@ class LocalStack:
                 response = api
             elif (invoke := self._invoke(environ, path)) is not None:
                 label = f"lambda Invoke {invoke_function_name(path)}"
+                quiet = True  # the runtime logs each invocation with its outcome
                 response = invoke
             else:
                 label = self._aws_label(environ)
+                # Reads (a CLI following an execution polls) are logged at DEBUG only.
+                quiet = label.split(" ")[-1].startswith(_READ_ACTIONS) or method == "GET"
                 local = self._aws(environ)
                 if local is None:
                     assert self._moto is not None
