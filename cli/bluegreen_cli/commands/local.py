@@ -23,14 +23,38 @@ app = typer.Typer(
 )
 
 
+class _ShortStateFailures(logging.Filter):
+    """moto logs every failed state at ERROR with its whole parse tree: keep the first part.
+
+    A state failing (a rejection, a rollback) is an outcome of the workflow, not an error of
+    the stack, so it is shown at INFO.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("moto.stepfunctions"):
+            head = record.getMessage().split(" at '(", 1)[0]
+            record.msg, record.args = (head if len(head) <= 400 else head[:400] + "..."), None
+            if "FailureEventException" in head:
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return record.levelno >= self.threshold
+
+
 def _configure_logging(level: str) -> None:
+    threshold = logging.getLevelName(level.upper())
+    if not isinstance(threshold, int):
+        raise typer.BadParameter("one of DEBUG, INFO, WARNING, ERROR", param_hint="--log-level")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(message)s", "%H:%M:%S"))
+    handler.addFilter(_ShortStateFailures(threshold))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # Other libraries (botocore, werkzeug, moto) speak up on warnings only.
     root.setLevel(logging.WARNING)
-    logging.getLogger("bluegreen_cli").setLevel(level.upper())
+    logging.getLogger("bluegreen_cli").setLevel(threshold)
 
 
 def _parameters(values: list[str]) -> dict[str, str]:
