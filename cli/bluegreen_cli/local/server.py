@@ -214,6 +214,9 @@ class LocalStack:
                 _running[0].endpoint_url,
             )
         self._prepare_moto()
+        # A fresh account: nothing sent, no executions seen.
+        self.outbox = Outbox()
+        self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
         self._bind()
         self._simulator = self._make_simulator()
         if self._simulator is not None:
