@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from bluegreen_cli.commands import local
+from bluegreen_cli.commands import demo, local
 
 app = typer.Typer(
     name="bluegreen",
     help="Approved, verified and reversible blue/green deployments of Amazon ECS services.",
     no_args_is_help=True,
 )
+local.app.command(name="demo")(demo.demo)
 app.add_typer(local.app, name="local")
 
 

@@ -1,0 +1,119 @@
+"""``bluegreen local demo``: one deployment of the sample, end to end, with live progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bluegreen_cli.demo import EXPECTED_END, DemoResult, run
+
+_STATE_WORDS = {
+    "RenderTaskDefinition": "rendering the task definition (image pinned by digest)",
+    "RequestApproval": "asking approver@example.com by email and Slack",
+    "SuspendScaling": "suspending Application Auto Scaling (prior state saved)",
+    "CreateDeployment": "creating the CodeDeploy blue/green deployment",
+    "CheckReady": "waiting for the green task set behind the test listener",
+    "ProbeTestListener": "checking the new version through the test listener",
+    "ContinueDeployment": "verified: shifting production traffic",
+    "CheckCompletion": "waiting for CodeDeploy to finish",
+    "ResumeScaling": "restoring scaling exactly as it was",
+    "Rollback": "rolling back: production stays on blue",
+    "ResumeAfterRollback": "restoring scaling exactly as it was",
+}
+
+
+def demo(
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="approve: a healthy release goes out. reject: the approver says no, the "
+            "service is never touched. unhealthy: the new version fails its checks on the "
+            "test listener and is rolled back.",
+        ),
+    ] = "approve",
+    port: Annotated[int, typer.Option(help="Port of the local stack (0: any free port).")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON (for scripts).")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 300.0,
+) -> None:
+    """Start the local stack with the sample, push an image and follow its deployment.
+
+    The approval goes through the real approval page: the link is read from the emailed
+    request in the local outbox, the page is opened, and its one-time form is submitted.
+    Exit status 0 when the scenario ended as it should.
+    """
+    from bluegreen_cli.local.server import LocalStack
+
+    if scenario not in EXPECTED_END:
+        raise typer.BadParameter("approve, reject or unhealthy", param_hint="--scenario")
+    logging.basicConfig(level=logging.WARNING)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    started = time.monotonic()
+    with console.status("starting the local stack (moto, the app from template.yaml, the sample)"):
+        stack = LocalStack(port=port, sample=True)
+        stack.start()
+    console.print(
+        f"[dim]local stack ready at {stack.endpoint_url} in {time.monotonic() - started:.1f}s[/]"
+    )
+    try:
+        with console.status("") as status:
+
+            def report(kind: str, text: str) -> None:
+                elapsed = f"[dim]{time.monotonic() - started:6.1f}s[/]"
+                if kind == "state":
+                    words = _STATE_WORDS.get(text)
+                    if words:
+                        console.print(f"{elapsed}  {text:<22} {words}")
+                        status.update(words)
+                else:
+                    console.print(f"{elapsed}  {text}")
+
+            result = run(stack.endpoint_url, stack.client, scenario, report, timeout)  # type: ignore[arg-type]
+    finally:
+        stack.stop()
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), default=str, indent=2))
+    else:
+        _summary(console, result)
+    raise typer.Exit(0 if result.as_expected else 1)
+
+
+def _summary(console: Console, result: DemoResult) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    rows: list[tuple[str, Any]] = [
+        ("outcome", f"{result.status} ({result.last_state})"),
+        ("service", result.service),
+        ("image", result.image),
+        ("image digest", result.image_digest),
+        ("task definition before", result.previous_task_definition),
+        ("task definition now", result.task_definition),
+        ("production serves", result.production_serves or "(no answer)"),
+        (
+            "scaling suspended",
+            ", ".join(k for k, v in result.scaling_suspended.items() if v) or "no",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print()
+    console.print(table)
+    phases = Table(title="phases", title_justify="left", box=None)
+    phases.add_column("phase")
+    phases.add_column("seconds", justify="right")
+    for phase in result.phases:
+        phases.add_row(phase.label, f"{phase.seconds:.1f}")
+    phases.add_row("[bold]total[/]", f"[bold]{result.total_seconds:.1f}[/]")
+    console.print(phases)
+    verdict = (
+        "as expected" if result.as_expected else f"NOT as expected for --scenario {result.scenario}"
+    )
+    console.print(f"\n[bold]{verdict}[/]")
