@@ -30,6 +30,10 @@ def state_step(step: Step) -> Handler:
     @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state = DeploymentState.model_validate(event)
-        return step(state, now()).dump()
+        result = step(state, now()).dump()
+        # One datapoint per step, per function: how often each step of the flow completes.
+        metrics.add_dimension(name="function", value=context.function_name)
+        metrics.add_metric(name="StepCompleted", unit="Count", value=1)
+        return result
 
     return cast(Handler, handler)
