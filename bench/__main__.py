@@ -1,0 +1,93 @@
+"""`make bench`: figures to compare over time, never pass/fail.
+
+python -m bench [--runs N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import coldstart, deployment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="cold starts per handler (median)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+
+    console = Console(stderr=args.json)
+    console.width = max(console.width, 130)  # tables stay readable when piped
+    with console.status("cold starts: a fresh interpreter per sample"):
+        starts = coldstart.measure(args.runs)
+    with console.status("one demo deployment on the local stack"):
+        costs = [deployment.measure(s) for s in ("approve", "unhealthy")]
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "cold_starts": [
+                        {**asdict(s), "overhead_ms": round(s.overhead_ms, 1)} for s in starts
+                    ],
+                    "deployments": [asdict(c) for c in costs],
+                },
+                indent=2,
+            )
+        )
+        return
+
+    table = Table(
+        title=f"Cold import-and-init, median of {args.runs} (floor: boto3 + same clients)"
+    )
+    for column in (
+        "handler",
+        "clients",
+        "import+init ms",
+        "floor ms",
+        "overhead ms",
+        "RSS MB",
+        "floor RSS MB",
+    ):
+        table.add_column(column, justify="left" if column in ("handler", "clients") else "right")
+    for s in starts:
+        table.add_row(
+            s.handler,
+            ", ".join(s.clients) or "-",
+            f"{s.import_init_ms:.0f}",
+            f"{s.floor_ms:.0f}",
+            f"{s.overhead_ms:+.0f}",
+            f"{s.rss_mb:.0f}",
+            f"{s.floor_rss_mb:.0f}",
+        )
+    console.print(table)
+
+    cost = Table(title="One deployment of the sample (local stack)")
+    for column in ("scenario", "status", "seconds", "state transitions", "Lambda invocations"):
+        cost.add_column(column, justify="left" if column in ("scenario", "status") else "right")
+    for c in costs:
+        cost.add_row(
+            c.scenario,
+            c.status,
+            f"{c.seconds:.1f}",
+            str(c.state_transitions),
+            str(c.lambda_invocations),
+        )
+    console.print(cost)
+    for c in costs:
+        per = ", ".join(
+            f"{name.removeprefix('bluegreen-')}={n}"
+            for name, n in sorted(c.invocations_by_function.items())
+        )
+        console.print(f"[dim]{c.scenario}: {per}[/]")
+
+
+if __name__ == "__main__":
+    main()
