@@ -32,7 +32,8 @@ def _counts(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def measure(scenario: Scenario = "approve") -> DeploymentCost:
-    with LocalStack(port=0, sample=True) as stack:
+    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    with LocalStack(port=0, sample=True, function_environment=quiet) as stack:
         before = _stats(stack.endpoint_url)
         result = run(stack.endpoint_url, stack.client, scenario)
         after = _stats(stack.endpoint_url)

@@ -44,6 +44,8 @@ class DemoResult:
     task_definition: str
     production_serves: str | None
     scaling_suspended: dict[str, bool]
+    error: str | None = None
+    cause: str | None = None
     phases: list[Phase] = field(default_factory=list)
     total_seconds: float = 0.0
 
@@ -172,6 +174,8 @@ def run(
         production_serves=production_image(),
         scaling_suspended=dict(target.get("SuspendedState", {})),
         phases=phases(watcher.history, execution.get("stopDate")),
+        error=execution.get("error"),
+        cause=execution.get("cause"),
         total_seconds=round(time.monotonic() - started, 2),
     )
 

@@ -60,6 +60,7 @@ def test_rejected_registers_task_definition_but_never_touches_the_service(
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "ApprovalRejected"
+    assert execution["cause"] == "rejected by approver@example.com"
     registered = rendered_task_definition(run)
     ecs = stack.client("ecs")
     image = ecs.describe_task_definition(taskDefinition=registered)["taskDefinition"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bluegreen_cli.commands.local import configure_logging
 from bluegreen_cli.demo import EXPECTED_END, DemoResult, run
 
 _STATE_WORDS = {
@@ -53,11 +53,14 @@ def demo(
 
     if scenario not in EXPECTED_END:
         raise typer.BadParameter("approve, reject or unhealthy", param_hint="--scenario")
-    logging.basicConfig(level=logging.WARNING)
+    # The functions' own logs and metrics belong in the server log, not in this story.
+    configure_logging("WARNING")
+    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    console.width = max(console.width, 120)  # the summary stays whole when piped
     started = time.monotonic()
     with console.status("starting the local stack (moto, the app from template.yaml, the sample)"):
-        stack = LocalStack(port=port, sample=True)
+        stack = LocalStack(port=port, sample=True, function_environment=quiet)
         stack.start()
     console.print(
         f"[dim]local stack ready at {stack.endpoint_url} in {time.monotonic() - started:.1f}s[/]"
@@ -75,7 +78,7 @@ def demo(
                 else:
                     console.print(f"{elapsed}  {text}")
 
-            result = run(stack.endpoint_url, stack.client, scenario, report, timeout)  # type: ignore[arg-type]
+            result = run(stack.endpoint_url, stack.client, scenario, report, timeout)
     finally:
         stack.stop()
     if as_json:
@@ -91,6 +94,7 @@ def _summary(console: Console, result: DemoResult) -> None:
     table.add_column(overflow="fold")
     rows: list[tuple[str, Any]] = [
         ("outcome", f"{result.status} ({result.last_state})"),
+        *([("reason", f"{result.error}: {result.cause}")] if result.error else []),
         ("service", result.service),
         ("image", result.image),
         ("image digest", result.image_digest),

@@ -43,7 +43,7 @@ class _ShortStateFailures(logging.Filter):
         return record.levelno >= self.threshold
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     threshold = logging.getLevelName(level.upper())
     if not isinstance(threshold, int):
         raise typer.BadParameter("one of DEBUG, INFO, WARNING, ERROR", param_hint="--log-level")
@@ -134,7 +134,7 @@ def serve(
     """Serve the local stack in the foreground until interrupted."""
     from bluegreen_cli.local.server import LocalStack
 
-    _configure_logging(log_level)
+    configure_logging(log_level)
     stack = LocalStack(
         port=port,
         host=host,

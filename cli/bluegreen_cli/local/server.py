@@ -55,6 +55,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 PUT_EVENTS = "AWSEvents.PutEvents"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
+SEND_TASK_FAILURE = "AWSStepFunctions.SendTaskFailure"
 CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
@@ -150,12 +151,15 @@ class LocalStack:
         project_root: Path | str | None = None,
         parameters: dict[str, Any] | None = None,
         sample_ports: tuple[int, int] = (18080, 18081),
+        function_environment: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.with_sample = sample
         self.project_root = Path(project_root) if project_root else default_project_root()
         self.parameters = dict(parameters or {})
+        # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
+        self.function_environment = dict(function_environment or {})
         # The sample ALB's production and test listeners; services.toml probes 18081.
         self.sample_ports = sample_ports
         self.port = port
@@ -234,7 +238,9 @@ class LocalStack:
                 self.base_url,
                 parameter_overrides=self.parameters,
             )
-            self.runtime = FunctionRuntime(self.app.functions, self.endpoint_url)
+            self.runtime = FunctionRuntime(
+                self.app.functions, self.endpoint_url, extra_environment=self.function_environment
+            )
             self._local_account_setup()
             if self.with_sample:
                 self._serve_sample()
@@ -561,6 +567,7 @@ class LocalStack:
             ECR_PUT_IMAGE,
             PUT_EVENTS,
             TEST_EVENT_PATTERN,
+            SEND_TASK_FAILURE,
         )
         if not local:
             return None
@@ -576,6 +583,8 @@ class LocalStack:
         if target == PUT_EVENTS:
             code, document = self.events.put_events(body)
             return _aws_json(document, code)
+        if target == SEND_TASK_FAILURE:
+            return _send_task_failure(environ, body)
         assert self._moto is not None
         status, headers, content = _call_wsgi(self._moto, environ)
         response = Response(content, status=int(status.split()[0]), headers=headers)
@@ -619,6 +628,22 @@ class LocalStack:
         except (ValueError, eventbridge.InvalidEventPattern) as e:
             return _aws_json_error(400, "InvalidEventPatternException", str(e))
         return _aws_json({"Result": result})
+
+
+def _send_task_failure(environ: dict[str, Any], body: dict[str, Any]) -> Response:
+    """moto's SendTaskFailure drops ``cause``; Step Functions keeps it (it becomes the
+    Catch's ``$.Cause``). Same backend call, with the cause passed on."""
+    from moto.stepfunctions.responses import get_backend
+
+    backend: Any = get_backend(ACCOUNT_ID, REGION)  # the ASL-executing backend takes a cause
+    try:
+        backend.send_task_failure(
+            body.get("taskToken"), error=body.get("error"), cause=body.get("cause")
+        )
+    except Exception as e:  # moto's own service exceptions carry the AWS error code
+        code = str(getattr(e, "code", None) or getattr(e, "TYPE", None) or type(e).__name__)
+        return _aws_json_error(400, code, str(e) or code)
+    return _aws_json({})
 
 
 def _aws_json_default(value: Any) -> Any:

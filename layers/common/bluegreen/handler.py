@@ -32,7 +32,7 @@ def state_step(step: Step) -> Handler:
         state = DeploymentState.model_validate(event)
         result = step(state, now()).dump()
         # One datapoint per step, per function: how often each step of the flow completes.
-        metrics.add_dimension(name="function", value=context.function_name)
+        metrics.set_default_dimensions(function=context.function_name)
         metrics.add_metric(name="StepCompleted", unit="Count", value=1)
         return result
 
