@@ -22,7 +22,7 @@ ACCOUNT = "123456789012"
 SCALABLE = {"ServiceNamespace": "ecs", "ResourceIds": ["service/demo/web"]}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     with LocalStack(port=0, sample=True) as running:
         yield running
