@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import sys
 import time
 from typing import Annotated, Any
 
@@ -49,16 +52,40 @@ def demo(
     request in the local outbox, the page is opened, and its one-time form is submitted.
     Exit status 0 when the scenario ended as it should.
     """
-    from bluegreen_cli.local.server import LocalStack
-
     if scenario not in EXPECTED_END:
         raise typer.BadParameter("approve, reject or unhealthy", param_hint="--scenario")
-    # The functions' own logs and metrics belong in the server log, not in this story.
     configure_logging("WARNING")
+    # What the functions print is their CloudWatch log, not part of this story: it is kept
+    # aside, and shown only when the scenario did not end as it should.
     quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
-    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    function_output = io.StringIO()
+    console = Console(file=sys.stderr if as_json else sys.stdout, highlight=False, soft_wrap=True)
     console.width = max(console.width, 120)  # the summary stays whole when piped
     started = time.monotonic()
+    result: DemoResult | None = None
+    try:
+        with contextlib.redirect_stdout(function_output):
+            result = _run(console, port, scenario, timeout, quiet, started)
+    finally:
+        if result is None or not result.as_expected:
+            sys.stderr.write(function_output.getvalue())
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), default=str, indent=2))
+    else:
+        _summary(console, result)
+    raise typer.Exit(0 if result.as_expected else 1)
+
+
+def _run(
+    console: Console,
+    port: int,
+    scenario: str,
+    timeout: float,
+    quiet: dict[str, str],
+    started: float,
+) -> DemoResult:
+    from bluegreen_cli.local.server import LocalStack
+
     with console.status("starting the local stack (moto, the app from template.yaml, the sample)"):
         stack = LocalStack(port=port, sample=True, function_environment=quiet)
         stack.start()
@@ -78,14 +105,9 @@ def demo(
                 else:
                     console.print(f"{elapsed}  {text}")
 
-            result = run(stack.endpoint_url, stack.client, scenario, report, timeout)
+            return run(stack.endpoint_url, stack.client, scenario, report, timeout)  # type: ignore[arg-type]
     finally:
         stack.stop()
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), default=str, indent=2))
-    else:
-        _summary(console, result)
-    raise typer.Exit(0 if result.as_expected else 1)
 
 
 def _summary(console: Console, result: DemoResult) -> None:

@@ -32,7 +32,8 @@ def state_step(step: Step) -> Handler:
         state = DeploymentState.model_validate(event)
         result = step(state, now()).dump()
         # One datapoint per step, per function: how often each step of the flow completes.
-        metrics.set_default_dimensions(function=context.function_name)
+        if "function" not in metrics.default_dimensions:  # once per cold start
+            metrics.set_default_dimensions(function=context.function_name)
         metrics.add_metric(name="StepCompleted", unit="Count", value=1)
         return result
 
