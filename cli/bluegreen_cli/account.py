@@ -1,0 +1,588 @@
+"""Where the app lives in an AWS account, and what the operator's commands read from it.
+
+The commands in :mod:`bluegreen_cli.commands.ops` print; this module finds the deploy state
+machine and the state table, and reads executions, documents and history. AWS clients come
+in as arguments, and the layer's own adapters (``bluegreen.adapters``) are used wherever
+they fit, so the CLI starts executions and reads history exactly as the Lambdas do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from html.parser import HTMLParser
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import boto3
+from bluegreen.adapters.aws import error_code
+from bluegreen.adapters.stepfunctions import Executions
+from bluegreen.adapters.store import StateTable
+from bluegreen.config import ServiceCatalog
+from bluegreen.domain.image import check_tag, pin_image
+from bluegreen.models import EcrImageAction, ServiceConfig, TriggerResult
+from bluegreen.steps import trigger
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+
+from bluegreen_cli.follow import Phase, phases
+
+DEFAULT_STACK = "bluegreen"
+DEFAULT_REGION = "us-east-1"
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+# An operator waits at a terminal: fail in seconds when the endpoint is not there. The number
+# of attempts stays botocore's (AWS_MAX_ATTEMPTS applies), retries back off on throttling.
+_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+
+class OpsError(Exception):
+    """An expected failure of an operator command: one line for the terminal, an exit code.
+
+    Exit code 2 is bad input (an unknown service, a refused tag), 1 anything else.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def explain(error: Exception, endpoint_url: str | None = None) -> str:
+    """One readable line for the errors an AWS call is expected to end with."""
+    where = endpoint_url or "AWS"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            "(the local stack accepts any)"
+        )
+    if isinstance(error, ProfileNotFound):
+        return f"{error} (check AWS_PROFILE)"
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION"
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError):
+        return f"cannot reach {where}: {error}"
+    if isinstance(error, ReadTimeoutError):
+        return f"{where} did not answer in time: {error}"
+    if isinstance(error, ClientError):
+        message = error.response.get("Error", {}).get("Message") or str(error)
+        operation = getattr(error, "operation_name", "") or "call"
+        return f"{operation} refused: {error_code(error) or 'error'}: {message}"
+    if isinstance(error, BotoCoreError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+# -- connecting ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which account, region and stack the commands look at."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    stack: str = DEFAULT_STACK
+    services_file: str | None = None
+
+
+class Account:
+    """Clients of one account and region (an emulated one when ``endpoint_url`` is set)."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        try:
+            session = boto3.session.Session(region_name=target.region)
+            region = session.region_name or DEFAULT_REGION
+            if _is_loopback(target.endpoint_url) and session.get_credentials() is None:
+                # The local stack takes any credentials; do not make people invent some.
+                session = boto3.session.Session(
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",  # noqa: S106 - an emulator's, not a secret
+                    region_name=region,
+                )
+        except BotoCoreError as e:
+            raise OpsError(explain(e)) from e
+        self.session = session
+        self.region = region
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            session: Any = self.session  # boto3-stubs types client() per literal name
+            self._clients[service] = session.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.target.endpoint_url,
+                config=_CONFIG,
+            )
+        return self._clients[service]
+
+    @cached_property
+    def resources(self) -> Resources:
+        return resolve(
+            self.client("cloudformation"),
+            self.client("stepfunctions"),
+            self.client("dynamodb"),
+            self.target.stack,
+        )
+
+    @cached_property
+    def catalog(self) -> ServiceCatalog:
+        return ServiceCatalog.load(self.target.services_file)
+
+
+def _is_loopback(endpoint_url: str | None) -> bool:
+    return bool(endpoint_url) and urlsplit(endpoint_url).hostname in _LOOPBACK
+
+
+# -- finding the app -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The deploy state machine and the state table, and where they were found."""
+
+    state_machine_arn: str | None
+    table_name: str | None
+    found_by: str
+
+    def state_machine(self) -> str:
+        if not self.state_machine_arn:
+            raise OpsError(f"no deploy state machine found ({self.found_by})")
+        return self.state_machine_arn
+
+    def table(self) -> str:
+        if not self.table_name:
+            raise OpsError(f"no state table found ({self.found_by})")
+        return self.table_name
+
+
+def resolve(cloudformation: Any, stepfunctions: Any, dynamodb: Any, stack: str) -> Resources:
+    """Find the app: the stack's Outputs when the stack exists, else the resources' names.
+
+    A SAM deployment names its Outputs ``StateMachineArn`` and ``TableName``. Where there is
+    no such stack (the local stack has no CloudFormation), the state machine is the one whose
+    name ends with ``-deploy`` and the table the one whose name contains ``StateTable``;
+    among several, those named after the stack win, and a tie is an error naming them.
+    """
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as e:
+        # "Stack with id ... does not exist", or an endpoint without CloudFormation.
+        why = f"no CloudFormation stack {stack!r}: {error_code(e) or 'error'}"
+    else:
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
+        return Resources(
+            outputs.get("StateMachineArn"),
+            outputs.get("TableName"),
+            f"outputs StateMachineArn and TableName of stack {stack!r}",
+        )
+    machines = [
+        (m["name"], m["stateMachineArn"])
+        for page in stepfunctions.get_paginator("list_state_machines").paginate()
+        for m in page["stateMachines"]
+        if m["name"].endswith("-deploy")
+    ]
+    tables = [
+        (name, name)
+        for page in dynamodb.get_paginator("list_tables").paginate()
+        for name in page.get("TableNames", [])
+        if "StateTable" in name
+    ]
+    return Resources(
+        _one(machines, stack, "state machines named *-deploy"),
+        _one(tables, stack, "tables named *StateTable*"),
+        f"{why}; looked for a state machine named *-deploy and a table named *StateTable*",
+    )
+
+
+def _one(candidates: list[tuple[str, str]], stack: str, what: str) -> str | None:
+    if len(candidates) > 1:
+        candidates = [c for c in candidates if c[0].startswith(f"{stack}-")] or candidates
+    if len(candidates) > 1:
+        names = ", ".join(sorted(name for name, _ in candidates))
+        raise OpsError(f"several {what} ({names}): pass --stack to choose")
+    return candidates[0][1] if candidates else None
+
+
+# -- services ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A service as the operator names it: its configured name, or ``cluster/service``."""
+
+    name: str | None  # the configuration's name (what execution names start with)
+    key: str  # cluster/service: the history's and the lock's key
+    cluster: str
+    service: str
+
+    def matches(self, document: dict[str, Any]) -> bool:
+        service = document.get("service")
+        if not isinstance(service, dict):
+            return False
+        if self.name is not None and service.get("name") == self.name:
+            return True
+        return f"{service.get('cluster')}/{service.get('service')}" == self.key
+
+
+def service_ref(catalog: ServiceCatalog, text: str) -> ServiceRef:
+    for s in catalog.services:
+        if text in (s.name, s.lock_key):
+            return ServiceRef(s.name, s.lock_key, s.cluster, s.service)
+    cluster, slash, service = text.partition("/")
+    if slash and cluster and service and "/" not in service:
+        return ServiceRef(None, text, cluster, service)
+    known = ", ".join(sorted(s.name for s in catalog.services)) or "none"
+    raise OpsError(
+        f"no service named {text!r} (configured: {known}; or name one as cluster/service)", 2
+    )
+
+
+# -- executions ----------------------------------------------------------------------------
+
+
+def execution_arn(state_machine_arn: str, name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name_or_arn}"
+
+
+def _document(text: Any) -> dict[str, Any] | None:
+    """A deployment document (the execution's JSON), or None for anything else."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and "execution_name" in value else None
+
+
+def _seconds(start: datetime, end: datetime | None, now: datetime) -> float:
+    return round(max(0.0, ((end or now) - start).total_seconds()), 1)
+
+
+@dataclass
+class ExecutionSummary:
+    name: str
+    arn: str
+    status: str
+    service: str | None
+    tag: str | None
+    started: datetime
+    stopped: datetime | None
+    duration_seconds: float
+    state: str | None = None  # the last state entered (asked for running executions only)
+    source: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "status": self.status,
+            "service": self.service,
+            "tag": self.tag,
+            "started": self.started.isoformat(),
+            "stopped": self.stopped.isoformat() if self.stopped else None,
+            "duration_seconds": self.duration_seconds,
+            "state": self.state,
+            "source": self.source,
+            "error": self.error,
+            "cause": self.cause,
+        }
+
+
+@dataclass
+class ExecutionDetail:
+    summary: ExecutionSummary
+    document: dict[str, Any] | None
+    phases: list[Phase] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.summary.to_json(),
+            "document": self.document,
+            "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in self.phases],
+        }
+
+
+class Deployments:
+    """The deploy state machine's executions, read as deployments."""
+
+    def __init__(self, stepfunctions: Any, state_machine_arn: str) -> None:
+        self._sfn = stepfunctions
+        self.state_machine_arn = state_machine_arn
+
+    def _listed(self, status: str | None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"stateMachineArn": self.state_machine_arn, "maxResults": 100}
+        if status:
+            kwargs["statusFilter"] = status
+        while True:
+            page = self._sfn.list_executions(**kwargs)
+            # Step Functions lists newest first; sorted again for emulators that do not.
+            yield from sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)
+            if not page.get("nextToken"):
+                return
+            kwargs["nextToken"] = page["nextToken"]
+
+    def recent(
+        self,
+        status: str | None = None,
+        service: ServiceRef | None = None,
+        limit: int = 20,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> list[ExecutionSummary]:
+        found: list[ExecutionSummary] = []
+        for listed in self._listed(status):
+            if len(found) >= limit:
+                break
+            # Execution names start with the service's configured name: skip the rest unread.
+            if service and service.name and not listed["name"].startswith(f"{service.name}-"):
+                continue
+            summary, document = self._summary(listed["executionArn"], now())
+            if service and not (document and service.matches(document)):
+                continue
+            found.append(summary)
+        return found
+
+    def _summary(
+        self, arn: str, now: datetime, history: list[dict[str, Any]] | None = None
+    ) -> tuple[ExecutionSummary, dict[str, Any] | None]:
+        described = self._sfn.describe_execution(executionArn=arn)
+        document = _document(described.get("input"))
+        image = document.get("image") if document else None
+        service = document.get("service") if document else None
+        status = str(described["status"])
+        summary = ExecutionSummary(
+            name=str(described["name"]),
+            arn=arn,
+            status=status,
+            service=service.get("name") if isinstance(service, dict) else None,
+            tag=image.get("tag") if isinstance(image, dict) else None,
+            started=described["startDate"],
+            stopped=described.get("stopDate"),
+            duration_seconds=_seconds(described["startDate"], described.get("stopDate"), now),
+            source=document.get("source") if document else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+        )
+        if status == "RUNNING" or history is not None:
+            summary.state = last_entered(history if history is not None else self._tail(arn))
+        if history is not None:
+            document = latest_document(described, history) or document
+        return summary, document
+
+    def _tail(self, arn: str) -> list[dict[str, Any]]:
+        """The newest events of an execution: enough to see the state it is in."""
+        return list(
+            self._sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=25)[
+                "events"
+            ]
+        )
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self._sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return sorted(events, key=lambda e: int(e.get("id", 0)))
+            kwargs["nextToken"] = page["nextToken"]
+
+    def detail(
+        self, name_or_arn: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> ExecutionDetail:
+        arn = execution_arn(self.state_machine_arn, name_or_arn)
+        try:
+            history = self.history(arn)
+            summary, document = self._summary(arn, now(), history)
+        except ClientError as e:
+            if error_code(e) in ("ExecutionDoesNotExist", "InvalidArn"):
+                machine = self.state_machine_arn.rsplit(":", 1)[-1]
+                raise OpsError(f"no execution {name_or_arn!r} of {machine}", 2) from e
+            raise
+        # A running execution's current phase lasts until now.
+        return ExecutionDetail(summary, document, phases(history, summary.stopped or now()))
+
+
+def last_entered(events: list[dict[str, Any]]) -> str | None:
+    """The state most recently entered, whatever order the events came in."""
+    entered = [e for e in events if "stateEnteredEventDetails" in e]
+    if not entered:
+        return None
+    return str(max(entered, key=lambda e: int(e.get("id", 0)))["stateEnteredEventDetails"]["name"])
+
+
+def latest_document(
+    described: dict[str, Any], history: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The execution document as far as it got: the output, else the last state's."""
+    candidates = [described.get("output")]
+    for event in reversed(history):
+        exited = event.get("stateExitedEventDetails") or {}
+        entered = event.get("stateEnteredEventDetails") or {}
+        candidates += [exited.get("output"), entered.get("input")]
+    for text in candidates:
+        document = _document(text)
+        if document is not None:
+            return document
+    return _document(described.get("input"))
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+def running_task_definition(ecs: Any, cluster: str, service: str) -> str | None:
+    """The task definition serving production: the PRIMARY task set's, else the service's."""
+    found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
+    if not found:
+        return None
+    primary = [t for t in found[0].get("taskSets", []) if t.get("status") == "PRIMARY"]
+    chosen = primary[0] if primary else found[0]
+    definition = chosen.get("taskDefinition")
+    return str(definition) if definition else None
+
+
+def service_history(
+    dynamodb: Any, table: str, service: ServiceRef, limit: int, running: str | None
+) -> list[dict[str, Any]]:
+    """What was deployed to the service and how it ended, newest first.
+
+    ``running`` (the task definition serving now) marks the entry that is live.
+    """
+    rows = StateTable(dynamodb, table).history(service.key, limit)
+    live_seen = False
+    for row in rows:
+        live = bool(running) and not live_seen and row.get("task_definition") == running
+        if row.get("outcome") != "succeeded":
+            live = False
+        row["running"] = live
+        live_seen = live_seen or live
+    return rows
+
+
+# -- starting a deployment by hand -------------------------------------------------------
+
+
+def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
+    """(registry id, digest) of ``repository:tag`` in ECR."""
+    try:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as e:
+        if error_code(e) == "ImageNotFoundException":
+            raise OpsError(f"no image {repository}:{tag} in ECR", 2) from e
+        if error_code(e) == "RepositoryNotFoundException":
+            raise OpsError(f"no ECR repository {repository!r}", 2) from e
+        raise
+    details = found.get("imageDetails", [])
+    if not details:
+        raise OpsError(f"no image {repository}:{tag} in ECR", 2)
+    return str(details[0]["registryId"]), str(details[0]["imageDigest"])
+
+
+def start_deployment(
+    service: ServiceConfig,
+    tag: str,
+    ecr: Any,
+    stepfunctions: Any,
+    state_machine_arn: str,
+    region: str,
+    now: datetime,
+) -> TriggerResult:
+    """What the trigger does for a push, for an image already in ECR: same checks, same name.
+
+    Raises ``ImageRefused`` (a mutable tag, before ECR is asked anything) like the trigger.
+    """
+    check_tag(service, tag)
+    registry_id, digest = find_image(ecr, service.repository, tag)
+    pushed = EcrImageAction.model_validate(
+        {
+            "action-type": "PUSH",
+            "result": "SUCCESS",
+            "repository-name": service.repository,
+            "image-digest": digest,
+            "image-tag": tag,
+        }
+    )
+    image = pin_image(service, pushed, registry_id, region)
+    return trigger.start(service, image, "cli", Executions(stepfunctions, state_machine_arn), now)
+
+
+# -- approval pages ------------------------------------------------------------------------
+
+
+class _PageText(HTMLParser):
+    """The title, the first heading and the status paragraph of an approval page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: dict[str, str] = {}
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag in ("title", "h1") and tag not in self.parts:
+            self._open = tag
+        elif tag == "p" and "status" in classes and "status" not in self.parts:
+            self._open = "status"
+        if self._open:
+            self.parts.setdefault(self._open, "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and tag == ("p" if self._open == "status" else self._open):
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.parts[self._open] += data
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    http_status: int
+    heading: str
+    text: str
+    decision: Literal["approved", "rejected"] | None  # None: the page decided nothing
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "http_status": self.http_status,
+            "decision": self.decision,
+            "heading": self.heading,
+            "text": self.text,
+        }
+
+
+def page_outcome(status: int, body: str) -> PageOutcome:
+    """What the approval page answered, in words. Only a decision's page says "Deployment
+    approved"/"Deployment rejected"; an already decided request shows its review page."""
+    page = _PageText()
+    page.feed(body)
+
+    def words(key: str) -> str:
+        return " ".join(page.parts.get(key, "").split())
+
+    heading = words("h1") or words("title")
+    decision: Literal["approved", "rejected"] | None = None
+    if status == 200 and heading in ("Deployment approved", "Deployment rejected"):
+        decision = "approved" if heading.endswith("approved") else "rejected"
+    return PageOutcome(status, heading, words("status"), decision)
