@@ -1,0 +1,698 @@
+"""Operators' commands: inspect deployments and act on them without the AWS console.
+
+``executions``, ``show``, ``history``, ``deploy``, ``approve`` and ``reject``. Each finds the
+app from the CloudFormation stack's Outputs (or by name on the local stack, see
+:func:`bluegreen_cli.account.resolve`), prints for people or, with ``--json``, for scripts,
+and ends an expected failure (an unknown service, no credentials, an unreachable endpoint)
+with one line on stderr and a non-zero exit status: 2 for bad input, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import time
+import urllib.error
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+from urllib.parse import urlsplit
+
+import typer
+from bluegreen.errors import BluegreenError
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.table import Table
+
+from bluegreen_cli import approval_page
+from bluegreen_cli.account import (
+    DEFAULT_STACK,
+    STATUSES,
+    Account,
+    Deployments,
+    ExecutionDetail,
+    ExecutionSummary,
+    OpsError,
+    PageOutcome,
+    Target,
+    explain,
+    page_outcome,
+    running_task_definition,
+    service_history,
+    service_ref,
+    start_deployment,
+)
+from bluegreen_cli.follow import ExecutionWatcher, Phase, phases
+
+# -- where the commands look: global options, also accepted after the command -------------
+
+_ENDPOINT_HELP = (
+    "AWS endpoint to talk to, e.g. http://127.0.0.1:4566 for the local stack (missing "
+    "credentials are then filled in with dummy ones)."
+)
+_REGION_HELP = "AWS region (default: AWS_REGION / the profile's, else us-east-1)."
+_STACK_HELP = (
+    "CloudFormation stack of the app: its Outputs name the state machine and table. "
+    "Without such a stack (the local stack): the state machine named *-deploy and the "
+    "table named *StateTable*."
+)
+_SERVICES_HELP = "services.toml to name services by (default: the bundled one)."
+
+EndpointOption = Annotated[
+    str | None, typer.Option("--endpoint-url", help=_ENDPOINT_HELP, show_default=False)
+]
+RegionOption = Annotated[str | None, typer.Option(help=_REGION_HELP, show_default=False)]
+StackOption = Annotated[str | None, typer.Option(help=_STACK_HELP, show_default=False)]
+ServicesOption = Annotated[
+    Path | None,
+    typer.Option("--services-file", help=_SERVICES_HELP, dir_okay=False, show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+
+
+def options(
+    ctx: typer.Context,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url", envvar="AWS_ENDPOINT_URL", help=_ENDPOINT_HELP, show_default=False
+        ),
+    ] = None,
+    region: Annotated[str | None, typer.Option(help=_REGION_HELP, show_default=False)] = None,
+    stack: Annotated[str, typer.Option(envvar="BLUEGREEN_STACK", help=_STACK_HELP)] = (
+        DEFAULT_STACK
+    ),
+    services_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--services-file",
+            envvar="BLUEGREEN_SERVICES_FILE",
+            help=_SERVICES_HELP,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    # Global options: where the operators' commands look. Each command takes them too.
+    ctx.obj = Target(endpoint_url, region, stack, str(services_file) if services_file else None)
+
+
+def _account(
+    ctx: typer.Context,
+    endpoint_url: str | None,
+    region: str | None,
+    stack: str | None,
+    services_file: Path | None = None,
+) -> Account:
+    """The account to look at: the command's own options win over the global ones."""
+    base = ctx.obj if isinstance(ctx.obj, Target) else Target()
+    target = Target(
+        endpoint_url or base.endpoint_url,
+        region or base.region,
+        stack or base.stack,
+        str(services_file) if services_file else base.services_file,
+    )
+    with _reported(target.endpoint_url):
+        return Account(target)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"bluegreen: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _reported(endpoint_url: str | None) -> Iterator[None]:
+    """Expected failures become one line on stderr and an exit status, never a traceback."""
+    try:
+        yield
+    except OpsError as e:
+        _fail(str(e), e.exit_code)
+    except BluegreenError as e:  # ImageRefused, ServiceNotConfigured, ConfigurationInvalid
+        _fail(str(e), 2)
+    except (BotoCoreError, ClientError) as e:
+        _fail(explain(e, endpoint_url))
+
+
+def _print_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 200)  # piped: whole lines beat a terminal's fit
+    return console
+
+
+def _when(at: datetime | str | None, zone: bool = True) -> str:
+    if at is None:
+        return "-"
+    if isinstance(at, str):
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            return at
+    else:
+        moment = at
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" + (" UTC" if zone else ""))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _tag(tag: object) -> str:
+    """A commit SHA as git shows it short; the whole tag is in ``show`` and ``--json``."""
+    text = str(tag or "-")
+    return text[:12] if re.fullmatch(r"[0-9a-f]{13,40}", text) else text
+
+
+def _short(text: str | None, width: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_STATUS_STYLE = {"SUCCEEDED": "green", "RUNNING": "cyan", "FAILED": "red", "TIMED_OUT": "red"}
+
+
+def _status(status: str) -> str:
+    return f"[{_STATUS_STYLE.get(status, 'yellow')}]{status}[/]"
+
+
+# -- executions ---------------------------------------------------------------------------
+
+Status = Enum("Status", {name: name for name in STATUSES}, type=str)  # type: ignore[misc]
+
+
+def executions(
+    ctx: typer.Context,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this service: its name in services.toml, or cluster/service.",
+            show_default=False,
+        ),
+    ] = None,
+    status: Annotated[
+        Status | None,
+        typer.Option(
+            help="Only executions with this status.", case_sensitive=False, show_default=False
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    as_json: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    stack: StackOption = None,
+    services_file: ServicesOption = None,
+) -> None:
+    """Recent deployment executions, newest first.
+
+    For each: name, status, service, tag, start, duration, the state a running one is in
+    now, and the error a failed one ended with.
+    """
+    account = _account(ctx, endpoint_url, region, stack, services_file)
+    with _reported(account.target.endpoint_url):
+        wanted = service_ref(account.catalog, service) if service else None
+        deployments = Deployments(
+            account.client("stepfunctions"), account.resources.state_machine()
+        )
+        found = deployments.recent(status.value if status else None, wanted, limit)
+    if as_json:
+        _print_json([e.to_json() for e in found])
+        return
+    console = _console()
+    if not found:
+        console.print("no executions" + (f" of {service}" if service else ""))
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("execution", overflow="fold", min_width=20)
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("service", overflow="fold", min_width=7)
+    table.add_column("tag", overflow="fold", min_width=7)
+    table.add_column("started (UTC)", no_wrap=True, min_width=19)
+    table.add_column("took", no_wrap=True, justify="right")
+    table.add_column("now / error", overflow="fold", min_width=12)
+    for e in found:
+        table.add_row(
+            e.name,
+            _status(e.status),
+            e.service or "-",
+            _tag(e.tag),
+            _when(e.started, zone=False),
+            _duration(e.duration_seconds),
+            _now_or_error(e),
+        )
+    console.print(table)
+
+
+def _now_or_error(e: ExecutionSummary) -> str:
+    if e.status == "RUNNING":
+        return e.state or "-"
+    if e.error:
+        return _short(f"{e.error}: {e.cause}" if e.cause else e.error, 70)
+    return ""
+
+
+# -- show ---------------------------------------------------------------------------------
+
+
+def show(
+    ctx: typer.Context,
+    execution: Annotated[
+        str, typer.Argument(help="Execution name (as `bluegreen executions` lists) or ARN.")
+    ],
+    as_json: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    stack: StackOption = None,
+) -> None:
+    """One execution: what it deploys, who approved it, how it went, and its phases.
+
+    The document is the execution's own, as far as it got: service, image, task
+    definitions, approval, CodeDeploy deployment, test listener checks, rollback, failure.
+    """
+    account = _account(ctx, endpoint_url, region, stack)
+    with _reported(account.target.endpoint_url):
+        deployments = Deployments(
+            account.client("stepfunctions"), account.resources.state_machine()
+        )
+        detail = deployments.detail(execution)
+    if as_json:
+        _print_json(detail.to_json())
+        return
+    _print_detail(_console(), detail)
+
+
+def _get(document: dict[str, Any] | None, *path: str) -> Any:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _print_detail(console: Console, detail: ExecutionDetail) -> None:
+    e, doc = detail.summary, detail.document
+    rows: list[tuple[str, str]] = [
+        ("execution", e.name),
+        ("status", f"{_status(e.status)}" + (f" ({e.state})" if e.state else "")),
+        ("started", _when(e.started)),
+        ("took", _duration(e.duration_seconds) + (" so far" if e.status == "RUNNING" else "")),
+    ]
+    if e.error:
+        rows.append(("error", f"{e.error}: {e.cause}" if e.cause else e.error))
+    if doc is None:
+        rows.append(("document", "(not a deployment document)"))
+    else:
+        service, image = doc.get("service") or {}, doc.get("image") or {}
+        rows += [
+            (
+                "service",
+                f"{service.get('name')} ({service.get('cluster')}/{service.get('service')}, "
+                f"{service.get('environment')})",
+            ),
+            ("image", f"{image.get('repository')}:{image.get('tag')}"),
+            ("digest", str(image.get("digest"))),
+            ("requested", f"{_when(doc.get('requested_at'))} (by {doc.get('source', '?')})"),
+        ]
+        rows += _document_rows(doc, e)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if detail.phases:
+        _print_phases(console, detail.phases)
+
+
+def _document_rows(doc: dict[str, Any], e: ExecutionSummary) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if render := doc.get("render"):
+        rows.append(
+            (
+                "task definition",
+                f"{render.get('previous_task_definition')}\n→ {render.get('task_definition')}",
+            )
+        )
+    if approval := doc.get("approval"):
+        rows.append(
+            (
+                "approval",
+                f"{approval.get('decision')} by {approval.get('approver')} "
+                f"at {_when(approval.get('decided_at'))}",
+            )
+        )
+    elif e.status == "RUNNING" and e.state == "RequestApproval":
+        approvers = ", ".join(_get(doc, "service", "approvers") or []) or "?"
+        rows.append(("approval", f"waiting for {approvers}"))
+    if scaling := doc.get("scaling"):
+        held = [
+            name
+            for name, key in (
+                ("in", "dynamic_scaling_in_suspended"),
+                ("out", "dynamic_scaling_out_suspended"),
+                ("scheduled", "scheduled_scaling_suspended"),
+            )
+            if scaling.get(key)
+        ]
+        before = f"suspended before: {', '.join(held)}" if held else "not suspended before"
+        rows.append(("scaling", f"{scaling.get('resource_id')}: {before}"))
+    if deployment := doc.get("deployment"):
+        rows.append(("deployment", f"{deployment.get('deployment_id')} {deployment.get('status')}"))
+    if probe := doc.get("probe"):
+        verdict = "healthy" if probe.get("healthy") else "not healthy"
+        rows.append(
+            (
+                "test listener",
+                f"{verdict}: {probe.get('consecutive_passes')} passes in a row, "
+                f"{probe.get('attempts')} attempts; last: {probe.get('last_detail') or '-'}",
+            )
+        )
+    if rollback := doc.get("rollback"):
+        rows.append(
+            ("rollback", f"{rollback.get('detail')} at {_when(rollback.get('rolled_back_at'))}")
+        )
+    shown = {e.error}  # the execution's own error is the document's failure, once
+    for key, label in (
+        ("failure", "failure"),
+        ("error", "step error"),
+        ("cleanup_error", "CLEANUP FAILED"),
+        ("notification_error", "not announced"),
+    ):
+        if problem := doc.get(key):
+            name = problem.get("error") or problem.get("Error")
+            cause = problem.get("cause") or problem.get("Cause")
+            if key in ("failure", "error") and name in shown:
+                continue
+            shown.add(name)
+            rows.append((label, _short(f"{name}: {cause}" if cause else str(name), 300)))
+    return rows
+
+
+def _print_phases(console: Console, found: list[Phase]) -> None:
+    table = Table(title="phases", title_justify="left", box=None, pad_edge=False)
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    for phase in found:
+        table.add_row(phase.label, f"{phase.seconds:.1f}")
+    table.add_row("[bold]total[/]", f"[bold]{sum(p.seconds for p in found):.1f}[/]")
+    console.print(table)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def history(
+    ctx: typer.Context,
+    service: Annotated[
+        str, typer.Argument(help="The service: its name in services.toml, or cluster/service.")
+    ],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    as_json: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    stack: StackOption = None,
+    services_file: ServicesOption = None,
+) -> None:
+    """What was deployed to a service and how it ended, newest first.
+
+    Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
+    marked as running.
+    """
+    account = _account(ctx, endpoint_url, region, stack, services_file)
+    with _reported(account.target.endpoint_url):
+        ref = service_ref(account.catalog, service)
+        table_name = account.resources.table()
+        try:
+            running = running_task_definition(account.client("ecs"), ref.cluster, ref.service)
+        except (BotoCoreError, ClientError):
+            running = None  # the history still answers; "running" stays unmarked
+        rows = service_history(account.client("dynamodb"), table_name, ref, limit, running)
+    if as_json:
+        _print_json({"service": ref.key, "running_task_definition": running, "deployments": rows})
+        return
+    console = _console()
+    live = next((r for r in rows if r.get("running")), None)
+    if live:
+        console.print(
+            f"[bold]{ref.key} runs {live.get('tag')}[/] ({live.get('task_definition')}), "
+            f"deployed {_when(live.get('finished_at'))} by {live.get('execution_name')}"
+        )
+    elif running:
+        console.print(f"{ref.key} runs {running} (not among the deployments below)")
+    if not rows:
+        console.print(f"no deployments of {ref.key} recorded")
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("", no_wrap=True, min_width=1)
+    table.add_column("finished (UTC)", no_wrap=True, min_width=19)
+    table.add_column("tag", overflow="fold", min_width=7)
+    table.add_column("outcome", overflow="fold", min_width=9)
+    table.add_column("approved by", overflow="fold", min_width=8)
+    table.add_column("task def", no_wrap=True)
+    table.add_column("execution", overflow="fold", min_width=20)
+    for r in rows:
+        outcome = str(r.get("outcome"))
+        style = "green" if outcome == "succeeded" else "red"
+        table.add_row(
+            "▶" if r.get("running") else "",
+            _when(r.get("finished_at"), zone=False),
+            _tag(r.get("tag")),
+            f"[{style}]{outcome}[/]" + (f" ({r['error']})" if r.get("error") else ""),
+            str(r.get("approved_by") or "-"),
+            str(r.get("task_definition") or "-").rsplit("/", 1)[-1],
+            str(r.get("execution_name")),
+        )
+    console.print(table)
+
+
+# -- deploy -------------------------------------------------------------------------------
+
+_PROGRESS = {
+    "RenderTaskDefinition": "rendering the task definition (image pinned by digest)",
+    "RequestApproval": "waiting for approval by {approvers}",
+    "SuspendScaling": "suspending Application Auto Scaling (prior state saved)",
+    "CreateDeployment": "creating the CodeDeploy blue/green deployment",
+    "CheckReady": "waiting for the green task set behind the test listener",
+    "ProbeTestListener": "checking the new version through the test listener",
+    "ContinueDeployment": "verified: shifting production traffic",
+    "CheckCompletion": "waiting for CodeDeploy to finish",
+    "ResumeScaling": "restoring scaling exactly as it was",
+    "Rollback": "rolling back: production stays on blue",
+    "ResumeAfterRollback": "restoring scaling exactly as it was",
+    "Deployed": "deployed",
+    "RolledBack": "rolled back",
+    "NotDeployed": "not deployed",
+    "NeedsAttention": "NEEDS ATTENTION: a cleanup failed",
+}
+
+
+def deploy(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="The service's name in services.toml.")],
+    tag: Annotated[
+        str,
+        typer.Option(help="Image tag in the service's ECR repository (a commit SHA or version)."),
+    ],
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", help="Follow the execution with live progress until it ends."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="With --follow: stop following after this many seconds (the deployment goes on).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    stack: StackOption = None,
+    services_file: ServicesOption = None,
+) -> None:
+    """Start the deployment of an image already in ECR, as a push would have.
+
+    The tag is looked up in ECR and the image pinned by its digest. Mutable tags (latest,
+    main, ...) are refused like the trigger refuses them. The execution gets the same name
+    a push would give it, so deploying an image whose deployment exists starts nothing and
+    says duplicate. Exit status with --follow: 0 when it deployed, 1 otherwise.
+    """
+    account = _account(ctx, endpoint_url, region, stack, services_file)
+    with _reported(account.target.endpoint_url):
+        config = account.catalog.named(service)
+        sfn = account.client("stepfunctions")
+        result = start_deployment(
+            config,
+            tag,
+            account.client("ecr"),
+            sfn,
+            account.resources.state_machine(),
+            account.region,
+            datetime.now(UTC),
+        )
+        existing = None
+        if result.outcome == "duplicate" and result.execution_arn:
+            existing = sfn.describe_execution(executionArn=result.execution_arn)["status"]
+    document: dict[str, Any] = {**result.model_dump(mode="json"), "status": existing or "RUNNING"}
+    console = _console(stderr=as_json)
+    if result.outcome == "started":
+        console.print(f"started {result.execution_name} ({result.reason})")
+    else:
+        console.print(
+            f"duplicate: {result.execution_name} already exists ({existing}); "
+            "nothing new was started"
+        )
+        if existing != "RUNNING" and not follow:
+            console.print(
+                "[dim]an execution name is used once: to deploy this image again, push it "
+                "under another tag[/]"
+            )
+    if not follow:
+        if as_json:
+            _print_json(document)
+        else:
+            console.print(f"[dim]see it: bluegreen show {result.execution_name}[/]")
+        return
+    assert result.execution_arn is not None
+    with _reported(account.target.endpoint_url):
+        ended = _follow(console, sfn, result.execution_arn, config.approvers, timeout)
+    if as_json:
+        _print_json({**document, **ended})
+    raise typer.Exit(0 if ended["status"] == "SUCCEEDED" else 1)
+
+
+def _follow(
+    console: Console, sfn: Any, arn: str, approvers: list[str], timeout: float | None
+) -> dict[str, Any]:
+    watcher = ExecutionWatcher(sfn, arn, poll_seconds=1.0)
+    started: datetime = watcher.describe()["startDate"]
+    seen: set[str] = set()
+    try:
+        for step in watcher.steps(timeout=timeout if timeout is not None else float("inf")):
+            words = _PROGRESS.get(step.state)
+            if words is None or step.state in seen:
+                continue  # Wait and Choice states, and the polls' repeats
+            seen.add(step.state)
+            elapsed = (step.entered_at - started).total_seconds()
+            text = words.format(approvers=", ".join(approvers))
+            console.print(f"[dim]{elapsed:7.1f}s[/]  {step.state:<22} {text}")
+    except TimeoutError:
+        name = arn.rsplit(":", 1)[-1]
+        _fail(f"stopped following after {timeout:.0f} s; it goes on: bluegreen show {name}")
+    except KeyboardInterrupt:
+        name = arn.rsplit(":", 1)[-1]
+        _fail(f"stopped following; it goes on: bluegreen show {name}", 130)
+    final = watcher.describe()
+    found = phases(watcher.history, final.get("stopDate"))
+    status = str(final["status"])
+    took = (final.get("stopDate") or datetime.now(UTC)) - started
+    line = f"{_status(status)} in {_duration(took.total_seconds())}"
+    if final.get("error"):
+        line += f": {final['error']}: {_short(final.get('cause'), 200)}"
+    console.print(line)
+    _print_phases(console, found)
+    return {
+        "status": status,
+        "error": final.get("error"),
+        "cause": final.get("cause"),
+        "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in found],
+    }
+
+
+# -- approve / reject ---------------------------------------------------------------------
+
+
+_DONE = {"approve": "approved", "reject": "rejected"}
+
+
+def _decide(link: str, decision: Literal["approve", "reject"], as_json: bool) -> None:
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or "/approvals/" not in parts.path:
+        _fail("not an approval link: expected https://<host>/approvals/<id>?...", 2)
+    where = f"{parts.scheme}://{parts.netloc}"
+    started = time.monotonic()
+    try:
+        answer = approval_page.decide(link, decision)
+    except urllib.error.URLError as e:
+        _fail(f"cannot reach {where}: {e.reason}")
+    except (OSError, ValueError) as e:
+        _fail(f"cannot reach {where}: {e}")
+    outcome: PageOutcome = page_outcome(answer.status, answer.body)
+    if as_json:
+        _print_json({**outcome.to_json(), "seconds": round(time.monotonic() - started, 2)})
+    if outcome.decision is None:
+        if not as_json:
+            said = ": ".join(p for p in (outcome.heading, outcome.text) if p)
+            typer.echo(
+                f"bluegreen: nothing was {_DONE[decision]} (page answered {answer.status}): {said}",
+                err=True,
+            )
+        raise typer.Exit(1)
+    if not as_json:
+        typer.echo(f"{outcome.heading}: {outcome.text}")
+
+
+def approve(
+    link: Annotated[str, typer.Argument(help="The approval link from the email or Slack.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a deployment through its approval page, as the link's recipient.
+
+    The page is opened (which changes nothing) and its one-time form submitted, exactly as
+    a browser would. Exit status 1 when nothing was decided (already decided, expired,
+    invalid link).
+    """
+    _decide(link, "approve", as_json)
+
+
+def reject(
+    link: Annotated[str, typer.Argument(help="The approval link from the email or Slack.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a deployment through its approval page, as the link's recipient.
+
+    The service is never touched. Exit status 1 when nothing was decided.
+    """
+    _decide(link, "reject", as_json)
+
+
+# -- registration -------------------------------------------------------------------------
+
+_EXAMPLES = {
+    "executions": "bluegreen executions --service demo-web --status FAILED --limit 5",
+    "show": "bluegreen show demo-web-3f2a9c1-0123456789abcdef",
+    "history": "bluegreen history demo-web --json | jq -r '.deployments[0].tag'",
+    "deploy": "bluegreen deploy demo-web --tag 3f2a9c1 --follow",
+    "approve": "bluegreen approve 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
+    "reject": "bluegreen reject 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
+}
+
+
+def _help(docstring: str | None) -> str:
+    """A docstring as help: its paragraphs kept, their lines joined (typer keeps them)."""
+    paragraphs = inspect.cleandoc(docstring or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operators' commands and the global options to the ``bluegreen`` app."""
+    app.callback()(options)
+    for command in (executions, show, history, deploy, approve, reject):
+        name = command.__name__
+        app.command(name=name, help=_help(command.__doc__), epilog=f"Example: {_EXAMPLES[name]}")(
+            command
+        )

@@ -1,0 +1,421 @@
+"""The operators' commands against a local stack, driven as an operator would.
+
+One local stack for the module (free ports, so it never collides with another stack) and
+one real deployment through it: pushed to ECR, approved through the emailed link's page.
+Then the commands are run with typer's CliRunner and their ``--json`` output checked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bluegreen_cli import approval_page
+from bluegreen_cli.commands.ops import _help
+from bluegreen_cli.demo import outbox_links, push_image
+from bluegreen_cli.follow import TERMINAL, wait_for_execution
+from bluegreen_cli.local.server import LocalStack
+from bluegreen_cli.main import app
+from click.testing import Result
+from typer.testing import CliRunner
+
+from tests.unit.builders import ROOT
+from tests.unit.local.harness import free_port
+
+APPROVER = "approver@example.com"
+
+
+@dataclass
+class Deployed:
+    stack: LocalStack
+    services_file: Path
+    machine_arn: str
+    tag: str
+    digest: str
+    name: str
+
+    def executions(self) -> list[dict[str, Any]]:
+        sfn = self.stack.client("stepfunctions")
+        return list(sfn.list_executions(stateMachineArn=self.machine_arn)["executions"])
+
+
+def _new_link(endpoint: str, known: set[str], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fresh = [link for link in outbox_links(endpoint, APPROVER) if link not in known]
+        if fresh:
+            known.add(fresh[-1])
+            return fresh[-1]
+        time.sleep(0.2)
+    raise TimeoutError("no new approval email")
+
+
+def _wait_end(stack: LocalStack, arn: str, timeout: float = 60) -> dict[str, Any]:
+    sfn = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] in TERMINAL:
+            return dict(described)
+        time.sleep(0.3)
+    raise TimeoutError(f"{arn} did not end")
+
+
+_LINKS: set[str] = set()
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    production, test = free_port(), free_port()
+    # The sample's configuration probes the test listener on 18081; this stack's is elsewhere.
+    bundled = (ROOT / "layers/common/bluegreen/services.toml").read_text()
+    services = tmp_path_factory.mktemp("ops") / "services.toml"
+    services.write_text(bundled.replace("127.0.0.1:18081", f"127.0.0.1:{test}"))
+    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    # The stack's threads log (moto each failed state, e.g. a rejection) while a command under
+    # test runs: keep that out of the command's stderr, and out of any handler an earlier test
+    # left on a stream that is closed by now.
+    root, moto_log = logging.getLogger(), logging.getLogger("moto")
+    saved_handlers, saved_level = root.handlers[:], moto_log.level
+    root.handlers[:] = [logging.NullHandler()]
+    moto_log.setLevel(logging.CRITICAL)
+    try:
+        with LocalStack(
+            port=0,
+            sample=True,
+            sample_ports=(production, test),
+            function_environment={**quiet, "BLUEGREEN_SERVICES_FILE": str(services)},
+        ) as stack:
+            sfn = stack.client("stepfunctions")
+            machine = next(
+                m["stateMachineArn"]
+                for m in sfn.list_state_machines()["stateMachines"]
+                if m["name"].endswith("-deploy")
+            )
+            tag = secrets.token_hex(20)
+            digest = push_image(stack.client("ecr"), "demo-web", tag)
+            arn = wait_for_execution(sfn, machine, tag[:12], timeout=30)
+            answer = approval_page.decide(_new_link(stack.endpoint_url, _LINKS), "approve")
+            assert answer.status == 200
+            assert _wait_end(stack, arn)["status"] == "SUCCEEDED"
+            yield Deployed(stack, services, machine, tag, digest, arn.rsplit(":", 1)[-1])
+    finally:
+        moto_log.setLevel(saved_level)
+        root.handlers[:] = saved_handlers
+
+
+def bluegreen(deployed: Deployed, *args: str, **env: str) -> Result:
+    """Run the CLI against the module's stack, with the global options."""
+    result = CliRunner().invoke(
+        app,
+        [
+            "--endpoint-url",
+            deployed.stack.endpoint_url,
+            "--region",
+            "us-east-1",
+            "--services-file",
+            str(deployed.services_file),
+            *args,
+        ],
+        env=env or None,
+    )
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# -- executions / show / history of the pushed deployment -----------------------------
+
+
+def test_executions_list_the_deployment(deployed: Deployed) -> None:
+    listed = as_json(bluegreen(deployed, "executions", "--json"))
+
+    mine = next(e for e in listed if e["name"] == deployed.name)
+    assert mine["status"] == "SUCCEEDED"
+    assert mine["service"] == "demo-web"
+    assert mine["tag"] == deployed.tag
+    assert mine["source"] == "ecr-push"
+    assert 0 < mine["duration_seconds"] < 60
+    assert mine["error"] is None
+    assert [e["started"] for e in listed] == sorted((e["started"] for e in listed), reverse=True)
+
+
+def test_executions_filter_by_status_and_service(deployed: Deployed) -> None:
+    failed = as_json(bluegreen(deployed, "executions", "--status", "FAILED", "--json"))
+    by_key = as_json(bluegreen(deployed, "executions", "--service", "demo/web", "--json"))
+    lowercase = as_json(bluegreen(deployed, "executions", "--status", "succeeded", "--json"))
+
+    assert deployed.name not in [e["name"] for e in failed]
+    assert deployed.name in [e["name"] for e in by_key]
+    assert deployed.name in [e["name"] for e in lowercase]
+
+
+def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "executions", "--service", "nope")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "bluegreen: no service named 'nope' (configured: demo-web; or name one as cluster/service)"
+    ]
+
+
+def test_an_unknown_status_is_refused(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "executions", "--status", "DONE")
+
+    assert result.exit_code == 2
+    assert "DONE" in result.output
+
+
+def test_show_gives_the_document_and_its_phases(deployed: Deployed) -> None:
+    shown = as_json(bluegreen(deployed, "show", deployed.name, "--json"))
+
+    document = shown["document"]
+    assert shown["status"] == "SUCCEEDED"
+    assert shown["state"] == "Deployed"
+    assert document["image"]["digest"] == deployed.digest
+    assert document["approval"]["approver"] == APPROVER
+    assert document["deployment"]["deployment_id"].startswith("d-")
+    assert document["deployment"]["status"] == "Succeeded"
+    assert document["probe"]["healthy"] is True
+    assert document["render"]["task_definition"] != document["render"]["previous_task_definition"]
+    assert "rollback" not in document
+    assert [p["phase"] for p in shown["phases"]][:3] == [
+        "render task definition",
+        "wait for approval",
+        "suspend scaling",
+    ]
+    assert "roll back" not in [p["phase"] for p in shown["phases"]]
+
+
+def test_show_for_people(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "show", deployed.name)
+
+    assert result.exit_code == 0, result.output
+    assert f"approved by {APPROVER}" in result.stdout
+    assert "SUCCEEDED (Deployed)" in result.stdout
+    assert "wait for approval" in result.stdout
+
+
+def test_show_of_an_unknown_execution_is_a_one_line_error(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "show", "no-such-execution")
+
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == "bluegreen: no execution 'no-such-execution' of bluegreen-deploy"
+    )
+
+
+def test_history_says_what_runs(deployed: Deployed) -> None:
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--json"))
+
+    entry = next(d for d in history["deployments"] if d["execution_name"] == deployed.name)
+    assert history["service"] == "demo/web"
+    assert entry["outcome"] == "succeeded"
+    assert entry["tag"] == deployed.tag
+    assert entry["approved_by"] == APPROVER
+    finished = [d["finished_at"] for d in history["deployments"]]
+    assert finished == sorted(finished, reverse=True)
+    # whatever ran last is marked, and it is what ECS serves
+    running = [d for d in history["deployments"] if d["running"]]
+    assert len(running) == 1
+    assert running[0]["task_definition"] == history["running_task_definition"]
+
+
+def test_history_for_people_says_what_runs_first(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "history", "demo/web")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("demo/web runs ")
+    assert "succeeded" in result.stdout
+
+
+def test_history_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "history", "nope")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("bluegreen: no service named 'nope'")
+
+
+# -- deploy ---------------------------------------------------------------------------
+
+
+def test_deploy_refuses_a_mutable_tag_and_starts_nothing(deployed: Deployed) -> None:
+    before = len(deployed.executions())
+
+    result = bluegreen(deployed, "deploy", "demo-web", "--tag", "latest")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("bluegreen: tag 'latest' is mutable")
+    assert len(deployed.executions()) == before
+
+
+def test_deploy_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "deploy", "nope", "--tag", "3f2a9c1")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "bluegreen: no service named 'nope' (configured: demo-web)"
+
+
+def test_deploy_of_an_image_not_in_ecr_is_a_one_line_error(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "deploy", "demo-web", "--tag", "0000000")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "bluegreen: no image demo-web:0000000 in ECR"
+
+
+def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Deployed) -> None:
+    stack = deployed.stack
+    # An image whose push event got lost: the trigger's rule is off while it is pushed.
+    events = stack.client("events")
+    rule = next(
+        r["Name"] for r in events.list_rules()["Rules"] if "aws.ecr" in r.get("EventPattern", "")
+    )
+    events.disable_rule(Name=rule)
+    tag = secrets.token_hex(20)
+    try:
+        digest = push_image(stack.client("ecr"), "demo-web", tag)
+        assert stack.events.wait_idle()
+    finally:
+        events.enable_rule(Name=rule)
+    assert not [e for e in deployed.executions() if tag[:12] in e["name"]]
+
+    started = as_json(bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--json"))
+    again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
+
+    assert started["outcome"] == "started"
+    assert started["execution_name"].startswith(f"demo-web-{tag}"[:50])
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith(f"duplicate: {started['execution_name']} already exists")
+    assert len([e for e in deployed.executions() if tag[:12] in e["name"]]) == 1
+
+    link = _new_link(stack.endpoint_url, _LINKS)
+    approved = bluegreen(deployed, "approve", link)
+    twice = bluegreen(deployed, "approve", link, "--json")
+
+    assert approved.exit_code == 0, approved.output
+    assert approved.stdout.startswith("Deployment approved:")
+    assert twice.exit_code == 1
+    assert json.loads(twice.stdout)["decision"] is None
+
+    followed = bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--json")
+
+    assert followed.exit_code == 0, followed.output
+    ended = json.loads(followed.stdout)
+    assert ended["outcome"] == "duplicate"
+    assert ended["status"] == "SUCCEEDED"
+    assert "shift production traffic" in [p["phase"] for p in ended["phases"]]
+    assert "ProbeTestListener" in followed.stderr  # the live progress
+
+    shown = as_json(bluegreen(deployed, "show", started["execution_name"], "--json"))
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "1", "--json"))
+
+    assert shown["document"]["source"] == "cli"
+    assert shown["document"]["image"]["digest"] == digest
+    assert [(d["tag"], d["running"]) for d in history["deployments"]] == [(tag, True)]
+
+
+def test_reject_from_the_terminal(deployed: Deployed) -> None:
+    stack = deployed.stack
+    tag = secrets.token_hex(20)
+    push_image(stack.client("ecr"), "demo-web", tag)
+    arn = wait_for_execution(
+        stack.client("stepfunctions"), deployed.machine_arn, tag[:12], timeout=30
+    )
+
+    rejected = bluegreen(deployed, "reject", _new_link(stack.endpoint_url, _LINKS), "--json")
+    _wait_end(stack, arn)
+    failed = as_json(bluegreen(deployed, "executions", "--status", "FAILED", "--json"))
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "1", "--json"))
+
+    assert json.loads(rejected.stdout)["decision"] == "rejected"
+    mine = next(e for e in failed if e["tag"] == tag)
+    assert mine["error"]
+    assert history["deployments"][0]["outcome"] == "not_deployed"
+    assert history["deployments"][0]["running"] is False
+
+
+# -- expected failures stay one line ----------------------------------------------------
+
+
+def test_an_unreachable_endpoint_is_a_one_line_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    result = CliRunner().invoke(
+        app, ["executions", "--endpoint-url", url], env={"AWS_MAX_ATTEMPTS": "1"}
+    )
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith(f"bluegreen: cannot reach {url}")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_credentials_are_a_one_line_error(tmp_path: Path) -> None:
+    empty = tmp_path / "none"
+    result = CliRunner().invoke(
+        app,
+        ["--region", "us-east-1", "executions"],
+        env={
+            "AWS_ACCESS_KEY_ID": None,
+            "AWS_SECRET_ACCESS_KEY": None,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_PROFILE": None,
+            "AWS_ENDPOINT_URL": None,
+            "AWS_CONFIG_FILE": str(empty),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": None,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": None,
+        },
+    )
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("bluegreen: no AWS credentials found")
+
+
+@pytest.mark.parametrize("link", ["not-a-link", "http://127.0.0.1:1/somewhere/else"])
+def test_approve_refuses_what_is_not_an_approval_link(link: str) -> None:
+    result = CliRunner().invoke(app, ["approve", link])
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("bluegreen: not an approval link")
+
+
+def test_approve_of_an_unreachable_page_is_a_one_line_error() -> None:
+    link = f"http://127.0.0.1:{free_port()}/approvals/abc?r=x&s=y"
+
+    result = CliRunner().invoke(app, ["reject", link])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("bluegreen: cannot reach http://127.0.0.1:")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command", ["executions", "show", "history", "deploy", "approve", "reject"]
+)
+def test_every_command_explains_itself_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+
+    assert result.exit_code == 0
+    assert f"Example: bluegreen {command}" in result.stdout
+    assert "--json" in result.stdout
+
+
+def test_help_keeps_paragraphs_and_joins_their_lines() -> None:
+    assert (
+        _help("First line.\n\n    Second\n    paragraph.\n") == "First line.\n\nSecond paragraph."
+    )
