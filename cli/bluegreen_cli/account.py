@@ -160,6 +160,9 @@ class Resources:
     state_machine_arn: str | None
     table_name: str | None
     found_by: str
+    # Said when the fallback took resources not named after the stack (a mistyped --stack
+    # must not silently show another installation's deployments).
+    note: str | None = None
 
     def state_machine(self) -> str:
         if not self.state_machine_arn:
@@ -204,10 +207,18 @@ def resolve(cloudformation: Any, stepfunctions: Any, dynamodb: Any, stack: str) 
         for name in page.get("TableNames", [])
         if "StateTable" in name
     ]
+    machine = _one(machines, stack, "state machines named *-deploy")
+    table = _one(tables, stack, "tables named *StateTable*")
+    foreign = [
+        name
+        for name, value in (*machines, *tables)
+        if value in (machine, table) and not name.startswith(f"{stack}-")
+    ]
     return Resources(
-        _one(machines, stack, "state machines named *-deploy"),
-        _one(tables, stack, "tables named *StateTable*"),
+        machine,
+        table,
         f"{why}; looked for a state machine named *-deploy and a table named *StateTable*",
+        f"no stack {stack!r}; using {', '.join(foreign)}" if foreign else None,
     )
 
 

@@ -170,6 +170,16 @@ def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed
     ]
 
 
+def test_resources_not_named_after_the_stack_are_noted(deployed: Deployed) -> None:
+    result = bluegreen(deployed, "--stack", "staging", "executions", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "bluegreen: note: no stack 'staging'; using bluegreen-deploy, bluegreen-StateTable"
+    )
+    assert deployed.name in [e["name"] for e in json.loads(result.stdout)]
+
+
 def test_an_unknown_status_is_refused(deployed: Deployed) -> None:
     result = bluegreen(deployed, "executions", "--status", "DONE")
 

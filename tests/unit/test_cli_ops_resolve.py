@@ -69,6 +69,25 @@ def test_without_a_stack_the_names_are_looked_for(aws: Aws) -> None:
     assert "no CloudFormation stack 'bluegreen'" in found_by
 
 
+def test_a_fallback_not_named_after_the_stack_is_noted(aws: Aws) -> None:
+    _machine(aws, "bluegreen-deploy")
+    _table(aws, "bluegreen-StateTable-1A2B")
+
+    named = resolve(
+        aws.client("cloudformation"),
+        aws.client("stepfunctions"),
+        aws.client("dynamodb"),
+        "bluegreen",
+    )
+    other = resolve(
+        aws.client("cloudformation"), aws.client("stepfunctions"), aws.client("dynamodb"), "staging"
+    )
+
+    assert named.note is None
+    assert other.state_machine_arn == named.state_machine_arn
+    assert other.note == "no stack 'staging'; using bluegreen-deploy, bluegreen-StateTable-1A2B"
+
+
 def test_among_several_the_stacks_own_names_win(aws: Aws) -> None:
     _machine(aws, "staging-deploy")
     mine = _machine(aws, "bluegreen-deploy")

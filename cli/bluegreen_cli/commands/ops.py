@@ -38,6 +38,7 @@ from bluegreen_cli.account import (
     ExecutionSummary,
     OpsError,
     PageOutcome,
+    Resources,
     Target,
     explain,
     page_outcome,
@@ -118,6 +119,14 @@ def _account(
     )
     with _reported(target.endpoint_url):
         return Account(target)
+
+
+def _resources(account: Account) -> Resources:
+    """The app's resources; a note on stderr when they were not named after the stack."""
+    found = account.resources
+    if found.note:
+        typer.echo(f"bluegreen: note: {found.note}", err=True)
+    return found
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -226,7 +235,7 @@ def executions(
     with _reported(account.target.endpoint_url):
         wanted = service_ref(account.catalog, service) if service else None
         deployments = Deployments(
-            account.client("stepfunctions"), account.resources.state_machine()
+            account.client("stepfunctions"), _resources(account).state_machine()
         )
         found = deployments.recent(status.value if status else None, wanted, limit)
     if as_json:
@@ -286,7 +295,7 @@ def show(
     account = _account(ctx, endpoint_url, region, stack)
     with _reported(account.target.endpoint_url):
         deployments = Deployments(
-            account.client("stepfunctions"), account.resources.state_machine()
+            account.client("stepfunctions"), _resources(account).state_machine()
         )
         detail = deployments.detail(execution)
     if as_json:
@@ -434,7 +443,7 @@ def history(
     account = _account(ctx, endpoint_url, region, stack, services_file)
     with _reported(account.target.endpoint_url):
         ref = service_ref(account.catalog, service)
-        table_name = account.resources.table()
+        table_name = _resources(account).table()
         try:
             running = running_task_definition(account.client("ecs"), ref.cluster, ref.service)
         except (BotoCoreError, ClientError):
@@ -540,7 +549,7 @@ def deploy(
             tag,
             account.client("ecr"),
             sfn,
-            account.resources.state_machine(),
+            _resources(account).state_machine(),
             account.region,
             datetime.now(UTC),
         )
