@@ -1,6 +1,6 @@
 """`make bench`: figures to compare over time, never pass/fail.
 
-python -m bench [--runs N] [--json]
+python -m bench [--runs N] [--json] [--handler NAME ...] [--no-deployment] [--root DIR]
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 from dataclasses import asdict
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -20,15 +21,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="cold starts per handler (median)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument(
+        "--handler",
+        action="append",
+        choices=list(coldstart.HANDLERS),
+        help="measure only this handler's cold start (repeatable)",
+    )
+    parser.add_argument(
+        "--no-deployment", action="store_true", help="skip the demo deployments on the local stack"
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=coldstart.ROOT,
+        help="measure the handlers of another checkout (cold starts only)",
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
 
     console = Console(stderr=args.json)
-    console.width = max(console.width, 130)  # tables stay readable when piped
+    console.width = max(console.width, 160)  # tables stay readable when piped
     with console.status("cold starts: a fresh interpreter per sample"):
-        starts = coldstart.measure(args.runs)
-    with console.status("one demo deployment on the local stack"):
-        costs = [deployment.measure(s) for s in ("approve", "unhealthy")]
+        starts = coldstart.measure(args.runs, args.handler, args.root.resolve())
+    costs: list[deployment.DeploymentCost] = []
+    if not args.no_deployment:
+        with console.status("one demo deployment on the local stack"):
+            costs = [deployment.measure(s) for s in ("approve", "unhealthy")]
 
     if args.json:
         print(
@@ -45,29 +63,40 @@ def main() -> None:
         return
 
     table = Table(
-        title=f"Cold import-and-init, median of {args.runs} (floor: boto3 + same clients)"
+        title=f"Cold start as deployed (tracing on), median of {args.runs}: import the handler, "
+        "init (settings, adapters, clients), first validation of its input model; "
+        "floor: boto3 + the same clients",
     )
     for column in (
         "handler",
         "clients",
-        "import+init ms",
+        "import ms",
+        "init ms",
+        "validate ms",
+        "total ms",
         "floor ms",
         "overhead ms",
         "RSS MB",
         "floor RSS MB",
     ):
-        table.add_column(column, justify="left" if column in ("handler", "clients") else "right")
+        left = column in ("handler", "clients")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column == "handler")
     for s in starts:
         table.add_row(
             s.handler,
             ", ".join(s.clients) or "-",
-            f"{s.import_init_ms:.0f}",
+            f"{s.import_ms:.0f}",
+            f"{s.init_ms:.0f}",
+            f"{s.validate_ms:.1f}",
+            f"{s.total_ms:.0f}",
             f"{s.floor_ms:.0f}",
             f"{s.overhead_ms:+.0f}",
             f"{s.rss_mb:.0f}",
             f"{s.floor_rss_mb:.0f}",
         )
     console.print(table)
+    if not costs:
+        return
 
     cost = Table(title="One deployment of the sample (local stack)")
     for column in ("scenario", "status", "seconds", "state transitions", "Lambda invocations"):
