@@ -1,71 +1,99 @@
 """Adapters built from the function's environment, once per cold start.
 
 Handlers ask for what they need here; nothing is created at import time, so a handler
-that never touches DynamoDB never needs TABLE_NAME.
+that never touches DynamoDB never needs TABLE_NAME. Each adapter module is imported by the
+function that builds it, so a handler loads only the adapters it uses (and their
+dependencies: the store's approval records, the notifications' message templates, the
+settings models), not all of them. boto3 itself is imported here, at import time, because
+every handler that uses this module creates a client.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from bluegreen.adapters.autoscaling import ScalableTargets
 from bluegreen.adapters.aws import client
-from bluegreen.adapters.codedeploy import CodeDeployDeployments
-from bluegreen.adapters.ecs import EcsTaskDefinitions
-from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
-from bluegreen.adapters.secrets import Secrets
-from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
-from bluegreen.adapters.store import StateTable
-from bluegreen.settings import TableSettings, TriggerSettings, load
+
+if TYPE_CHECKING:
+    from bluegreen.adapters.autoscaling import ScalableTargets
+    from bluegreen.adapters.codedeploy import CodeDeployDeployments
+    from bluegreen.adapters.ecs import EcsTaskDefinitions
+    from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
+    from bluegreen.adapters.secrets import Secrets
+    from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
+    from bluegreen.adapters.store import StateTable
 
 
 @cache
 def task_definitions() -> EcsTaskDefinitions:
+    from bluegreen.adapters.ecs import EcsTaskDefinitions
+
     return EcsTaskDefinitions(client("ecs"))
 
 
 @cache
 def deployments() -> CodeDeployDeployments:
+    from bluegreen.adapters.codedeploy import CodeDeployDeployments
+
     return CodeDeployDeployments(client("codedeploy"))
 
 
 @cache
 def scalable_targets() -> ScalableTargets:
+    from bluegreen.adapters.autoscaling import ScalableTargets
+
     return ScalableTargets(client("application-autoscaling"))
 
 
 @cache
 def state_table() -> StateTable:
+    from bluegreen.adapters.store import StateTable
+    from bluegreen.settings import TableSettings, load
+
     return StateTable(client("dynamodb"), load(TableSettings).TABLE_NAME)
 
 
 @cache
 def secrets() -> Secrets:
+    from bluegreen.adapters.secrets import Secrets
+
     return Secrets(client("secretsmanager"))
 
 
 @cache
 def executions() -> Executions:
+    from bluegreen.adapters.stepfunctions import Executions
+    from bluegreen.settings import TriggerSettings, load
+
     return Executions(client("stepfunctions"), load(TriggerSettings).STATE_MACHINE_ARN)
 
 
 @cache
 def task_callbacks() -> TaskCallbacks:
+    from bluegreen.adapters.stepfunctions import TaskCallbacks
+
     return TaskCallbacks(client("stepfunctions"))
 
 
 @cache
 def mailer(sender: str) -> SesMailer:
+    from bluegreen.adapters.notifications import SesMailer
+
     return SesMailer(client("ses"), sender)
 
 
 @cache
 def topic(arn: str) -> Topic:
+    from bluegreen.adapters.notifications import Topic
+
     return Topic(client("sns"), arn)
 
 
 def slack(secret_name: str) -> SlackWebhook | None:
     """The Slack webhook, or None when the installation has no Slack secret."""
+    from bluegreen.adapters.notifications import SlackWebhook
+
     url = secrets().get_optional(secret_name)
     return SlackWebhook(url) if url else None
 
