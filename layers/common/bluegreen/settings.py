@@ -1,15 +1,22 @@
-"""Environment of each function, read once per cold start into a typed model."""
+"""Environment of each function, read once per cold start into a typed model.
+
+Plain pydantic models fed from ``os.environ``: each field is an environment variable of
+the same name (case-sensitive), other variables are ignored. pydantic-settings did the same
+here, but importing it (its dotenv, CLI and cloud-secret sources) cost every function that
+reads settings ~50 ms of cold start.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TypeVar
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True)
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", validate_default=True)
 
 
 class TriggerSettings(_Settings):
@@ -43,4 +50,7 @@ S = TypeVar("S", bound=_Settings)
 @cache
 def load(kind: type[S]) -> S:
     """The settings of ``kind``, read from the environment once per cold start."""
-    return kind()
+    # Only the variables the model names: a validation error never echoes the whole
+    # environment (credentials included) into the logs.
+    found = {name: os.environ[name] for name in kind.model_fields if name in os.environ}
+    return kind.model_validate(found)
