@@ -358,6 +358,28 @@ def _error_payload(error_type: str, message: str, request_id: str, trace: list[s
     ).encode("utf-8")
 
 
+class _SnapshotEnviron(os._Environ[str]):
+    """``os.environ`` whose ``items()`` is one atomic copy.
+
+    Invocations swap variables in and out while other threads keep reading: every botocore
+    or urllib request walks ``os.environ.items()`` for proxy settings, and the stock walk
+    lists the keys first and reads each after, so a key removed in between raised KeyError
+    in that thread (moto's ASL engine reported it as States.Runtime).
+    """
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        data = self._data.copy()  # type: ignore[attr-defined]  # CPython's private store
+        return [(self.decodekey(k), self.decodevalue(v)) for k, v in data.items()]
+
+    def copy(self) -> dict[str, str]:
+        return dict(self.items())
+
+
+def _snapshot_safe_environ() -> None:
+    if not isinstance(os.environ, _SnapshotEnviron):
+        os.environ.__class__ = _SnapshotEnviron
+
+
 @contextmanager
 def _environment(wanted: Mapping[str, str]) -> Iterator[None]:
     """os.environ exactly ``wanted`` inside, restored after.
@@ -365,7 +387,8 @@ def _environment(wanted: Mapping[str, str]) -> Iterator[None]:
     Keys are changed one by one (never cleared wholesale), so server threads reading a
     variable both sides agree on (MOTO_PORT, say) never see it missing.
     """
-    saved = dict(os.environ)
+    _snapshot_safe_environ()
+    saved = os.environ.copy()
     _become(wanted)
     try:
         yield
@@ -375,7 +398,9 @@ def _environment(wanted: Mapping[str, str]) -> Iterator[None]:
 
 def _become(wanted: Mapping[str, str]) -> None:
     for key in [k for k in os.environ if k not in wanted]:
-        del os.environ[key]
+        # pop, not del: another thread (a test runner's env isolation, say) may have
+        # removed it between the listing and here.
+        os.environ.pop(key, None)
     for key, value in wanted.items():
         if os.environ.get(key) != value:
             os.environ[key] = value

@@ -209,3 +209,34 @@ def test_functions_do_not_share_module_state(tmp_path: Path) -> None:
 
     assert [runtime.invoke(first, {}).json() for _ in range(2)] == [1, 2]
     assert runtime.invoke(second, {}).json() == 1
+
+
+def test_other_threads_read_the_environment_safely_while_invocations_swap_it() -> None:
+    # Every botocore/urllib request walks os.environ for proxies, from any thread.
+    import threading
+    import urllib.request
+
+    from bluegreen_cli.local import runtime
+
+    errors: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                urllib.request.getproxies()
+        except Exception as e:
+            errors.append(repr(e))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(3000):
+            with runtime._environment({**os.environ, f"SWAPPED_{i % 40}": "x"}):
+                pass
+    finally:
+        done.set()
+        reader.join()
+
+    assert errors == []
+    assert not [k for k in os.environ if k.startswith("SWAPPED_")]
