@@ -14,21 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bluegreen_cli.commands.local import configure_logging
-from bluegreen_cli.demo import EXPECTED_END, DemoResult, run
-
-_STATE_WORDS = {
-    "RenderTaskDefinition": "rendering the task definition (image pinned by digest)",
-    "RequestApproval": "asking approver@example.com by email and Slack",
-    "SuspendScaling": "suspending Application Auto Scaling (prior state saved)",
-    "CreateDeployment": "creating the CodeDeploy blue/green deployment",
-    "CheckReady": "waiting for the green task set behind the test listener",
-    "ProbeTestListener": "checking the new version through the test listener",
-    "ContinueDeployment": "verified: shifting production traffic",
-    "CheckCompletion": "waiting for CodeDeploy to finish",
-    "ResumeScaling": "restoring scaling exactly as it was",
-    "Rollback": "rolling back: production stays on blue",
-    "ResumeAfterRollback": "restoring scaling exactly as it was",
-}
+from bluegreen_cli.demo import EXPECTED_END, SAMPLE, DemoResult, run
+from bluegreen_cli.follow import PROGRESS
 
 
 def demo(
@@ -98,7 +85,7 @@ def _run(
             def report(kind: str, text: str) -> None:
                 elapsed = f"[dim]{time.monotonic() - started:6.1f}s[/]"
                 if kind == "state":
-                    words = _STATE_WORDS.get(text)
+                    words = PROGRESS.get(text, "").format(approvers=SAMPLE["approver"])
                     if words:
                         console.print(f"{elapsed}  {text:<22} {words}")
                         status.update(words)

@@ -47,7 +47,7 @@ from bluegreen_cli.account import (
     service_ref,
     start_deployment,
 )
-from bluegreen_cli.follow import ExecutionWatcher, Phase, phases
+from bluegreen_cli.follow import PROGRESS, ExecutionWatcher, Phase, phases
 
 # -- where the commands look: global options, also accepted after the command -------------
 
@@ -489,24 +489,6 @@ def history(
 
 # -- deploy -------------------------------------------------------------------------------
 
-_PROGRESS = {
-    "RenderTaskDefinition": "rendering the task definition (image pinned by digest)",
-    "RequestApproval": "waiting for approval by {approvers}",
-    "SuspendScaling": "suspending Application Auto Scaling (prior state saved)",
-    "CreateDeployment": "creating the CodeDeploy blue/green deployment",
-    "CheckReady": "waiting for the green task set behind the test listener",
-    "ProbeTestListener": "checking the new version through the test listener",
-    "ContinueDeployment": "verified: shifting production traffic",
-    "CheckCompletion": "waiting for CodeDeploy to finish",
-    "ResumeScaling": "restoring scaling exactly as it was",
-    "Rollback": "rolling back: production stays on blue",
-    "ResumeAfterRollback": "restoring scaling exactly as it was",
-    "Deployed": "deployed",
-    "RolledBack": "rolled back",
-    "NotDeployed": "not deployed",
-    "NeedsAttention": "NEEDS ATTENTION: a cleanup failed",
-}
-
 
 def deploy(
     ctx: typer.Context,
@@ -592,7 +574,7 @@ def _follow(
     seen: set[str] = set()
     try:
         for step in watcher.steps(timeout=timeout if timeout is not None else float("inf")):
-            words = _PROGRESS.get(step.state)
+            words = PROGRESS.get(step.state)
             if words is None or step.state in seen:
                 continue  # Wait and Choice states, and the polls' repeats
             seen.add(step.state)
