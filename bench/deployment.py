@@ -3,7 +3,9 @@ Lambda invocations, counted by the local stack while `bluegreen local demo` runs
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +35,11 @@ def _counts(stats: dict[str, Any]) -> dict[str, int]:
 
 def measure(scenario: Scenario = "approve") -> DeploymentCost:
     quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
-    with LocalStack(port=0, sample=True, function_environment=quiet) as stack:
+    # What the functions print (their CloudWatch log) must not mix with the figures.
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        LocalStack(port=0, sample=True, function_environment=quiet) as stack,
+    ):
         before = _stats(stack.endpoint_url)
         result = run(stack.endpoint_url, stack.client, scenario)
         after = _stats(stack.endpoint_url)
