@@ -32,6 +32,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from bluegreen_cli.local.intrinsics import REGION
+from bluegreen_cli.local.rights.identity import function_credentials
 from bluegreen_cli.local.template import LocalFunction
 
 log = logging.getLogger(__name__)
@@ -235,9 +236,8 @@ class FunctionRuntime:
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_REGION": REGION,
                 "AWS_DEFAULT_REGION": REGION,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_SESSION_TOKEN": "local",
+                # The function's own credentials: its calls are authorized as its role.
+                **function_credentials(function.logical_id),
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),

@@ -39,6 +39,15 @@ from bluegreen_cli.local import events as eventbridge
 from bluegreen_cli.local.apigw import http_api_event, http_api_response
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
+from bluegreen_cli.local.rights import Rights
+from bluegreen_cli.local.rights.account import MotoAccount
+from bluegreen_cli.local.rights.calls import (
+    AwsCall,
+    access_key_of,
+    denial_response,
+    parse_call,
+    signing_service,
+)
 from bluegreen_cli.local.runtime import (
     FunctionRuntime,
     Throttled,
@@ -125,15 +134,6 @@ def _call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[s
     return str(captured["status"]), list(captured["headers"]), b"".join(chunks)
 
 
-def _service_of(environ: dict[str, Any]) -> str:
-    """The signing service of an AWS request (``Credential=.../us-east-1/ecr/aws4_request``)."""
-    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
-    try:
-        return authorization.split("Credential=")[1].split(",")[0].split("/")[3]
-    except IndexError:
-        return ""
-
-
 class LocalStack:
     """The emulated account with the app from ``template.yaml`` in it, served on one port.
 
@@ -166,6 +166,7 @@ class LocalStack:
         self.ready = False
         self.app: LocalApp | None = None
         self.runtime: FunctionRuntime | None = None
+        self.rights: Rights | None = None
         self.outbox = Outbox()
         self.sample: Any = None  # sample.SampleResources when started with sample=True
         self.sample_target: Any = None
@@ -238,6 +239,10 @@ class LocalStack:
                 self.base_url,
                 parameter_overrides=self.parameters,
             )
+            self.rights = Rights.for_app(
+                self.app,
+                MotoAccount(self._simulator.deployments if self._simulator else None),
+            )
             self.runtime = FunctionRuntime(
                 self.app.functions, self.endpoint_url, extra_environment=self.function_environment
             )
@@ -303,6 +308,7 @@ class LocalStack:
             "state_transitions": eventbridge.state_transitions(),
             "executions": executions,
             "events": {"emitted": self.events.emitted, "delivered": self.events.delivered},
+            "rights": self.rights.stats() if self.rights else {},
         }
 
     # -- start-up --------------------------------------------------------------------------
@@ -434,7 +440,8 @@ class LocalStack:
                 label = self._aws_label(environ)
                 # Reads (a CLI following an execution polls) are logged at DEBUG only.
                 quiet = label.split(" ")[-1].startswith(_READ_ACTIONS) or method == "GET"
-                local = self._aws(environ)
+                denied = self._authorize(environ)
+                local = denied if denied is not None else self._aws(environ)
                 if local is None:
                     assert self._moto is not None
                     status, headers, body = _call_wsgi(self._moto, environ)
@@ -457,7 +464,7 @@ class LocalStack:
     def _aws_label(self, environ: dict[str, Any]) -> str:
         """``ecr PutImage``, ``iam CreateRole``: what an AWS call was, for the log."""
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-        service = _service_of(environ) or "aws"
+        service = signing_service(environ) or "aws"
         if target:
             return f"{service} {target.split('.')[-1]}"
         if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
@@ -494,6 +501,7 @@ class LocalStack:
                     "rules": [r.name for r in self.app.rules],
                     "routes": [r.route_key for r in self.app.routes],
                     "outputs": self.app.outputs,
+                    "roles": self.rights.describe() if self.rights else {},
                 }
             )
         return _json_response({"message": f"no local route {path}"}, 404)
@@ -556,7 +564,35 @@ class LocalStack:
         function = self.app.function(name)
         if function is None:
             return None  # not one of the app's functions: moto answers
+        call = AwsCall(
+            access_key_of(environ), "lambda", "InvokeFunction", {"FunctionName": function.arn}
+        )
+        denied = self._denied(call)
+        if denied is not None:
+            return denied
         return serve_invoke(self.runtime, function, Request(environ))
+
+    # rights: each function acts as its own role
+
+    def _authorize(self, environ: dict[str, Any]) -> Response | None:
+        """AWS's denial when the caller is a function whose role may not make this call."""
+        if self.rights is None or self.rights.principal(access_key_of(environ)) is None:
+            return None  # the account's administrator
+        call = parse_call(environ, _read_body(environ))
+        if call is None:
+            call = AwsCall(
+                access_key_of(environ),
+                signing_service(environ) or "unknown",
+                f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}",
+                protocol="rest",
+            )
+        return self._denied(call)
+
+    def _denied(self, call: AwsCall) -> Response | None:
+        if self.rights is None:
+            return None
+        denial = self.rights.check(call)
+        return None if denial is None else denial_response(call, denial.message)
 
     # AWS APIs with local behaviour
 

@@ -31,10 +31,13 @@ from bluegreen_cli.local.intrinsics import (
     parameter_values,
     references,
 )
+from bluegreen_cli.local.rights.roles import Role, compile_roles, principal_roles, sam_transform
 
 log = logging.getLogger(__name__)
 
 STACK_NAME = "bluegreen"
+# IAM's default quota of managed policies attached to one role (PoliciesPerRole).
+MANAGED_POLICIES_PER_ROLE = 10
 ClientFactory = Callable[[str], Any]
 
 _INTRINSIC_KEYS = {"Ref", "Condition"}
@@ -98,6 +101,14 @@ class LocalApp:
     state_machines: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # IAM as deployed: every role with its resolved policies, and who runs as which role
+    # (function and state machine logical ids -> role logical id).
+    roles: dict[str, Role] = field(default_factory=dict)
+    principals: dict[str, str] = field(default_factory=dict)
+
+    def role_of(self, logical_id: str) -> Role | None:
+        role_id = self.principals.get(logical_id)
+        return self.roles.get(role_id) if role_id else None
 
     def function(self, name_or_arn: str) -> LocalFunction | None:
         """A function by name, full or partial ARN, with or without a ``$LATEST`` qualifier."""
@@ -390,11 +401,27 @@ class AppBuilder:
                 log.debug("not emulated: %s (%s)", logical_id, kind)
                 continue
             creator(logical_id, resource)
+        self._rights()
         for name, output in (self.template.get("Outputs") or {}).items():
             if "Condition" in output and not self.resolver.condition(str(output["Condition"])):
                 continue
             self.app.outputs[str(name)] = self.resolve(output.get("Value"))
         return self.app
+
+    def _rights(self) -> None:
+        """Each role's policies as the deployed stack would have them (see rights/roles.py)."""
+        transformed = sam_transform(self.template_path)
+        self.app.principals = principal_roles(transformed)
+        self.app.roles = compile_roles(transformed, self.resolve)
+        for role in self.app.roles.values():
+            managed = [p.name for p in role.policies if p.kind != "inline"]
+            if len(managed) > MANAGED_POLICIES_PER_ROLE:
+                # What CloudFormation reports when it attaches them: the stack does not create.
+                raise TemplateError(
+                    f"{role.logical_id}: Cannot exceed quota for PoliciesPerRole: "
+                    f"{MANAGED_POLICIES_PER_ROLE} ({len(managed)} managed policies: "
+                    f"{', '.join(managed)})"
+                )
 
     def _properties(self, resource: dict[str, Any]) -> dict[str, Any]:
         properties = self.resolve(resource.get("Properties") or {})
