@@ -31,13 +31,17 @@ from bluegreen_cli.local.intrinsics import (
     parameter_values,
     references,
 )
-from bluegreen_cli.local.rights.roles import Role, compile_roles, principal_roles, sam_transform
+from bluegreen_cli.local.rights.roles import (
+    Role,
+    check_managed_policy_quota,
+    compile_roles,
+    principal_roles,
+    sam_transform,
+)
 
 log = logging.getLogger(__name__)
 
 STACK_NAME = "bluegreen"
-# IAM's default quota of managed policies attached to one role (PoliciesPerRole).
-MANAGED_POLICIES_PER_ROLE = 10
 ClientFactory = Callable[[str], Any]
 
 _INTRINSIC_KEYS = {"Ref", "Condition"}
@@ -413,15 +417,7 @@ class AppBuilder:
         transformed = sam_transform(self.template_path)
         self.app.principals = principal_roles(transformed)
         self.app.roles = compile_roles(transformed, self.resolve)
-        for role in self.app.roles.values():
-            managed = [p.name for p in role.policies if p.kind != "inline"]
-            if len(managed) > MANAGED_POLICIES_PER_ROLE:
-                # What CloudFormation reports when it attaches them: the stack does not create.
-                raise TemplateError(
-                    f"{role.logical_id}: Cannot exceed quota for PoliciesPerRole: "
-                    f"{MANAGED_POLICIES_PER_ROLE} ({len(managed)} managed policies: "
-                    f"{', '.join(managed)})"
-                )
+        check_managed_policy_quota(self.app.roles.values())
 
     def _properties(self, resource: dict[str, Any]) -> dict[str, Any]:
         properties = self.resolve(resource.get("Properties") or {})

@@ -82,12 +82,16 @@ class Rights:
         """The function behind a key; None for the account's administrator (anyone else)."""
         return self._principals.get(access_key_id)
 
+    def needs(self, call: AwsCall) -> list[Need]:
+        """What IAM checks for the call (see needs.py)."""
+        return needs_of(call, self._account)
+
     def check(self, call: AwsCall) -> Denial | None:
         """None when every authorization the call needs is allowed; else the first denial."""
         principal = self.principal(call.access_key_id)
         if principal is None:
             return None
-        for need in needs_of(call, self._account):
+        for need in self.needs(call):
             decision = evaluate(principal.role.documents, need)
             if not decision.allowed:
                 denial = Denial(principal, need, decision.reason)

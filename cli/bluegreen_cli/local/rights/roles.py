@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from bluegreen_cli.local.intrinsics import (
 from bluegreen_cli.local.rights.aws_managed import AWS_MANAGED_POLICIES, managed_policy_name
 
 Resolve = Callable[[Any], Any]
+
+# IAM's default quota of managed policies attached to one role (PoliciesPerRole).
+MANAGED_POLICIES_PER_ROLE = 10
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,9 @@ def sam_transform(template_path: Path) -> dict[str, Any]:
 
     template = load_template_text(template_path.read_text(encoding="utf-8"))
     # Local paths stand in for the S3 locations that `sam package` would upload.
-    for resource in (template.get("Resources") or {}).values():
-        properties = resource.get("Properties") or {}
+    sections = [r.get("Properties") or {} for r in (template.get("Resources") or {}).values()]
+    sections += list((template.get("Globals") or {}).values())
+    for properties in sections:
         for key in ("CodeUri", "ContentUri", "DefinitionUri"):
             if isinstance(properties.get(key), str):
                 properties[key] = f"s3://local/{properties[key]}"
@@ -172,6 +176,18 @@ def compile_roles(transformed: Mapping[str, Any], resolve: Resolve) -> dict[str,
         arn = str(resolve({"Fn::GetAtt": [logical_id, "Arn"]}))
         roles[str(logical_id)] = Role(logical_id=str(logical_id), arn=arn, policies=tuple(policies))
     return roles
+
+
+def check_managed_policy_quota(roles: Iterable[Role]) -> None:
+    """Refuse what CloudFormation cannot create: a role past IAM's PoliciesPerRole quota."""
+    for role in roles:
+        managed = [p.name for p in role.policies if p.kind != "inline"]
+        if len(managed) > MANAGED_POLICIES_PER_ROLE:
+            raise TemplateError(
+                f"{role.logical_id}: Cannot exceed quota for PoliciesPerRole: "
+                f"{MANAGED_POLICIES_PER_ROLE} ({len(managed)} managed policies: "
+                f"{', '.join(managed)})"
+            )
 
 
 def _listed(value: Any) -> list[str]:
