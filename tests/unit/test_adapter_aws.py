@@ -357,3 +357,24 @@ def test_an_optional_secret_that_does_not_exist_turns_the_feature_off(aws: Aws) 
 def test_a_required_secret_that_does_not_exist_is_an_error(aws: Aws) -> None:
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         Secrets(aws.client("secretsmanager")).get("bluegreen/signing")
+
+
+def test_an_optional_secret_the_role_may_not_read_turns_the_feature_off(aws: Aws) -> None:
+    # Secrets Manager answers AccessDeniedException, not ResourceNotFoundException, when the
+    # caller's policy does not cover the secret, even when it does not exist.
+    from botocore.stub import Stubber
+
+    sm = aws.client("secretsmanager")
+    with Stubber(sm) as answers:
+        answers.add_client_error(
+            "get_secret_value",
+            service_error_code="AccessDeniedException",
+            service_message="User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized",
+            http_status_code=400,
+        )
+        answers.add_client_error(
+            "get_secret_value", service_error_code="InternalServiceError", http_status_code=500
+        )
+        assert Secrets(sm).get_optional("bluegreen/slack-webhook") is None
+        with pytest.raises(ClientError, match="InternalServiceError"):
+            Secrets(sm).get_optional("bluegreen/slack-webhook")

@@ -68,6 +68,7 @@ SEND_TASK_FAILURE = "AWSStepFunctions.SendTaskFailure"
 CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
+LOCAL_SLACK_SECRET_NAME = "bluegreen/slack-webhook"  # noqa: S105 - a name, not a value
 
 _READ_ACTIONS = ("Describe", "Get", "List", "BatchGet", "Receive")
 
@@ -157,7 +158,8 @@ class LocalStack:
         self.requested_port = port
         self.with_sample = sample
         self.project_root = Path(project_root) if project_root else default_project_root()
-        self.parameters = dict(parameters or {})
+        # The local account has Slack (its messages land in the outbox) unless told otherwise.
+        self.parameters = {"SlackWebhookSecretName": LOCAL_SLACK_SECRET_NAME, **(parameters or {})}
         # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
         self.function_environment = dict(function_environment or {})
         # The sample ALB's production and test listeners; services.toml probes 18081.

@@ -151,7 +151,10 @@ def compile_roles(transformed: Mapping[str, Any], resolve: Resolve) -> dict[str,
             continue
         properties = resource.get("Properties") or {}
         policies: list[PolicySource] = []
-        for inline in properties.get("Policies") or []:
+        # Resolved as a whole first: an Fn::If may leave a policy out (AWS::NoValue).
+        for inline in resolve(properties.get("Policies") or []):
+            if inline is NO_VALUE:
+                continue
             policies.append(
                 PolicySource(
                     "inline",

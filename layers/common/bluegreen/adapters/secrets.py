@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from bluegreen.adapters.aws import translated
+from botocore.exceptions import ClientError
+
+from bluegreen.adapters.aws import error_code, translated
+
+log = logging.getLogger(__name__)
 
 
 class Secrets:
@@ -20,10 +25,17 @@ class Secrets:
         return self._cache[secret_id]
 
     def get_optional(self, secret_id: str) -> str | None:
-        """The secret, or None when the installation has not created it (feature off)."""
+        """The secret, or None when there is none to read (the feature is off).
+
+        A secret the role may not read answers AccessDeniedException, even when it does not
+        exist: an optional feature that cannot be read is skipped and logged, never fatal.
+        """
         if not secret_id:
             return None
         try:
             return self.get(secret_id)
-        except self._sm.exceptions.ResourceNotFoundException:
+        except ClientError as e:
+            if error_code(e) not in ("ResourceNotFoundException", "AccessDeniedException"):
+                raise
+            log.warning("optional secret %s skipped: %s", secret_id, error_code(e))
             return None
