@@ -54,6 +54,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 PUT_EVENTS = "AWSEvents.PutEvents"
+PUT_RULE = "AWSEvents.PutRule"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
 SEND_TASK_FAILURE = "AWSStepFunctions.SendTaskFailure"
 CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
@@ -566,6 +567,7 @@ class LocalStack:
         local = target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)) or target in (
             ECR_PUT_IMAGE,
             PUT_EVENTS,
+            PUT_RULE,
             TEST_EVENT_PATTERN,
             SEND_TASK_FAILURE,
         )
@@ -583,6 +585,10 @@ class LocalStack:
         if target == PUT_EVENTS:
             code, document = self.events.put_events(body)
             return _aws_json(document, code)
+        if target == PUT_RULE:
+            # A pattern EventBridge refuses is refused here; moto stores the others.
+            refusal = eventbridge.put_rule_refusal(body)
+            return _aws_json(refusal[1], refusal[0]) if refusal else None
         if target == SEND_TASK_FAILURE:
             return _send_task_failure(environ, body)
         assert self._moto is not None
@@ -621,13 +627,14 @@ class LocalStack:
             )
 
     def _test_event_pattern(self, body: dict[str, Any]) -> Response:
+        refusal = eventbridge.pattern_refusal(str(body.get("EventPattern", "")))
+        if refusal:
+            return _aws_json(refusal[1], refusal[0])
         try:
-            pattern = json.loads(str(body.get("EventPattern", "")))
             event = json.loads(str(body.get("Event", "")))
-            result = eventbridge.matches(pattern, event)
-        except (ValueError, eventbridge.InvalidEventPattern) as e:
-            return _aws_json_error(400, "InvalidEventPatternException", str(e))
-        return _aws_json({"Result": result})
+        except ValueError:
+            return _aws_json_error(400, "InvalidEventPatternException", "Event is not valid JSON")
+        return _aws_json({"Result": eventbridge.matches(json.loads(body["EventPattern"]), event)})
 
 
 def _send_task_failure(environ: dict[str, Any], body: dict[str, Any]) -> Response:
