@@ -37,15 +37,17 @@ from werkzeug.wsgi import get_input_stream
 
 from bluegreen_cli.local import events as eventbridge
 from bluegreen_cli.local.apigw import http_api_event, http_api_response
+from bluegreen_cli.local.async_invoke import AsyncInvoker, serve_event_invoke
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.runtime import (
     FunctionRuntime,
+    Invocation,
     Throttled,
     invoke_function_name,
     serve_invoke,
 )
-from bluegreen_cli.local.template import LocalApp, create_app, match_route
+from bluegreen_cli.local.template import LocalApp, LocalFunction, create_app, match_route
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +187,8 @@ class LocalStack:
         self._saved_moto_port: str | None = None
         self._simulator: Any = None
         self._load_balancer: Any = None
+        # Lambda's asynchronous invocations (EventBridge targets, Invoke with Event).
+        self.async_invocations = AsyncInvoker(self._run_function, self.client)
         self.events = eventbridge.EventBus(self._invoke_target, self._start_execution_target)
         self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
 
@@ -226,6 +230,7 @@ class LocalStack:
         self._simulator = self._make_simulator()
         if self._simulator is not None:
             self._simulator.start()
+        self.async_invocations.start()
         self.events.start()
         try:
             if self.with_sample:
@@ -261,6 +266,7 @@ class LocalStack:
             _running.remove(self)
         self._watcher.stop()
         self.events.stop()
+        self.async_invocations.stop()
         for part in (self._load_balancer, self._simulator):
             if part is not None:
                 try:
@@ -401,14 +407,17 @@ class LocalStack:
     # -- event targets ---------------------------------------------------------------------
 
     def _invoke_target(self, arn: str, event: dict[str, Any]) -> bool:
+        # EventBridge invokes Lambda targets asynchronously.
         function = self.app.function(arn) if self.app else None
-        if function is None or self.runtime is None:
+        if function is None:
             return False
-        try:
-            self.runtime.invoke(function, event)
-        except Throttled as e:
-            log.warning("event for %s dropped: %s", function.name, e)
+        self.async_invocations.submit(function, event)
         return True
+
+    def _run_function(self, function: LocalFunction, event: Any) -> Invocation:
+        if self.runtime is None:
+            raise Throttled("the runtime is not started")
+        return self.runtime.invoke(function, event)
 
     def _start_execution_target(self, arn: str, event: dict[str, Any]) -> None:
         self.client("stepfunctions").start_execution(stateMachineArn=arn, input=json.dumps(event))
@@ -557,7 +566,10 @@ class LocalStack:
         function = self.app.function(name)
         if function is None:
             return None  # not one of the app's functions: moto answers
-        return serve_invoke(self.runtime, function, Request(environ))
+        request = Request(environ)
+        if request.headers.get("X-Amz-Invocation-Type") == "Event":
+            return serve_event_invoke(self.async_invocations, function, request)
+        return serve_invoke(self.runtime, function, request)
 
     # AWS APIs with local behaviour
 

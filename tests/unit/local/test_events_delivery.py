@@ -111,6 +111,8 @@ def test_a_disabled_rule_delivers_nothing(stack: LocalStack, records: Path) -> N
             ]
         )
         assert stack.events.wait_idle()
+        # Lambda targets run from Lambda's own queue, after EventBridge handed them over.
+        assert stack.async_invocations.wait_idle()
     finally:
         events.enable_rule(Name="bluegreen-RecorderFunctionCustom")
 
