@@ -296,6 +296,7 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     try:
         digest = push_image(stack.client("ecr"), "demo-web", tag)
         assert stack.events.wait_idle()
+        assert stack.async_invocations.wait_idle()
     finally:
         events.enable_rule(Name=rule)
     assert not [e for e in deployed.executions() if tag[:12] in e["name"]]

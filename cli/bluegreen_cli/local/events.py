@@ -3,7 +3,8 @@
 moto stores rules and targets but never delivers to Lambda or Step Functions targets, and
 the AWS services it emulates emit no events. This module fills both gaps:
 
-- :func:`matches` implements EventBridge's event pattern semantics;
+- :func:`pattern_refusal` answers a PutRule or TestEventPattern whose pattern EventBridge
+  refuses, and :func:`matches` (from :mod:`event_patterns`) matches as EventBridge does;
 - :class:`EventBus` delivers an event, on a worker thread as EventBridge does
   (asynchronously, after the producer's call returned), to every enabled rule of moto's
   events backend whose pattern matches, invoking Lambda targets in-process and starting
@@ -16,11 +17,9 @@ the AWS services it emulates emit no events. This module fills both gaps:
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import logging
 import queue
-import re
 import threading
 import time
 import uuid
@@ -28,153 +27,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from bluegreen_cli.local import event_patterns
+from bluegreen_cli.local.event_patterns import InvalidEventPattern as InvalidEventPattern
+from bluegreen_cli.local.event_patterns import matches as matches
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 
 log = logging.getLogger(__name__)
-
-_MISSING = object()
-
-# -- pattern matching ------------------------------------------------------------------
-
-
-class InvalidEventPattern(ValueError):
-    """The pattern is not one EventBridge would accept."""
-
-
-def matches(pattern: dict[str, Any], event: Any) -> bool:
-    """Whether an event matches an EventBridge event pattern.
-
-    Every field of the pattern must match (AND); the values listed for a field are
-    alternatives (OR); an array in the event matches when any of its elements does; a field
-    the event lacks matches only ``{"exists": false}``. ``$or`` holds alternative
-    sub-patterns.
-    """
-    if not isinstance(pattern, dict):
-        raise InvalidEventPattern("an event pattern is a JSON object")
-    if not isinstance(event, dict):
-        event = {}
-    for key, expected in pattern.items():
-        if key == "$or":
-            if not isinstance(expected, list) or not expected:
-                raise InvalidEventPattern("$or takes a non-empty array of patterns")
-            if not any(matches(alternative, event) for alternative in expected):
-                return False
-            continue
-        actual = event.get(key, _MISSING)
-        if isinstance(expected, dict):
-            if isinstance(actual, dict):
-                if not matches(expected, actual):
-                    return False
-            elif isinstance(actual, list) and any(isinstance(a, dict) for a in actual):
-                if not any(matches(expected, a) for a in actual if isinstance(a, dict)):
-                    return False
-            elif not matches(expected, {}):
-                # A nested pattern over a field the event lacks: its leaves are all missing.
-                return False
-        elif isinstance(expected, list):
-            if not expected:
-                raise InvalidEventPattern(f"{key!r}: empty arrays are not allowed")
-            if not _field_matches(expected, actual):
-                return False
-        else:
-            raise InvalidEventPattern(f"{key!r} must be an object or an array")
-    return True
-
-
-def _field_matches(alternatives: list[Any], actual: Any) -> bool:
-    values = actual if isinstance(actual, list) else [actual]
-    for matcher in alternatives:
-        if isinstance(matcher, dict) and "exists" in matcher:
-            present = actual is not _MISSING
-            if bool(matcher["exists"]) == present:
-                return True
-            continue
-        if actual is _MISSING:
-            continue
-        if any(_value_matches(matcher, value) for value in values):
-            return True
-    return False
-
-
-def _value_matches(matcher: Any, value: Any) -> bool:
-    if not isinstance(matcher, dict):
-        return _equal(matcher, value)
-    if len(matcher) != 1:
-        raise InvalidEventPattern(f"a content filter has one key: {matcher!r}")
-    ((operator, operand),) = matcher.items()
-    if operator == "prefix":
-        return _text_test(operand, value, str.startswith)
-    if operator == "suffix":
-        return _text_test(operand, value, str.endswith)
-    if operator == "equals-ignore-case":
-        return isinstance(value, str) and value.lower() == str(operand).lower()
-    if operator == "wildcard":
-        return isinstance(value, str) and _wildcard(str(operand)).fullmatch(value) is not None
-    if operator == "anything-but":
-        return _anything_but(operand, value)
-    if operator == "numeric":
-        return _numeric(operand, value)
-    if operator == "cidr":
-        try:
-            return ipaddress.ip_address(str(value)) in ipaddress.ip_network(str(operand))
-        except ValueError:
-            return False
-    raise InvalidEventPattern(f"unsupported content filter {operator!r}")
-
-
-def _equal(expected: Any, value: Any) -> bool:
-    if expected is None or value is None:
-        return expected is None and value is None
-    if isinstance(expected, bool) or isinstance(value, bool):
-        return expected is value
-    if isinstance(expected, int | float) and isinstance(value, int | float):
-        return float(expected) == float(value)
-    if isinstance(expected, str) and isinstance(value, str):
-        return expected == value
-    return False
-
-
-def _text_test(operand: Any, value: Any, test: Callable[[str, str], bool]) -> bool:
-    if not isinstance(value, str):
-        return False
-    if isinstance(operand, dict) and "equals-ignore-case" in operand:
-        return test(value.lower(), str(operand["equals-ignore-case"]).lower())
-    return test(value, str(operand))
-
-
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    pieces = re.split(r"(?<!\\)\*", pattern)
-    return re.compile(".*".join(re.escape(piece.replace("\\*", "*")) for piece in pieces))
-
-
-def _anything_but(operand: Any, value: Any) -> bool:
-    if isinstance(operand, list):
-        return not any(_equal(item, value) for item in operand)
-    if isinstance(operand, dict):
-        return not _value_matches(operand, value)
-    return not _equal(operand, value)
-
-
-def _numeric(operand: Any, value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    checks = {
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        "=": lambda a, b: a == b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    if not isinstance(operand, list) or len(operand) % 2:
-        raise InvalidEventPattern(f"numeric takes operator/value pairs: {operand!r}")
-    for index in range(0, len(operand), 2):
-        check = checks.get(str(operand[index]))
-        if check is None:
-            raise InvalidEventPattern(f"unknown numeric operator {operand[index]!r}")
-        if not check(float(value), float(operand[index + 1])):
-            return False
-    return True
-
 
 # -- events as AWS shapes them -----------------------------------------------------------
 
@@ -294,11 +152,91 @@ def execution_status_change(execution: Any, status: str) -> dict[str, Any]:
     )
 
 
+# -- what EventBridge refuses ------------------------------------------------------------
+
+
+def pattern_refusal(text: str, quota: int | None = None) -> tuple[int, dict[str, Any]] | None:
+    """EventBridge's error answer for an EventPattern it refuses, or None when accepted.
+
+    ``quota`` is the "Event pattern size" quota, which PutRule applies (TestEventPattern
+    only has the API's own length limit).
+    """
+    if len(text) > event_patterns.MAX_PATTERN_LENGTH:
+        return 400, {
+            "__type": "ValidationException",
+            "message": f"1 validation error detected: Value '{text}' at 'eventPattern' failed "
+            "to satisfy constraint: Member must have length less than or equal to "
+            f"{event_patterns.MAX_PATTERN_LENGTH}",
+        }
+    if quota is not None and len(text) > quota:
+        # The quota is documented (2048 by default); the exact error is not. PutRule's error
+        # for a request beyond a service quota is LimitExceededException.
+        return 400, {
+            "__type": "LimitExceededException",
+            "message": f"The event pattern is {len(text)} characters long, beyond the "
+            f"Event pattern size quota of {quota} characters.",
+        }
+    try:
+        event_patterns.parse_pattern(text)
+    except InvalidEventPattern as e:
+        return 400, {
+            "__type": "InvalidEventPatternException",
+            "message": event_patterns.aws_message(str(e)),
+        }
+    return None
+
+
+def put_rule_refusal(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """EventBridge's error answer to a PutRule whose EventPattern it refuses, or None."""
+    text = request.get("EventPattern")
+    if text is None:
+        return None
+    return pattern_refusal(str(text), quota=event_patterns.PATTERN_SIZE_QUOTA)
+
+
 # -- delivery --------------------------------------------------------------------------
 
 LambdaTarget = Callable[[str, dict[str, Any]], bool]
-"""Invoke the function with this ARN on an event; False when no such function is served."""
+"""Hand an event to the function with this ARN (Lambda's asynchronous invocation);
+False when no such function is served locally."""
 StateMachineTarget = Callable[[str, dict[str, Any]], None]
+DeadLetterSender = Callable[[str, str, dict[str, str]], None]
+"""Send (queue ARN, message body, string message attributes) to an SQS queue."""
+
+
+class TargetFailure(Exception):
+    """EventBridge could not hand an event to a target.
+
+    ``code`` is the ERROR_CODE a dead-letter message carries (the User Guide lists them:
+    NO_RESOURCE, NO_PERMISSIONS, THROTTLING, ...).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Failures EventBridge does not retry: they go straight to the dead-letter queue.
+_NOT_RETRIED = frozenset({"NO_RESOURCE", "NO_PERMISSIONS", "INVALID_PARAMETER"})
+
+
+def _failure_of(error: Exception) -> TargetFailure:
+    """The dead-letter ERROR_CODE for an error a target's service answered."""
+    if isinstance(error, TargetFailure):
+        return error
+    details = getattr(error, "response", None) or {}
+    code = str(details.get("Error", {}).get("Code", "")) if isinstance(details, dict) else ""
+    message = str(details.get("Error", {}).get("Message", "")) if code else str(error)
+    if code in ("ResourceNotFoundException", "StateMachineDoesNotExist", "StateMachineDeleting"):
+        return TargetFailure("NO_RESOURCE", message)
+    if code.startswith("AccessDenied"):
+        return TargetFailure("NO_PERMISSIONS", message)
+    if code in ("InvalidExecutionInput", "ValidationException", "InvalidParameterValueException"):
+        return TargetFailure("INVALID_PARAMETER", message)
+    if "Throttl" in code or code == "TooManyRequestsException":
+        return TargetFailure("THROTTLING", message)
+    return TargetFailure("UNKNOWN", message or type(error).__name__)
 
 
 def _event_buses() -> dict[str, Any]:
@@ -312,14 +250,42 @@ def _rules(bus_name: str) -> list[Any]:
     return list(bus.rules.values()) if bus is not None else []
 
 
+def _lambda_exists(arn: str) -> bool:
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        lambda_backends[ACCOUNT_ID][REGION].get_function(arn)
+    except Exception:
+        return False
+    return True
+
+
 def _moto_delivery(rule: Any, targets: list[dict[str, Any]], event: dict[str, Any]) -> None:
     """Targets moto delivers itself (SQS, CloudWatch Logs, archives, other buses)."""
+    from moto.events.models import EventPattern
+
     own = copy.copy(rule)
     own.targets = targets
+    # The rule matched by EventBridge's rules (checked here already); moto's own matcher,
+    # which send_to_targets consults, does not always agree.
+    own.event_pattern = EventPattern(None, {})
     # moto's own event messages carry epoch seconds.
     moment = datetime.strptime(str(event["time"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     message = {**event, "time": moment.timestamp(), "ingestion-time": time.time()}
     own.send_to_targets(message)
+
+
+def _moto_dead_letter(queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    sqs_backends[account][region].send_message(
+        queue_name=name,
+        message_body=body,
+        message_attributes={
+            key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()
+        },
+    )
 
 
 def _put_events_error(entry: dict[str, Any]) -> dict[str, str] | None:
@@ -332,6 +298,12 @@ def _put_events_error(entry: dict[str, Any]) -> dict[str, str] | None:
                     f"Parameter {field} is not valid. Reason: {field} is a required argument."
                 ),
             }
+    if str(entry["Source"]).startswith("aws."):
+        # The aws. prefix is reserved for the events AWS services emit themselves.
+        return {
+            "ErrorCode": "NotAuthorizedForSourceException",
+            "ErrorMessage": "Not authorized for the source.",
+        }
     try:
         detail = json.loads(str(entry["Detail"]))
     except ValueError:
@@ -380,11 +352,17 @@ class EventBus:
         start_execution: StateMachineTarget,
         rules: Callable[[str], Iterable[Any]] = _rules,
         other_targets: Callable[[Any, list[dict[str, Any]], dict[str, Any]], None] = _moto_delivery,
+        dead_letter: DeadLetterSender = _moto_dead_letter,
+        lambda_exists: Callable[[str], bool] = _lambda_exists,
     ) -> None:
         self._invoke_lambda = invoke_lambda
         self._start_execution = start_execution
         self._rules = rules
         self._other_targets = other_targets
+        self._dead_letter = dead_letter
+        self._lambda_exists = lambda_exists
+        # (rule ARN, pattern) already reported as not evaluable: said once, not per event.
+        self._reported: set[tuple[str, str]] = set()
         self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._idle = threading.Condition()
@@ -461,32 +439,96 @@ class EventBus:
                     self._idle.notify_all()
 
     def _deliver(self, bus: str, event: dict[str, Any]) -> None:
+        # Each rule matches and delivers on its own: one that fails stops no other.
         for rule in self._rules(bus):
-            if getattr(rule, "state", "ENABLED") != "ENABLED":
+            try:
+                if self._rule_matches(rule, event):
+                    self._deliver_to_rule(rule, event)
+            except Exception:
+                log.exception("rule %s: delivering %s failed", rule.name, event.get("detail-type"))
+
+    def _rule_matches(self, rule: Any, event: dict[str, Any]) -> bool:
+        if getattr(rule, "state", "ENABLED") != "ENABLED":
+            return False
+        pattern = rule.event_pattern.get_pattern() if rule.event_pattern else {}
+        if not pattern:
+            return False
+        try:
+            return matches(pattern, event)
+        except InvalidEventPattern as e:
+            key = (str(getattr(rule, "arn", rule.name)), json.dumps(pattern, sort_keys=True))
+            if key not in self._reported:
+                self._reported.add(key)
+                log.error(
+                    "rule %s is skipped: EventBridge would not accept its pattern (%s)",
+                    rule.name,
+                    e,
+                )
+            return False
+
+    def _deliver_to_rule(self, rule: Any, event: dict[str, Any]) -> None:
+        others: list[dict[str, Any]] = []
+        for target in list(rule.targets):
+            arn = str(target.get("Arn", ""))
+            service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+            if service not in ("lambda", "states"):
+                others.append(target)
                 continue
-            pattern = rule.event_pattern.get_pattern() if rule.event_pattern else {}
-            if not pattern or not matches(pattern, event):
-                continue
-            others: list[dict[str, Any]] = []
-            for target in list(rule.targets):
-                arn = str(target.get("Arn", ""))
-                service = arn.split(":")[2] if arn.count(":") >= 5 else ""
-                if service == "lambda":
-                    if self._invoke_lambda(arn, _target_input(target, event)):
-                        self.delivered += 1
-                    else:
-                        log.warning("rule %s: target %s is not served locally", rule.name, arn)
-                elif service == "states":
-                    self._start_execution(arn, _target_input(target, event))
+            try:
+                if self._deliver_to_target(service, arn, _target_input(target, event)):
                     self.delivered += 1
                 else:
-                    others.append(target)
-            if others:
-                try:
-                    self._other_targets(rule, others, event)
-                    self.delivered += len(others)
-                except Exception:
-                    log.exception("rule %s: delivery to its other targets failed", rule.name)
+                    log.warning("rule %s: target %s is not served locally", rule.name, arn)
+            except Exception as e:
+                self._failed(rule, target, event, _failure_of(e))
+        if others:
+            try:
+                self._other_targets(rule, others, event)
+                self.delivered += len(others)
+            except Exception:
+                log.exception("rule %s: delivery to its other targets failed", rule.name)
+
+    def _deliver_to_target(self, service: str, arn: str, payload: Any) -> bool:
+        if service == "states":
+            self._start_execution(arn, payload)
+            return True
+        if self._invoke_lambda(arn, payload):
+            return True
+        if not self._lambda_exists(arn):
+            raise TargetFailure("NO_RESOURCE", f"Function not found: {arn}")
+        return False
+
+    def _failed(
+        self, rule: Any, target: dict[str, Any], event: dict[str, Any], failure: TargetFailure
+    ) -> None:
+        """A target EventBridge could not deliver to: its dead-letter queue gets the event.
+
+        EventBridge sends failures it does not retry (a missing target, missing rights)
+        straight to the queue. Others it retries per the target's RetryPolicy; locally no
+        target answers those (they are the local stack's own errors), so they are logged.
+        """
+        queue_arn = str((target.get("DeadLetterConfig") or {}).get("Arn") or "")
+        arn = str(target.get("Arn", ""))
+        if failure.code not in _NOT_RETRIED:
+            log.error("rule %s: delivery to %s failed: %s", rule.name, arn, failure.message)
+            return
+        log.warning("rule %s: %s for %s: %s", rule.name, failure.code, arn, failure.message)
+        if not queue_arn:
+            return
+        attributes = {
+            "RULE_ARN": str(getattr(rule, "arn", "")),
+            "TARGET_ARN": arn,
+            "ERROR_CODE": failure.code,
+            "ERROR_MESSAGE": failure.message,
+            "RETRY_ATTEMPTS": "0",
+        }
+        try:
+            self._dead_letter(queue_arn, json.dumps(event), attributes)
+        except Exception:
+            # EventBridge counts these as InvocationsFailedToBeSentToDLQ.
+            log.exception(
+                "rule %s: the dead-letter queue %s refused the event", rule.name, queue_arn
+            )
 
 
 class ExecutionWatcher:

@@ -37,6 +37,7 @@ from werkzeug.wsgi import get_input_stream
 
 from bluegreen_cli.local import events as eventbridge
 from bluegreen_cli.local.apigw import http_api_event, http_api_response
+from bluegreen_cli.local.async_invoke import AsyncInvoker, serve_event_invoke
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.rights import Rights
@@ -50,11 +51,12 @@ from bluegreen_cli.local.rights.calls import (
 )
 from bluegreen_cli.local.runtime import (
     FunctionRuntime,
+    Invocation,
     Throttled,
     invoke_function_name,
     serve_invoke,
 )
-from bluegreen_cli.local.template import LocalApp, create_app, match_route
+from bluegreen_cli.local.template import LocalApp, LocalFunction, create_app, match_route
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 PUT_EVENTS = "AWSEvents.PutEvents"
+PUT_RULE = "AWSEvents.PutRule"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
 SEND_TASK_FAILURE = "AWSStepFunctions.SendTaskFailure"
 CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
@@ -187,6 +190,8 @@ class LocalStack:
         self._saved_moto_port: str | None = None
         self._simulator: Any = None
         self._load_balancer: Any = None
+        # Lambda's asynchronous invocations (EventBridge targets, Invoke with Event).
+        self.async_invocations = AsyncInvoker(self._run_function, self.client)
         self.events = eventbridge.EventBus(self._invoke_target, self._start_execution_target)
         self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
 
@@ -228,6 +233,7 @@ class LocalStack:
         self._simulator = self._make_simulator()
         if self._simulator is not None:
             self._simulator.start()
+        self.async_invocations.start()
         self.events.start()
         try:
             if self.with_sample:
@@ -267,6 +273,7 @@ class LocalStack:
             _running.remove(self)
         self._watcher.stop()
         self.events.stop()
+        self.async_invocations.stop()
         for part in (self._load_balancer, self._simulator):
             if part is not None:
                 try:
@@ -408,14 +415,17 @@ class LocalStack:
     # -- event targets ---------------------------------------------------------------------
 
     def _invoke_target(self, arn: str, event: dict[str, Any]) -> bool:
+        # EventBridge invokes Lambda targets asynchronously.
         function = self.app.function(arn) if self.app else None
-        if function is None or self.runtime is None:
+        if function is None:
             return False
-        try:
-            self.runtime.invoke(function, event)
-        except Throttled as e:
-            log.warning("event for %s dropped: %s", function.name, e)
+        self.async_invocations.submit(function, event)
         return True
+
+    def _run_function(self, function: LocalFunction, event: Any) -> Invocation:
+        if self.runtime is None:
+            raise Throttled("the runtime is not started")
+        return self.runtime.invoke(function, event)
 
     def _start_execution_target(self, arn: str, event: dict[str, Any]) -> None:
         self.client("stepfunctions").start_execution(stateMachineArn=arn, input=json.dumps(event))
@@ -572,7 +582,10 @@ class LocalStack:
         denied = self._denied(call)
         if denied is not None:
             return denied
-        return serve_invoke(self.runtime, function, Request(environ))
+        request = Request(environ)
+        if request.headers.get("X-Amz-Invocation-Type") == "Event":
+            return serve_event_invoke(self.async_invocations, function, request)
+        return serve_invoke(self.runtime, function, request)
 
     # rights: each function acts as its own role
 
@@ -604,6 +617,7 @@ class LocalStack:
         local = target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)) or target in (
             ECR_PUT_IMAGE,
             PUT_EVENTS,
+            PUT_RULE,
             TEST_EVENT_PATTERN,
             SEND_TASK_FAILURE,
         )
@@ -621,6 +635,10 @@ class LocalStack:
         if target == PUT_EVENTS:
             code, document = self.events.put_events(body)
             return _aws_json(document, code)
+        if target == PUT_RULE:
+            # A pattern EventBridge refuses is refused here; moto stores the others.
+            refusal = eventbridge.put_rule_refusal(body)
+            return _aws_json(refusal[1], refusal[0]) if refusal else None
         if target == SEND_TASK_FAILURE:
             return _send_task_failure(environ, body)
         assert self._moto is not None
@@ -659,13 +677,14 @@ class LocalStack:
             )
 
     def _test_event_pattern(self, body: dict[str, Any]) -> Response:
+        refusal = eventbridge.pattern_refusal(str(body.get("EventPattern", "")))
+        if refusal:
+            return _aws_json(refusal[1], refusal[0])
         try:
-            pattern = json.loads(str(body.get("EventPattern", "")))
             event = json.loads(str(body.get("Event", "")))
-            result = eventbridge.matches(pattern, event)
-        except (ValueError, eventbridge.InvalidEventPattern) as e:
-            return _aws_json_error(400, "InvalidEventPatternException", str(e))
-        return _aws_json({"Result": result})
+        except ValueError:
+            return _aws_json_error(400, "InvalidEventPatternException", "Event is not valid JSON")
+        return _aws_json({"Result": eventbridge.matches(json.loads(body["EventPattern"]), event)})
 
 
 def _send_task_failure(environ: dict[str, Any], body: dict[str, Any]) -> Response:

@@ -64,6 +64,8 @@ class LocalFunction:
     timeout: int = 3
     memory_size: int = 128
     layer_dirs: tuple[Path, ...] = ()
+    # Its EventInvokeConfig property, resolved (asynchronous invocation retries, destinations).
+    event_invoke_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -534,6 +536,7 @@ class AppBuilder:
             timeout=timeout,
             memory_size=memory,
             layer_dirs=layer_dirs,
+            event_invoke_config=properties.get("EventInvokeConfig"),
         )
         for event_name, event in (properties.get("Events") or {}).items():
             self._function_event(logical_id, arn, str(event_name), event)

@@ -132,7 +132,10 @@ HANDLERS = {
         def lambda_handler(event, context):
             folder = pathlib.Path(os.environ["RECORD_DIR"])
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{event['id']}.json").write_text(json.dumps(event))
+            # Written aside then renamed: a test reading the folder never sees half a file.
+            partial = folder / f"{event['id']}.partial"
+            partial.write_text(json.dumps(event))
+            os.replace(partial, folder / f"{event['id']}.json")
             return {"recorded": event["id"]}
     """,
     "echo": """

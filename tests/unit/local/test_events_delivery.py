@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from bluegreen_cli.local.sample import image_manifest
 from bluegreen_cli.local.server import LocalStack
+from botocore.exceptions import ClientError
 
 from tests.unit.local.localstack_support import wait_for, write_project
 
@@ -110,6 +111,8 @@ def test_a_disabled_rule_delivers_nothing(stack: LocalStack, records: Path) -> N
             ]
         )
         assert stack.events.wait_idle()
+        # Lambda targets run from Lambda's own queue, after EventBridge handed them over.
+        assert stack.async_invocations.wait_idle()
     finally:
         events.enable_rule(Name="bluegreen-RecorderFunctionCustom")
 
@@ -205,3 +208,175 @@ def test_other_target_types_are_still_delivered_by_the_emulator(stack: LocalStac
     (message,) = wait_for(received)
     assert message["detail"]["repository-name"] == "copied"
     assert message["detail-type"] == "ECR Image Action"
+
+
+def _client_error(call: Any, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as failed:
+        call(**kwargs)
+    return dict(failed.value.response["Error"])
+
+
+def test_put_rule_refuses_a_pattern_eventbridge_refuses(stack: LocalStack) -> None:
+    """PutRule answers InvalidEventPatternException and stores nothing."""
+    events = stack.client("events")
+
+    error = _client_error(
+        events.put_rule, Name="scalar-leaf", EventPattern='{"source": "mini.app"}'
+    )
+
+    assert error["Code"] == "InvalidEventPatternException"
+    assert error["Message"] == (
+        'Event pattern is not valid. Reason: "source" must be an object or an array'
+    )
+    with pytest.raises(events.exceptions.ResourceNotFoundException):
+        events.describe_rule(Name="scalar-leaf")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ('{"detail": {"n": [{"numeric": [">"]}]}}', "Value of > must be numeric"),
+        (
+            '{"detail": {"on": [{"exists": "yes"}]}}',
+            "exists match pattern must be either true or false.",
+        ),
+        (
+            '{"source": [{"anything-but": [null]}]}',
+            "Inside anything but list, start|null|boolean is not supported.",
+        ),
+        ('{"source": [{"between": ["a", "b"]}]}', "Unrecognized match type between"),
+    ],
+)
+def test_put_rule_gives_eventbridge_s_reason(stack: LocalStack, pattern: str, reason: str) -> None:
+    error = _client_error(stack.client("events").put_rule, Name="refused", EventPattern=pattern)
+
+    assert error["Code"] == "InvalidEventPatternException"
+    assert error["Message"] == f"Event pattern is not valid. Reason: {reason}"
+
+
+def test_put_rule_with_a_valid_pattern_is_stored(stack: LocalStack) -> None:
+    events = stack.client("events")
+    pattern = '{"detail": {"state": [{"anything-but": {"equals-ignore-case": ["a", "b"]}}]}}'
+
+    events.put_rule(Name="accepted", EventPattern=pattern)
+
+    assert events.describe_rule(Name="accepted")["EventPattern"] == pattern
+
+
+def test_put_rule_refuses_patterns_beyond_the_size_limits(stack: LocalStack) -> None:
+    """The "Event pattern size" quota (2048 characters by default) and the API's 4096."""
+    events = stack.client("events")
+
+    def pattern_of(length: int) -> str:
+        head = '{"source": ["'
+        return head + "x" * (length - len(head) - 3) + '"]}'
+
+    events.put_rule(Name="at-quota", EventPattern=pattern_of(2048))
+    over_quota = _client_error(events.put_rule, Name="big", EventPattern=pattern_of(2049))
+    over_limit = _client_error(events.put_rule, Name="big", EventPattern=pattern_of(4097))
+
+    assert over_quota["Code"] == "LimitExceededException"
+    assert over_limit["Code"] == "ValidationException"
+    assert over_limit["Message"].endswith("Member must have length less than or equal to 4096")
+
+
+def test_test_event_pattern_refuses_a_pattern_as_put_rule_does(stack: LocalStack) -> None:
+    error = _client_error(
+        stack.client("events").test_event_pattern,
+        EventPattern='{"detail": {"ip": [{"cidr": "10.0.0.0/32"}]}}',
+        Event=json.dumps({"id": "1", "source": "a", "detail": {}}),
+    )
+
+    assert error["Code"] == "InvalidEventPatternException"
+    assert error["Message"] == "Event pattern is not valid. Reason: IPv4 mask bits must be < 32"
+
+
+def test_put_events_refuses_an_aws_source_per_entry(stack: LocalStack, records: Path) -> None:
+    """PutEvents: the aws. prefix is for AWS services; such an entry fails on its own."""
+    response = stack.client("events").put_events(
+        Entries=[
+            {"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": '{"kind": "x"}'},
+            {"Source": "mini.app", "DetailType": "Thing", "Detail": '{"kind": "wanted-next"}'},
+        ]
+    )
+
+    assert response["FailedEntryCount"] == 1
+    assert response["Entries"][0] == {
+        "ErrorCode": "NotAuthorizedForSourceException",
+        "ErrorMessage": "Not authorized for the source.",
+    }
+    (event,) = wait_for(lambda: _recorded_where(records, kind="wanted-next"))
+    assert event["id"] == response["Entries"][1]["EventId"]
+
+
+def test_a_rule_eventbridge_would_refuse_stops_no_other_rule(
+    stack: LocalStack, records: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each rule matches on its own: one whose pattern cannot be evaluated (stored in
+    the emulator behind PutRule's back) is skipped, reported once, and later rules still
+    get the event."""
+    from moto.events.models import events_backends
+
+    events = stack.client("events")
+    events_backends["123456789012"]["us-east-1"].put_rule(
+        name="broken", event_pattern='{"detail": {"n": [{"numeric": [">"]}]}}'
+    )
+    recorder = stack.app.functions["RecorderFunction"].arn if stack.app else ""
+    events.put_rule(Name="after-broken", EventPattern='{"source": ["mini.isolated"]}')
+    events.put_targets(Rule="after-broken", Targets=[{"Id": "recorder", "Arn": recorder}])
+    try:
+        for n in (1, 2):
+            events.put_events(
+                Entries=[{"Source": "mini.isolated", "DetailType": "T", "Detail": f'{{"n": {n}}}'}]
+            )
+        wait_for(lambda: len(_recorded_where(records, n=1) + _recorded_where(records, n=2)) == 2)
+    finally:
+        events.remove_targets(Rule="after-broken", Ids=["recorder"])
+        events.delete_rule(Name="after-broken")
+        events.delete_rule(Name="broken")
+
+    reports = [r for r in caplog.records if "rule broken is skipped" in r.getMessage()]
+    assert len(reports) == 1
+    assert "Value of > must be numeric" in reports[0].getMessage()
+
+
+def test_an_undeliverable_event_goes_to_the_target_dead_letter_queue(stack: LocalStack) -> None:
+    """EventBridge sends an event it cannot deliver (the target does not exist) straight to
+    the target's dead-letter queue, with the documented message attributes."""
+    sqs = stack.client("sqs")
+    events = stack.client("events")
+    queue_url = sqs.create_queue(QueueName="undelivered")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    missing = "arn:aws:lambda:us-east-1:123456789012:function:no-such-function"
+    rule_arn = events.put_rule(Name="to-nowhere", EventPattern='{"source": ["mini.nowhere"]}')[
+        "RuleArn"
+    ]
+    events.put_targets(
+        Rule="to-nowhere",
+        Targets=[{"Id": "gone", "Arn": missing, "DeadLetterConfig": {"Arn": queue_arn}}],
+    )
+
+    sent = events.put_events(
+        Entries=[{"Source": "mini.nowhere", "DetailType": "Lost", "Detail": '{"n": 7}'}]
+    )
+
+    def received() -> list[dict[str, Any]]:
+        return list(
+            sqs.receive_message(
+                QueueUrl=queue_url, MessageAttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+        )
+
+    (message,) = wait_for(received)
+    event = json.loads(message["Body"])
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert event["id"] == sent["Entries"][0]["EventId"]
+    assert event["detail"] == {"n": 7}
+    assert attributes["ERROR_CODE"] == "NO_RESOURCE"
+    assert attributes["RULE_ARN"] == rule_arn
+    assert attributes["TARGET_ARN"] == missing
+    assert attributes["RETRY_ATTEMPTS"] == "0"
+    assert attributes["ERROR_MESSAGE"]
+    assert "EXHAUSTED_RETRY_CONDITION" not in attributes

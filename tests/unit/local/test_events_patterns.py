@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from bluegreen_cli.local.event_patterns import parse_pattern, validate_pattern
 from bluegreen_cli.local.events import (
     InvalidEventPattern,
     ecr_image_action,
@@ -109,18 +110,225 @@ def test_pattern_matching_follows_eventbridge(pattern: dict[str, Any], expected:
     assert matches(pattern, EVENT) is expected
 
 
+LEAVES: dict[str, Any] = {
+    "detail": {
+        "c-count": {"c1": 100},
+        "tags": [],
+        "nothing": None,
+        "items": [{"kind": "a"}],
+        "matrix": [["x", "y"], ["z"]],
+    }
+}
+
+
 @pytest.mark.parametrize(
-    "pattern",
+    ("pattern", "expected"),
     [
-        {"source": "aws.ec2"},  # values must be in an array
-        {"source": []},  # empty arrays are not allowed
-        {"detail": {"state": [{"between": [1, 2]}]}},  # no such filter
-        {"detail": {"c-count": [{"numeric": [">"]}]}},  # operator without value
+        # "Exists matching only works on leaf nodes": an object is no leaf, so a field
+        # holding one does not exist for exists, and does for exists: false.
+        ({"detail": {"c-count": [{"exists": True}]}}, False),
+        ({"detail": {"c-count": [{"exists": False}]}}, True),
+        # an array of objects is no leaf either; an empty array has no leaf at all
+        ({"detail": {"items": [{"exists": True}]}}, False),
+        ({"detail": {"items": [{"exists": False}]}}, True),
+        ({"detail": {"tags": [{"exists": True}]}}, False),
+        ({"detail": {"tags": [{"exists": False}]}}, True),
+        # null is a leaf value
+        ({"detail": {"nothing": [{"exists": True}]}}, True),
+        # the leaves under an object node are matched by a nested pattern
+        ({"detail": {"c-count": {"c1": [{"exists": True}]}}}, True),
+        ({"detail": {"items": {"kind": [{"exists": True}]}}}, True),
+        # nor does anything-but match an object node (it has no value)
+        ({"detail": {"c-count": [{"anything-but": "x"}]}}, False),
+        # arrays nested in arrays hold leaves of the same field
+        ({"detail": {"matrix": ["z"]}}, True),
     ],
 )
-def test_patterns_eventbridge_rejects_are_rejected(pattern: dict[str, Any]) -> None:
+def test_exists_and_values_apply_to_leaf_nodes_only(
+    pattern: dict[str, Any], expected: bool
+) -> None:
+    assert matches(pattern, LEAVES) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # anything-but with equals-ignore-case: one value or a list of them
+        ({"detail": {"state": [{"anything-but": {"equals-ignore-case": "TERMINATED"}}]}}, False),
+        (
+            {"detail": {"state": [{"anything-but": {"equals-ignore-case": ["Running", "X"]}}]}},
+            True,
+        ),
+        (
+            {"detail": {"state": [{"anything-but": {"equals-ignore-case": ["STOPPED", "Term"]}}]}},
+            True,
+        ),
+        (
+            {"detail": {"state": [{"anything-but": {"equals-ignore-case": ["A", "TeRmInAtEd"]}}]}},
+            False,
+        ),
+        # anything-but with prefix / suffix
+        ({"detail": {"location": [{"anything-but": {"prefix": "us-"}}]}}, True),
+        ({"detail": {"location": [{"anything-but": {"prefix": "eu-"}}]}}, False),
+        ({"detail": {"location": [{"anything-but": {"suffix": "-1"}}]}}, False),
+        ({"detail": {"location": [{"anything-but": {"suffix": ["-2", "-3"]}}]}}, True),
+        # anything-but with wildcard: one pattern or a list of them
+        ({"detail": {"location": [{"anything-but": {"wildcard": "*west*"}}]}}, False),
+        ({"detail": {"location": [{"anything-but": {"wildcard": ["us-*", "*-2"]}}]}}, True),
+        ({"detail": {"location": [{"anything-but": {"wildcard": ["us-*", "eu-*"]}}]}}, False),
+        # an array matches when any of its values is not excluded
+        ({"detail": {"tags": [{"anything-but": {"prefix": "pro"}}]}}, True),
+        ({"detail": {"tags": [{"anything-but": ["prod", "web"]}]}}, False),
+    ],
+)
+def test_anything_but_with_ignore_case_prefix_suffix_and_wildcard(
+    pattern: dict[str, Any], expected: bool
+) -> None:
+    assert matches(pattern, EVENT) is expected
+
+
+@pytest.mark.parametrize(
+    ("wildcard", "value", "expected"),
+    [
+        ("eu-*-1", "eu-west-1", True),
+        ("*", "", True),
+        # a backslash escapes an asterisk, and a backslash
+        ("a\\*b", "a*b", True),
+        ("a\\*b", "axxb", False),
+        ("c:\\\\temp*", "c:\\temp\\x", True),
+    ],
+)
+def test_wildcard_escapes_follow_eventbridge(wildcard: str, value: str, expected: bool) -> None:
+    assert matches({"v": [{"wildcard": wildcard}]}, {"v": value}) is expected
+
+
+def test_numeric_matching_is_limited_to_values_within_five_billion() -> None:
+    pattern = {"n": [{"numeric": [">", 0]}]}
+
+    assert matches(pattern, {"n": 5e9})
+    assert not matches(pattern, {"n": 5e9 + 1})
+
+
+def test_cidr_ranges_include_both_ends_and_ipv6() -> None:
+    assert matches({"ip": [{"cidr": "10.0.0.0/24"}]}, {"ip": "10.0.0.255"})
+    assert not matches({"ip": [{"cidr": "10.0.0.0/24"}]}, {"ip": "10.0.1.0"})
+    assert matches({"ip": [{"cidr": "2001:db8::/32"}]}, {"ip": "2001:db8::1"})
+    assert not matches({"ip": [{"cidr": "2001:db8::/32"}]}, {"ip": "10.0.0.1"})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        # the structure
+        (["source"], "Filter is not an object"),
+        ({}, "Empty objects are not allowed"),
+        ({"detail": {}}, "Empty objects are not allowed"),
+        ({"source": "aws.ec2"}, '"source" must be an object or an array'),
+        ({"source": []}, "Empty arrays are not allowed"),
+        ({"source": [["a"]]}, "Match value must be String, number, true, false, or null"),
+        ({"$or": {"source": ["a"]}}, "It must be an Array followed with $or."),
+        ({"$or": [{"source": ["a"]}]}, "There must have at least 2 Objects in $or relationship."),
+        ({"$or": [{"a": ["1"]}, "b"]}, "Only JSON object is allowed in array of $or relationship."),
+        (
+            {"$or": [{"a": ["1"]}, {"prefix": ["b"]}]},
+            "prefix is Ruler reserved fieldName which cannot be used inside $or.",
+        ),
+        # content filters
+        ({"a": [{}]}, "Match expression name not found"),
+        ({"a": [{"between": [1, 2]}]}, "Unrecognized match type between"),
+        ({"a": [{"prefix": "x", "suffix": "y"}]}, "Only one key allowed in match expression"),
+        ({"a": [{"prefix": 1}]}, "prefix match pattern must be a string"),
+        ({"a": [{"prefix": {"wildcard": "x"}}]}, "Unsupported prefix pattern: wildcard"),
+        ({"a": [{"suffix": ["x"]}]}, "suffix match pattern must be a string"),
+        ({"a": [{"equals-ignore-case": 3}]}, "equals-ignore-case match pattern must be a string"),
+        ({"a": [{"wildcard": None}]}, "wildcard match pattern must be a string"),
+        ({"a": [{"wildcard": "a**"}]}, "Consecutive wildcard characters at pos 2"),
+        ({"a": [{"wildcard": "a\\b"}]}, "Invalid escape character at pos 2"),
+        ({"a": [{"exists": "true"}]}, "exists match pattern must be either true or false."),
+        ({"a": [{"exists": 1}]}, "exists match pattern must be either true or false."),
+        ({"a": [{"cidr": 10}]}, "prefix match pattern must be a string"),
+        ({"a": [{"cidr": "10.0.0.0"}]}, "Malformed CIDR, one '/' required"),
+        ({"a": [{"cidr": "10.0.0.0/x"}]}, "Malformed CIDR, mask bits must be an integer"),
+        ({"a": [{"cidr": "10.0.0.0/32"}]}, "IPv4 mask bits must be < 32"),
+        ({"a": [{"cidr": "example.com/8"}]}, "Nonstandard IP address: example.com"),
+        # numeric
+        ({"a": [{"numeric": 5}]}, "Value of numeric must be an array."),
+        ({"a": [{"numeric": []}]}, "Invalid member in numeric match: ]"),
+        ({"a": [{"numeric": [5, ">"]}]}, "Invalid member in numeric match: 5"),
+        ({"a": [{"numeric": [">"]}]}, "Value of > must be numeric"),
+        ({"a": [{"numeric": [">", "5"]}]}, "Value of > must be numeric"),
+        ({"a": [{"numeric": ["=", True]}]}, "Value of equals must be numeric"),
+        ({"a": [{"numeric": ["<", 5, ">", 1]}]}, "Too many elements in numeric expression"),
+        ({"a": [{"numeric": [">", 0, ">", 5]}]}, "Bad numeric range operator: >"),
+        ({"a": [{"numeric": [">", 0, 5]}]}, "Bad value in numeric range: 5"),
+        ({"a": [{"numeric": [">", 0, "<", 5, 6]}]}, "Too many terms in numeric range expression"),
+        ({"a": [{"numeric": [">", 5, "<", 1]}]}, "Bottom must be less than top"),
+        ({"a": [{"numeric": ["!=", 1]}]}, "Unrecognized numeric range operator: !="),
+        ({"a": [{"numeric": ["=", 6e9]}]}, "Value must be between -5.0E9 and 5.0E9, inclusive"),
+        # anything-but
+        (
+            {"a": [{"anything-but": None}]},
+            "Value of anything-but must be an array or single string/number value.",
+        ),
+        (
+            {"a": [{"anything-but": True}]},
+            "Value of anything-but must be an array or single string/number value.",
+        ),
+        (
+            {"a": [{"anything-but": ["a", None]}]},
+            "Inside anything but list, start|null|boolean is not supported.",
+        ),
+        (
+            {"a": [{"anything-but": ["a", 1]}]},
+            "Inside anything but list, either all values are number or string, "
+            "mixed type is not supported",
+        ),
+        (
+            {"a": [{"anything-but": []}]},
+            "Inside anything but list, either all values are number or string, "
+            "mixed type is not supported",
+        ),
+        (
+            {"a": [{"anything-but": {"numeric": [">", 1]}}]},
+            "Unsupported anything-but pattern: numeric",
+        ),
+        ({"a": [{"anything-but": {}}]}, "Anything-But expression name not found"),
+        ({"a": [{"anything-but": {"prefix": ""}}]}, "Null prefix/suffix not allowed"),
+        (
+            {"a": [{"anything-but": {"suffix": [1]}}]},
+            "prefix/suffix match pattern must be a string",
+        ),
+        (
+            {"a": [{"anything-but": {"equals-ignore-case": [1]}}]},
+            "Inside anything-but/equals-ignore-case list, "
+            "number|start|null|boolean is not supported.",
+        ),
+        (
+            {"a": [{"anything-but": {"wildcard": ["a", 2]}}]},
+            "wildcard match pattern must be a string",
+        ),
+        ({"a": [{"anything-but": {"wildcard": "**"}}]}, "Consecutive wildcard characters at pos 1"),
+    ],
+)
+def test_patterns_eventbridge_refuses_are_refused_with_its_reason(
+    pattern: Any, reason: str
+) -> None:
+    with pytest.raises(InvalidEventPattern) as refused:
+        validate_pattern(pattern)
+
+    assert str(refused.value) == reason
+
+
+def test_matching_refuses_a_pattern_eventbridge_refuses() -> None:
     with pytest.raises(InvalidEventPattern):
-        matches(pattern, EVENT)
+        matches({"detail": {"c-count": [{"numeric": [">"]}]}}, EVENT)
+
+
+def test_a_pattern_text_that_is_not_json_is_refused() -> None:
+    with pytest.raises(InvalidEventPattern, match="Invalid JSON"):
+        parse_pattern('{"source": [')
+    with pytest.raises(InvalidEventPattern):
+        parse_pattern('{"n": [NaN]}')
 
 
 def _template_patterns() -> dict[str, dict[str, Any]]:

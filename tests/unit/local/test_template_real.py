@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from bluegreen_cli.local.async_invoke import EventInvokeConfig
 from bluegreen_cli.local.sample import image_manifest
 from bluegreen_cli.local.server import LocalStack
 from bluegreen_cli.local.template import read_template
@@ -63,6 +64,18 @@ def test_references_resolve_to_the_local_resources(stack: LocalStack) -> None:
     assert table in stack.client("dynamodb").list_tables()["TableNames"]
     topic = environment["NotifyFunction"]["TOPIC_ARN"]
     assert topic in [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]]
+
+
+def test_the_event_targets_async_failures_go_to_the_failed_events_queue(
+    stack: LocalStack,
+) -> None:
+    assert stack.app is not None
+    queue = stack.app.arns["FailedEventsQueue"]
+    for logical_id in ("TriggerFunction", "JanitorFunction"):
+        function = stack.app.functions[logical_id]
+        config = EventInvokeConfig.from_properties(function.event_invoke_config)
+        assert config.on_failure == queue, logical_id
+        assert config.maximum_retry_attempts == 2, logical_id
 
 
 def test_the_table_has_the_declared_keys_and_ttl(stack: LocalStack) -> None:
