@@ -56,7 +56,13 @@ from bluegreen_cli.local.runtime import (
     invoke_function_name,
     serve_invoke,
 )
-from bluegreen_cli.local.template import LocalApp, LocalFunction, create_app, match_route
+from bluegreen_cli.local.template import (
+    LocalApp,
+    LocalFunction,
+    create_app,
+    match_route,
+    read_template,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +167,7 @@ class LocalStack:
         self.requested_port = port
         self.with_sample = sample
         self.project_root = Path(project_root) if project_root else default_project_root()
-        # The local account has Slack (its messages land in the outbox) unless told otherwise.
-        self.parameters = {"SlackWebhookSecretName": LOCAL_SLACK_SECRET_NAME, **(parameters or {})}
+        self.parameters = dict(parameters or {})
         # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
         self.function_environment = dict(function_environment or {})
         # The sample ALB's production and test listeners; services.toml probes 18081.
@@ -245,7 +250,7 @@ class LocalStack:
                 self.project_root / "template.yaml",
                 self.client,
                 self.base_url,
-                parameter_overrides=self.parameters,
+                parameter_overrides=self._parameter_overrides(),
             )
             self.rights = Rights.for_app(
                 self.app,
@@ -395,6 +400,19 @@ class LocalStack:
             region=REGION,
         )
         self._load_balancer.start()
+
+    def _parameter_overrides(self) -> dict[str, Any]:
+        """The caller's parameters; the local account has Slack unless told otherwise.
+
+        A template whose Slack secret name defaults to empty (no Slack, on AWS) gets the local
+        account's secret, whose webhook is the outbox.
+        """
+        declared = read_template(self.project_root / "template.yaml").get("Parameters") or {}
+        slack = declared.get("SlackWebhookSecretName")
+        local = {}
+        if isinstance(slack, dict) and not slack.get("Default"):
+            local["SlackWebhookSecretName"] = LOCAL_SLACK_SECRET_NAME
+        return {**local, **self.parameters}
 
     def _local_account_setup(self) -> None:
         """What an operator does once per account outside the stack, done for them."""

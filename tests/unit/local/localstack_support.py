@@ -76,6 +76,12 @@ Resources:
     Properties:
       CodeUri: functions/echo/
       MemorySize: 384
+      Policies:
+        - Statement:
+            - Effect: Allow
+              # dynamodb:ListTables supports no resource-level permissions.
+              Action: dynamodb:ListTables
+              Resource: "*"
       Environment:
         Variables:
           TABLE_NAME: !Ref Table
@@ -105,6 +111,9 @@ Resources:
     Properties:
       Name: !Sub ${AWS::StackName}-catch
       DefinitionUri: statemachine/catch.asl.json
+      Policies:
+        - LambdaInvokePolicy:
+            FunctionName: !Ref FailingFunction
       DefinitionSubstitutions:
         FailingFunctionArn: !GetAtt FailingFunction.Arn
   WaitMachine:
