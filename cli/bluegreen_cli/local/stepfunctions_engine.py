@@ -345,10 +345,18 @@ def _keep_closed_executions(original: Any) -> Any:
     def terminated(self: Any) -> None:
         # An aborted execution stays as StopExecution left it, whatever its threads do after.
         with _lock:
-            if not getattr(self.execution, _CLOSED, False):
-                original(self)
+            if getattr(self.execution, _CLOSED, False):
+                return
+            original(self)
+        # An execution that ended (timed out, say) leaves no task waiting for a callback.
+        _close_tasks(self.execution.exec_worker.env)
 
     return terminated
+
+
+def _close_tasks(env: Any) -> None:
+    for endpoint in list(env.callback_pool_manager._pool.values()):
+        _close_task(endpoint)
 
 
 def abort(execution: Any, error: str | None, cause: str | None) -> datetime | None:
@@ -384,9 +392,7 @@ def abort(execution: Any, error: str | None, cause: str | None) -> datetime | No
         execution.stop_date = stop_date
         execution.error = error
         execution.cause = cause
-        endpoints = list(env.callback_pool_manager._pool.values())
-    for endpoint in endpoints:
-        _close_task(endpoint)
+    _close_tasks(env)
     return stop_date
 
 

@@ -118,6 +118,11 @@ MACHINES = {
         "StartAt": "Wait for callback",
         "States": {"Wait for callback": _callback_task(TimeoutSeconds=1, End=True)},
     },
+    "ExecutionTimeout": {
+        "TimeoutSeconds": 1,
+        "StartAt": "Wait for callback",
+        "States": {"Wait for callback": _callback_task(TimeoutSeconds=600, End=True)},
+    },
     "Heartbeat": {
         "StartAt": "Wait for callback",
         "States": {
@@ -465,6 +470,20 @@ def test_a_callback_after_the_task_timed_out_answers_task_timed_out(
     assert _error_code(lambda: sfn.send_task_success(taskToken=token, output="{}")) == (
         "TaskTimedOut"
     )
+
+
+def test_a_callback_after_the_execution_timed_out_answers_task_timed_out(
+    stack: CraftedLambdaStack, sfn: Any
+) -> None:
+    """The state machine's TimeoutSeconds elapsed: TIMED_OUT, and its tasks' tokens expired."""
+    arn = _start(stack, "ExecutionTimeout", "callback-after-execution-timeout")
+    token = _waiting(sfn, arn)
+
+    assert _finished(sfn, arn)["status"] == "TIMED_OUT"
+    assert _error_code(lambda: sfn.send_task_success(taskToken=token, output="{}")) == (
+        "TaskTimedOut"
+    )
+    wait_for(lambda: _history(sfn, arn)[-1]["type"] == "ExecutionTimedOut")
 
 
 def test_a_retried_callback_task_gets_a_new_token_and_the_old_one_is_expired(
