@@ -8,7 +8,7 @@ Requests are dispatched on one port:
 - ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in-process;
 - everything else: moto's server app, after the local interceptors that fill moto's gaps
   (CodeDeploy deployments and ECS guards by the simulator, ECR pushes and PutEvents
-  delivered to EventBridge rules).
+  delivered to EventBridge rules, the Step Functions calls of ``stepfunctions.py``).
 
 moto's Step Functions interpreter calls Lambda over HTTP on ``localhost:$MOTO_PORT``; the
 server sets ``MOTO_PORT`` to its own port so those calls come back here.
@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
 from bluegreen_cli.local import events as eventbridge
+from bluegreen_cli.local import stepfunctions
 from bluegreen_cli.local.apigw import http_api_event, http_api_response
 from bluegreen_cli.local.async_invoke import AsyncInvoker, serve_event_invoke
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
@@ -73,7 +74,6 @@ ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 PUT_EVENTS = "AWSEvents.PutEvents"
 PUT_RULE = "AWSEvents.PutRule"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
-SEND_TASK_FAILURE = "AWSStepFunctions.SendTaskFailure"
 CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
@@ -337,6 +337,7 @@ class LocalStack:
         # moto's state is per process: a stack starts from an empty account.
         moto_api_backend.reset()
         moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
+        stepfunctions.install()
         self._moto = DomainDispatcherApplication(create_backend_app)
 
     def _bind(self) -> None:
@@ -637,7 +638,7 @@ class LocalStack:
             PUT_EVENTS,
             PUT_RULE,
             TEST_EVENT_PATTERN,
-            SEND_TASK_FAILURE,
+            *stepfunctions.INTERCEPTED,
         )
         if not local:
             return None
@@ -657,8 +658,9 @@ class LocalStack:
             # A pattern EventBridge refuses is refused here; moto stores the others.
             refusal = eventbridge.put_rule_refusal(body)
             return _aws_json(refusal[1], refusal[0]) if refusal else None
-        if target == SEND_TASK_FAILURE:
-            return _send_task_failure(environ, body)
+        if target in stepfunctions.INTERCEPTED:
+            answer = stepfunctions.intercept(target, body)
+            return None if answer is None else _aws_json(answer[1], answer[0])
         assert self._moto is not None
         status, headers, content = _call_wsgi(self._moto, environ)
         response = Response(content, status=int(status.split()[0]), headers=headers)
@@ -703,22 +705,6 @@ class LocalStack:
         except ValueError:
             return _aws_json_error(400, "InvalidEventPatternException", "Event is not valid JSON")
         return _aws_json({"Result": eventbridge.matches(json.loads(body["EventPattern"]), event)})
-
-
-def _send_task_failure(environ: dict[str, Any], body: dict[str, Any]) -> Response:
-    """moto's SendTaskFailure drops ``cause``; Step Functions keeps it (it becomes the
-    Catch's ``$.Cause``). Same backend call, with the cause passed on."""
-    from moto.stepfunctions.responses import get_backend
-
-    backend: Any = get_backend(ACCOUNT_ID, REGION)  # the ASL-executing backend takes a cause
-    try:
-        backend.send_task_failure(
-            body.get("taskToken"), error=body.get("error"), cause=body.get("cause")
-        )
-    except Exception as e:  # moto's own service exceptions carry the AWS error code
-        code = str(getattr(e, "code", None) or getattr(e, "TYPE", None) or type(e).__name__)
-        return _aws_json_error(400, code, str(e) or code)
-    return _aws_json({})
 
 
 def _aws_json_default(value: Any) -> Any:
