@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -30,7 +31,13 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from bluegreen_cli.local.intrinsics import REGION
-from bluegreen_cli.local.sandbox import Answer, PoolExhausted, Sandbox, SandboxPool
+from bluegreen_cli.local.sandbox import (
+    EXIT_GRACE_SECONDS,
+    Answer,
+    PoolExhausted,
+    Sandbox,
+    SandboxPool,
+)
 from bluegreen_cli.local.template import LocalFunction
 
 log = logging.getLogger(__name__)
@@ -145,21 +152,20 @@ class FunctionRuntime:
             raise Throttled(f"{function.name}: {e}") from e
         cold_start = sandbox is None
         init_ms = 0.0
+        # Lambda's init limit comes on top of the timeout; an init past it runs on in the
+        # invocation's own time.
+        latest = math.inf
         answer: Answer | None = None
         try:
             if sandbox is None:
+                spawned = time.monotonic()
                 sandbox = Sandbox.start(function, self.environment_for(function))
                 pool.add(sandbox)
-                answer = sandbox.wait_ready(
-                    request_id, started + INIT_LIMIT_SECONDS + function.timeout
-                )
-                init_ms = (time.monotonic() - started) * 1000
+                latest = spawned + INIT_LIMIT_SECONDS + function.timeout
+                answer = sandbox.wait_ready(request_id, latest)
+                init_ms = (time.monotonic() - spawned) * 1000
             if answer is None:
-                handed = time.monotonic()
-                # An init past Lambda's limit runs on in the invocation's own time.
-                deadline = min(
-                    handed + function.timeout, started + INIT_LIMIT_SECONDS + function.timeout
-                )
+                deadline = min(time.monotonic() + function.timeout, latest)
                 answer = sandbox.invoke(request_id, event, invoked_arn or function.arn, deadline)
         finally:
             pool.give_back(sandbox)
@@ -204,9 +210,10 @@ class FunctionRuntime:
             self._closed = True
             pools = list(self._pools.values())
         sandboxes = [sandbox for pool in pools for sandbox in pool.close()]
+        # All asked at once, then each given what is left of one grace period.
         for sandbox in sandboxes:
             sandbox.close_input()
-        grace = time.monotonic() + 2.0
+        grace = time.monotonic() + EXIT_GRACE_SECONDS
         for sandbox in sandboxes:
             sandbox.stop(grace)
 

@@ -25,7 +25,7 @@ from bluegreen_cli.local.template import LocalFunction
 WORKER_PROGRAM = Path(__file__).with_name("worker.py")
 
 # How long a sandbox may take to leave once its input is closed, before it is killed.
-_EXIT_GRACE_SECONDS = 2.0
+EXIT_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,6 @@ class Sandbox:
 
     def __init__(self, function: LocalFunction, process: subprocess.Popen[bytes]) -> None:
         self.function = function
-        self.pid = process.pid
         self._process = process
         self._timed_out = False
 
@@ -108,8 +107,8 @@ class Sandbox:
         if "init_error" in message:
             self.stop()
             self._close_output()
+            # As the runtime reported it, before any invocation: its requestId is empty.
             error = message["init_error"]
-            error["requestId"] = request_id
             return Answer(json.dumps(error).encode("utf-8"), str(error["errorType"]))
         return None
 
@@ -192,7 +191,7 @@ class Sandbox:
 
     def _reap(self, deadline: float | None = None) -> int:
         self.close_input()
-        wait = _EXIT_GRACE_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
+        wait = EXIT_GRACE_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             return self._process.wait(timeout=wait)
         except subprocess.TimeoutExpired:

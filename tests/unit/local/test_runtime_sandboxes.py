@@ -325,6 +325,24 @@ def test_a_handler_past_its_timeout_is_stopped_with_its_environment(
     assert runtime.stats()["functions"]["test-sleeper"]["cold_starts"] == 2
 
 
+def test_the_timeout_counts_from_the_handler_call_not_the_wait_for_an_environment(
+    tmp_path: Path, runtime_for: Callable[..., FunctionRuntime]
+) -> None:
+    function = _function(tmp_path, "queued", SLEEPER, timeout=2)
+    runtime = runtime_for(function, max_workers=1)
+    pid_file = tmp_path / "pid"
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(runtime.invoke, function, {"sleep": 1.5, "pid_file": str(pid_file)})
+        wait_for(pid_file.exists)
+        # Waits ~1.5 s for the one environment, then sleeps 1 s of its 2 s.
+        second = runtime.invoke(function, {"sleep": 1})
+
+    assert first.result().json() == "awake"
+    assert second.json() == "awake"
+    assert not second.cold_start
+
+
 def test_the_init_phase_has_its_own_limit_on_top_of_the_timeout(
     tmp_path: Path, runtime_for: Callable[..., FunctionRuntime]
 ) -> None:
@@ -379,7 +397,6 @@ def test_a_module_that_fails_to_import_is_an_init_error(
     assert result.json()["errorMessage"] == (
         "Unable to import module 'app': No module named 'not_a_module_anywhere'"
     )
-    assert result.json()["requestId"] == result.request_id
 
 
 def test_a_missing_handler_is_reported(
