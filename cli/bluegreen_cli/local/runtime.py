@@ -1,10 +1,11 @@
-"""Functions run in-process, the way Lambda runs them.
+"""Functions run in worker processes of their own, the way Lambda runs them.
 
-A function's ``app.py`` is loaded once (its cold start) under a module name of its own (all
-handlers are called ``app.py``) and kept; each invocation calls its handler with a
-Lambda-like context while the process environment holds what Lambda would give it: the
-function's resolved environment, region, credentials, and the local endpoint for every AWS
-client.
+Each function gets execution environments of its own (``sandbox.py``): a process that loads
+its handler once (its cold start) and then serves invocations one at a time, with exactly
+the environment Lambda would give it: its resolved variables, region, credentials of its
+own, and the local endpoint for every AWS client. An invocation takes a warm environment or
+starts one, up to a cap per function; a handler that runs past the function's ``Timeout``
+is stopped, and its environment with it, as on Lambda.
 
 Errors come back as Lambda reports them (``X-Amz-Function-Error: Unhandled`` and
 ``{"errorType", "errorMessage", "stackTrace"}``), so a state machine's ``Catch`` on a domain
@@ -13,64 +14,39 @@ error's class name behaves as on AWS.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
+import math
 import os
-import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from bluegreen_cli.local.intrinsics import REGION
 from bluegreen_cli.local.rights.identity import function_credentials
+from bluegreen_cli.local.sandbox import (
+    EXIT_GRACE_SECONDS,
+    Answer,
+    PoolExhausted,
+    Sandbox,
+    SandboxPool,
+)
 from bluegreen_cli.local.template import LocalFunction
 
 log = logging.getLogger(__name__)
 
-# Invocations share one process environment (os.environ is global). Running them one at a
-# time, each with exactly its own environment, keeps one function's TABLE_NAME or region
-# from leaking into another's clients; it costs nothing here, where the interesting waits
-# happen in Step Functions Wait states and not inside handlers.
-_INVOKE_LOCK = threading.Lock()
+# Environments per function at once (a reserved concurrency); more invocations wait.
+MAX_WORKERS_PER_FUNCTION = 10
 # Lambda's longest run; past it a waiting invocation is throttled rather than hung.
-_LOCK_WAIT_SECONDS = 900.0
-
-
-@dataclass
-class LambdaContext:
-    """The attributes and method of Lambda's Python context object."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    timeout_seconds: int
-    function_version: str = "$LATEST"
-    identity: Any = None
-    client_context: Any = None
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
-        if not self.log_stream_name:
-            day = time.strftime("%Y/%m/%d", time.gmtime())
-            self.log_stream_name = f"{day}/[$LATEST]{uuid.uuid4().hex}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+THROTTLE_AFTER_SECONDS = 900.0
+# Lambda's limit on the init phase, given on top of the function's own timeout.
+INIT_LIMIT_SECONDS = 10.0
 
 
 @dataclass
@@ -82,6 +58,8 @@ class Invocation:
     function_error: str | None
     error_type: str | None
     duration_ms: float
+    cold_start: bool = False
+    init_ms: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -92,26 +70,38 @@ class FunctionStats:
     invocations: int = 0
     errors: int = 0
     total_ms: float = 0.0
+    cold_starts: int = 0
+    init_ms: float = 0.0
 
 
 class Throttled(Exception):
     """The runtime could not take the invocation (Lambda's TooManyRequestsException)."""
 
 
+# -- credentials: each function signs its AWS calls as its own role ------------------------
+
+
+@cache
 class FunctionRuntime:
-    """Loads and invokes functions in-process; counts invocations."""
+    """Invokes functions in execution environments of their own; counts invocations."""
 
     def __init__(
         self,
         functions: Mapping[str, LocalFunction],
         endpoint_url: str,
         extra_environment: Mapping[str, str] | None = None,
+        *,
+        max_workers: int = MAX_WORKERS_PER_FUNCTION,
+        throttle_after: float = THROTTLE_AFTER_SECONDS,
     ) -> None:
         self.functions = functions
         self.endpoint_url = endpoint_url
         self.extra_environment = dict(extra_environment or {})
-        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
-        self._modules: dict[str, dict[str, ModuleType]] = {}
+        self.max_workers = max_workers
+        self.throttle_after = throttle_after
+        self._pools: dict[str, SandboxPool] = {}
+        self._closed = False
+        self._pools_lock = threading.Lock()
         self._stats: dict[str, FunctionStats] = {}
         self._stats_lock = threading.Lock()
 
@@ -120,38 +110,49 @@ class FunctionRuntime:
     def invoke(
         self, function: LocalFunction, event: Any, invoked_arn: str | None = None
     ) -> Invocation:
-        """Run the handler on an event; never raises for the handler's own errors."""
+        """Run the handler on an event; never raises for the handler's own errors.
+
+        Raises Throttled when no environment of the function became free in time.
+        """
         request_id = str(uuid.uuid4())
-        if not _INVOKE_LOCK.acquire(timeout=_LOCK_WAIT_SECONDS):
-            raise Throttled(f"{function.name} waited {_LOCK_WAIT_SECONDS:.0f} s for the runtime")
         started = time.monotonic()
+        pool = self._pool(function)
         try:
-            with (
-                _environment(self._environment_for(function)),
-                self._own_modules(function),
-            ):
-                payload, error_type = self._run(function, event, request_id, invoked_arn)
+            sandbox = pool.take(self.throttle_after)
+        except PoolExhausted as e:
+            raise Throttled(f"{function.name}: {e}") from e
+        cold_start = sandbox is None
+        init_ms = 0.0
+        # Lambda's init limit comes on top of the timeout; an init past it runs on in the
+        # invocation's own time.
+        latest = math.inf
+        answer: Answer | None = None
+        try:
+            if sandbox is None:
+                spawned = time.monotonic()
+                sandbox = Sandbox.start(function, self.environment_for(function))
+                pool.add(sandbox)
+                latest = spawned + INIT_LIMIT_SECONDS + function.timeout
+                answer = sandbox.wait_ready(request_id, latest)
+                init_ms = (time.monotonic() - spawned) * 1000
+            if answer is None:
+                deadline = min(time.monotonic() + function.timeout, latest)
+                answer = sandbox.invoke(request_id, event, invoked_arn or function.arn, deadline)
         finally:
-            _INVOKE_LOCK.release()
+            pool.give_back(sandbox)
         duration_ms = (time.monotonic() - started) * 1000
-        self._count(function.name, duration_ms, error_type is not None)
-        if error_type:
-            log.info("invoke %s %.0f ms error %s", function.name, duration_ms, error_type)
-        else:
-            log.info("invoke %s %.0f ms", function.name, duration_ms)
-        if duration_ms > function.timeout * 1000:
-            log.warning(
-                "%s ran %.1f s, past its %d s timeout (Lambda would have stopped it)",
-                function.name,
-                duration_ms / 1000,
-                function.timeout,
-            )
+        self._count(function.name, duration_ms, answer.error_type is not None, cold_start, init_ms)
+        outcome = f" error {answer.error_type}" if answer.error_type else ""
+        cold = f" (cold start, init {init_ms:.0f} ms)" if cold_start else ""
+        log.info("invoke %s %.0f ms%s%s", function.name, duration_ms, outcome, cold)
         return Invocation(
             request_id=request_id,
-            payload=payload,
-            function_error="Unhandled" if error_type else None,
-            error_type=error_type,
+            payload=answer.payload,
+            function_error="Unhandled" if answer.error_type else None,
+            error_type=answer.error_type,
             duration_ms=duration_ms,
+            cold_start=cold_start,
+            init_ms=init_ms,
         )
 
     def invoke_async(self, function: LocalFunction, event: Any) -> None:
@@ -165,72 +166,43 @@ class FunctionRuntime:
 
         threading.Thread(target=run, name=f"invoke-{function.name}", daemon=True).start()
 
-    def _run(
-        self, function: LocalFunction, event: Any, request_id: str, invoked_arn: str | None
-    ) -> tuple[bytes, str | None]:
-        try:
-            handler = self._handler(function)
-        except _InitError as e:
-            return _error_payload(e.error_type, str(e), request_id, e.trace), e.error_type
-        context = LambdaContext(
-            function_name=function.name,
-            invoked_function_arn=invoked_arn or function.arn,
-            memory_limit_in_mb=function.memory_size,
-            aws_request_id=request_id,
-            timeout_seconds=function.timeout,
-        )
-        try:
-            result = handler(event, context)
-        except Exception as e:
-            trace = traceback.format_list(traceback.extract_tb(e.__traceback__)[1:])
-            error_type = type(e).__name__
-            return _error_payload(error_type, str(e), request_id, trace), error_type
-        try:
-            return json.dumps(result).encode("utf-8"), None
-        except (TypeError, ValueError) as e:
-            message = f"Unable to marshal response: {e}"
-            return _error_payload("Runtime.MarshalError", message, request_id, []), (
-                "Runtime.MarshalError"
-            )
+    def _pool(self, function: LocalFunction) -> SandboxPool:
+        with self._pools_lock:
+            if self._closed:
+                raise Throttled(f"{function.name}: the runtime is closed")
+            pool = self._pools.get(function.logical_id)
+            if pool is None:
+                pool = self._pools[function.logical_id] = SandboxPool(self.max_workers)
+            return pool
 
-    # loading (the cold start)
+    def close(self) -> None:
+        """Stop every function's environments, idle or busy; later invocations are refused."""
+        with self._pools_lock:
+            self._closed = True
+            pools = list(self._pools.values())
+        sandboxes = [sandbox for pool in pools for sandbox in pool.close()]
+        # All asked at once, then each given what is left of one grace period.
+        for sandbox in sandboxes:
+            sandbox.close_input()
+        grace = time.monotonic() + EXIT_GRACE_SECONDS
+        for sandbox in sandboxes:
+            sandbox.stop(grace)
 
-    def _handler(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
-        handler = self._handlers.get(function.logical_id)
-        if handler is None:
-            handler = _load_handler(function)
-            self._handlers[function.logical_id] = handler
-        return handler
+    # what the function's environment holds
 
-    @contextmanager
-    def _own_modules(self, function: LocalFunction) -> Iterator[None]:
-        """The function's own copies of its layer and code modules in sys.modules.
-
-        On Lambda every function has a process of its own, so module state (cached clients
-        and settings, Powertools' cold start flag) is per function. Here the modules from
-        the function's layers and code directory are swapped in for its invocations only.
-        """
-        roots = _top_level_names((*function.layer_dirs, function.code_dir))
-        outside = {name: m for name, m in sys.modules.items() if name.split(".")[0] in roots}
-        for name in outside:
-            del sys.modules[name]
-        sys.modules.update(self._modules.get(function.logical_id, {}))
-        try:
-            yield
-        finally:
-            own = {name: m for name, m in sys.modules.items() if name.split(".")[0] in roots}
-            for name in own:
-                del sys.modules[name]
-            self._modules[function.logical_id] = own
-            sys.modules.update(outside)
-
-    def _environment_for(self, function: LocalFunction) -> dict[str, str]:
+    def environment_for(self, function: LocalFunction) -> dict[str, str]:
+        """Exactly the variables Lambda would give the function's environment."""
         # The server's own AWS_* settings (a developer's AWS_PROFILE, real credentials,
         # AWS_ENDPOINT_URL_<SERVICE>) must not reach the function: on Lambda it sees only
-        # its own.
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # its own. Read key by key: another thread may change the server's environment.
+        environment: dict[str, str] = {}
+        for key in list(os.environ):
+            value = os.environ.get(key)
+            if value is not None and not key.startswith("AWS_"):
+                environment[key] = value
         environment.update(function.environment)
         environment.update(self.extra_environment)
+        day = time.strftime("%Y/%m/%d", time.gmtime())
         environment.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -242,13 +214,16 @@ class FunctionRuntime:
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                # One log stream per execution environment, as on Lambda.
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"{day}/[$LATEST]{uuid.uuid4().hex}",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
                 "LAMBDA_TASK_ROOT": str(function.code_dir),
                 "_HANDLER": function.handler,
                 # There is no X-Ray daemon locally; Powertools' switch, not a patch.
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                # Powertools would put a filter on the root logger's handlers, which here are
-                # the server's own, muting every logger whose name contains the service name.
+                # Powertools would put a filter on the root logger's handlers: kept off, as
+                # when functions shared the server's process.
                 "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "true",
             }
         )
@@ -256,12 +231,16 @@ class FunctionRuntime:
 
     # statistics
 
-    def _count(self, name: str, duration_ms: float, failed: bool) -> None:
+    def _count(
+        self, name: str, duration_ms: float, failed: bool, cold_start: bool, init_ms: float
+    ) -> None:
         with self._stats_lock:
             stats = self._stats.setdefault(name, FunctionStats())
             stats.invocations += 1
             stats.errors += int(failed)
             stats.total_ms += duration_ms
+            stats.cold_starts += int(cold_start)
+            stats.init_ms += init_ms
 
     def stats(self) -> dict[str, Any]:
         with self._stats_lock:
@@ -270,140 +249,17 @@ class FunctionRuntime:
                     "invocations": s.invocations,
                     "errors": s.errors,
                     "total_ms": round(s.total_ms, 1),
+                    "cold_starts": s.cold_starts,
+                    "init_ms": round(s.init_ms, 1),
                 }
                 for name, s in sorted(self._stats.items())
             }
         return {
             "invocations": sum(s["invocations"] for s in per_function.values()),
             "errors": sum(s["errors"] for s in per_function.values()),
+            "cold_starts": sum(s["cold_starts"] for s in per_function.values()),
             "functions": per_function,
         }
-
-
-class _InitError(Exception):
-    """The handler could not be loaded (Lambda's Runtime.* init errors)."""
-
-    def __init__(self, error_type: str, message: str, trace: list[str]) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.trace = trace
-
-
-def _load_handler(function: LocalFunction) -> Callable[[Any, Any], Any]:
-    module_path, _, attribute = function.handler.rpartition(".")
-    source = function.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
-    module_name = f"_bluegreen_fn_{function.logical_id}_{module_path.replace('.', '_')}"
-    for layer in function.layer_dirs:
-        # Lambda puts layers on sys.path (/opt/python); they are shared code, so they stay.
-        if str(layer) not in sys.path:
-            sys.path.append(str(layer))
-    spec = importlib.util.spec_from_file_location(module_name, source)
-    if spec is None or spec.loader is None or not source.is_file():
-        raise _InitError(
-            "Runtime.ImportModuleError",
-            f"Unable to import module '{module_path}': no such file {source}",
-            [],
-        )
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    # The code directory (/var/task on Lambda) is on the path while the module loads, for
-    # its sibling imports.
-    sys.path.insert(0, str(function.code_dir))
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:
-        del sys.modules[module_name]
-        trace = traceback.format_list(traceback.extract_tb(e.__traceback__))
-        raise _InitError(
-            "Runtime.ImportModuleError",
-            f"Unable to import module '{module_path}': {e}",
-            trace,
-        ) from e
-    finally:
-        sys.path.remove(str(function.code_dir))
-    handler = getattr(module, attribute, None)
-    if not callable(handler):
-        del sys.modules[module_name]
-        raise _InitError(
-            "Runtime.HandlerNotFound",
-            f"Handler '{attribute}' missing on module '{module_path}'",
-            [],
-        )
-    log.debug("cold start %s from %s", function.name, source)
-    return handler  # type: ignore[no-any-return]
-
-
-def _top_level_names(directories: Iterable[Path]) -> set[str]:
-    """Importable top-level modules and packages found in code directories."""
-    names: set[str] = set()
-    for directory in directories:
-        if not directory.is_dir():
-            continue
-        for entry in directory.iterdir():
-            if entry.suffix == ".py":
-                names.add(entry.stem)
-            elif entry.is_dir() and (entry / "__init__.py").is_file():
-                names.add(entry.name)
-    return names
-
-
-def _error_payload(error_type: str, message: str, request_id: str, trace: list[str]) -> bytes:
-    return json.dumps(
-        {
-            "errorMessage": message,
-            "errorType": error_type,
-            "requestId": request_id,
-            "stackTrace": trace,
-        }
-    ).encode("utf-8")
-
-
-class _SnapshotEnviron(os._Environ[str]):
-    """``os.environ`` whose ``items()`` is one atomic copy.
-
-    Invocations swap variables in and out while other threads keep reading: every botocore
-    or urllib request walks ``os.environ.items()`` for proxy settings, and the stock walk
-    lists the keys first and reads each after, so a key removed in between raised KeyError
-    in that thread (moto's ASL engine reported it as States.Runtime).
-    """
-
-    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
-        data = self._data.copy()  # type: ignore[attr-defined]  # CPython's private store
-        return [(self.decodekey(k), self.decodevalue(v)) for k, v in data.items()]
-
-    def copy(self) -> dict[str, str]:
-        return dict(self.items())
-
-
-def _snapshot_safe_environ() -> None:
-    if not isinstance(os.environ, _SnapshotEnviron):
-        os.environ.__class__ = _SnapshotEnviron
-
-
-@contextmanager
-def _environment(wanted: Mapping[str, str]) -> Iterator[None]:
-    """os.environ exactly ``wanted`` inside, restored after.
-
-    Keys are changed one by one (never cleared wholesale), so server threads reading a
-    variable both sides agree on (MOTO_PORT, say) never see it missing.
-    """
-    _snapshot_safe_environ()
-    saved = os.environ.copy()
-    _become(wanted)
-    try:
-        yield
-    finally:
-        _become(saved)
-
-
-def _become(wanted: Mapping[str, str]) -> None:
-    for key in [k for k in os.environ if k not in wanted]:
-        # pop, not del: another thread (a test runner's env isolation, say) may have
-        # removed it between the listing and here.
-        os.environ.pop(key, None)
-    for key, value in wanted.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
 
 
 # -- the Lambda Invoke API -------------------------------------------------------------

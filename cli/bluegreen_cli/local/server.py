@@ -5,7 +5,7 @@ Requests are dispatched on one port:
 - ``/_local/...``: control routes (health, outbox, Slack webhook sink, sample switch, stats);
 - the HTTP API routes of the template (``/approvals/{approval_id}``): the API's function,
   with an API Gateway payload format 2.0 event;
-- ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in-process;
+- ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in a worker process;
 - everything else: moto's server app, after the local interceptors that fill moto's gaps
   (CodeDeploy deployments and ECS guards by the simulator, ECR pushes and PutEvents
   delivered to EventBridge rules, the Step Functions calls of ``stepfunctions.py``).
@@ -293,6 +293,8 @@ class LocalStack:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.runtime is not None:
+            self.runtime.close()
         if os.environ.get("MOTO_PORT") == str(self.port):
             if self._saved_moto_port is None:
                 os.environ.pop("MOTO_PORT", None)

@@ -1,18 +1,17 @@
-"""Functions run in-process the way Lambda runs them, reached through the Lambda Invoke API."""
+"""Functions reached through the Lambda Invoke API of the local stack, answering as Lambda does.
+
+How they run (worker processes, timeouts, init errors) is ``test_runtime_sandboxes.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from bluegreen_cli.local.runtime import FunctionRuntime
 from bluegreen_cli.local.server import LocalStack
-from bluegreen_cli.local.template import LocalFunction
 from botocore.exceptions import ClientError
 
 from tests.unit.local.localstack_support import get_json, wait_for, write_project
@@ -54,7 +53,7 @@ def test_a_function_sees_its_own_environment_and_the_emulated_account(
     }
     # The function's own boto3 client reached the local account.
     assert "bluegreen-Table" in result["tables"]
-    # ...and the server's environment is its own again.
+    # ...and the server's environment stays its own.
     assert os.environ["AWS_PROFILE"] == "someone-elses-profile"
     assert "TABLE_NAME" not in os.environ
 
@@ -67,7 +66,8 @@ def test_the_context_is_lambda_like(stack: LocalStack) -> None:
     assert context["invoked_function_arn"] == (
         "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-EchoFunction"
     )
-    assert context["memory_limit_in_mb"] == 384
+    # Lambda's runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: a string.
+    assert context["memory_limit_in_mb"] == "384"
     assert len(context["aws_request_id"]) == 36
     assert 0 < context["remaining_ms"] <= 20_000
 
@@ -135,108 +135,3 @@ def test_an_unknown_function_is_not_found(stack: LocalStack) -> None:
         _invoke(stack, "no-such-function", {})
 
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
-
-
-# -- the runtime on its own: load failures and answers Lambda cannot send -----------------
-
-
-def _function(tmp_path: Path, source: str, name: str = "broken") -> LocalFunction:
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "app.py").write_text(textwrap.dedent(source))
-    return LocalFunction(
-        logical_id=name.title(),
-        name=f"test-{name}",
-        arn=f"arn:aws:lambda:us-east-1:123456789012:function:test-{name}",
-        code_dir=folder,
-        handler="app.lambda_handler",
-        environment={},
-    )
-
-
-def test_a_module_that_fails_to_import_is_an_init_error(tmp_path: Path) -> None:
-    function = _function(tmp_path, "import not_a_module_anywhere\n")
-    runtime = FunctionRuntime({function.logical_id: function}, "http://127.0.0.1:9")
-
-    result = runtime.invoke(function, {})
-
-    assert result.function_error == "Unhandled"
-    assert result.json()["errorType"] == "Runtime.ImportModuleError"
-    assert "not_a_module_anywhere" in result.json()["errorMessage"]
-
-
-def test_a_missing_handler_is_reported(tmp_path: Path) -> None:
-    function = _function(tmp_path, "def other(event, context):\n    return 1\n", "nohandler")
-    runtime = FunctionRuntime({function.logical_id: function}, "http://127.0.0.1:9")
-
-    assert runtime.invoke(function, {}).json()["errorType"] == "Runtime.HandlerNotFound"
-
-
-def test_an_answer_that_is_not_json_is_a_marshal_error(tmp_path: Path) -> None:
-    function = _function(
-        tmp_path, "def lambda_handler(event, context):\n    return {1, 2}\n", "unmarshal"
-    )
-    runtime = FunctionRuntime({function.logical_id: function}, "http://127.0.0.1:9")
-
-    result = runtime.invoke(function, {})
-
-    assert result.json()["errorType"] == "Runtime.MarshalError"
-    assert runtime.stats()["functions"]["test-unmarshal"] == {
-        "invocations": 1,
-        "errors": 1,
-        "total_ms": pytest.approx(runtime.stats()["functions"]["test-unmarshal"]["total_ms"]),
-    }
-
-
-def test_functions_do_not_share_module_state(tmp_path: Path) -> None:
-    # Two functions importing the same helper package each get their own copy, as two
-    # Lambda functions do.
-    shared = tmp_path / "layer"
-    (shared / "sharedstate").mkdir(parents=True)
-    (shared / "sharedstate" / "__init__.py").write_text("CALLS = []\n")
-    source = """
-        import sharedstate
-
-        def lambda_handler(event, context):
-            sharedstate.CALLS.append(1)
-            return len(sharedstate.CALLS)
-    """
-    first = _function(tmp_path, source, "first")
-    second = _function(tmp_path, source, "second")
-    first = LocalFunction(**{**first.__dict__, "layer_dirs": (shared,)})
-    second = LocalFunction(**{**second.__dict__, "layer_dirs": (shared,)})
-    runtime = FunctionRuntime({"First": first, "Second": second}, "http://127.0.0.1:9")
-
-    assert [runtime.invoke(first, {}).json() for _ in range(2)] == [1, 2]
-    assert runtime.invoke(second, {}).json() == 1
-
-
-def test_other_threads_read_the_environment_safely_while_invocations_swap_it() -> None:
-    # Every botocore/urllib request walks os.environ for proxies, from any thread.
-    import threading
-    import urllib.request
-
-    from bluegreen_cli.local import runtime
-
-    errors: list[str] = []
-    done = threading.Event()
-
-    def read() -> None:
-        try:
-            while not done.is_set():
-                urllib.request.getproxies()
-        except Exception as e:
-            errors.append(repr(e))
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        for i in range(3000):
-            with runtime._environment({**os.environ, f"SWAPPED_{i % 40}": "x"}):
-                pass
-    finally:
-        done.set()
-        reader.join()
-
-    assert errors == []
-    assert not [k for k in os.environ if k.startswith("SWAPPED_")]

@@ -18,11 +18,13 @@ STATE_MACHINE_ACCESS_KEY = "ak"
 
 def function_credentials(logical_id: str) -> dict[str, str]:
     """The AWS_* credential variables of one function's execution environment."""
-    digest = hashlib.sha256(f"bluegreen-local:{logical_id}".encode()).digest()
-    key = "ASIA" + base64.b32encode(digest).decode()[:16]
-    secret = base64.b64encode(digest).decode()[:40]
+    digest = hashlib.sha256(f"bluegreen-local-function:{logical_id}".encode()).digest()
+    # Lambda's keys are ASIA followed by 16 characters of A-Z and 2-7: base32's alphabet.
+    key_id = "ASIA" + base64.b32encode(digest).decode("ascii")[:16]
+    secret = base64.b64encode(hashlib.sha256(b"secret:" + digest).digest()).decode("ascii")
+    token = base64.b64encode(hashlib.sha512(b"token:" + digest).digest()).decode("ascii")
     return {
-        "AWS_ACCESS_KEY_ID": key,
-        "AWS_SECRET_ACCESS_KEY": secret,
-        "AWS_SESSION_TOKEN": f"local-session-{logical_id}",
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret[:40],
+        "AWS_SESSION_TOKEN": token,
     }
