@@ -23,7 +23,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -78,10 +77,6 @@ class Throttled(Exception):
     """The runtime could not take the invocation (Lambda's TooManyRequestsException)."""
 
 
-# -- credentials: each function signs its AWS calls as its own role ------------------------
-
-
-@cache
 class FunctionRuntime:
     """Invokes functions in execution environments of their own; counts invocations."""
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from functools import cache
 
 # moto's Step Functions interpreter signs its Lambda invocations with this key: those calls
 # are the state machine's, made with its role.
 STATE_MACHINE_ACCESS_KEY = "ak"
 
 
+@cache
 def function_credentials(logical_id: str) -> dict[str, str]:
     """The AWS_* credential variables of one function's execution environment."""
     digest = hashlib.sha256(f"bluegreen-local-function:{logical_id}".encode()).digest()
