@@ -30,6 +30,21 @@ def test_service_runs_the_initial_image_under_code_deploy(stack: Stack) -> None:
     assert definition["taskDefinition"]["executionRoleArn"] == s.execution_role_arn
 
 
+def test_before_its_first_deployment_the_service_shows_its_primary_task_set(stack: Stack) -> None:
+    """ECS CreateService with the CODE_DEPLOY controller: the service comes with a PRIMARY
+    task set of its task definition behind its load balancer, and no deployments."""
+    s = stack.sample
+    service = stack.service()
+
+    (task_set,) = service["taskSets"]
+    assert task_set["status"] == "PRIMARY"
+    assert task_set["taskDefinition"] == s.task_definition_arn
+    assert task_set["loadBalancers"] == service["loadBalancers"]
+    assert task_set["stabilityStatus"] == "STEADY_STATE"
+    assert task_set["runningCount"] == service["desiredCount"] == 2
+    assert service["deployments"] == []
+
+
 def test_listeners_start_on_blue_and_target_groups_check_health(stack: Stack) -> None:
     s = stack.sample
     listeners = stack.elbv2.describe_listeners(LoadBalancerArn=s.load_balancer_arn)["Listeners"]
