@@ -36,7 +36,11 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
 from bluegreen_cli.local import events as eventbridge
+from bluegreen_cli.local import ses as ses_sandbox
 from bluegreen_cli.local.apigw import http_api_event, http_api_response
+from bluegreen_cli.local.autoscaling import completed_register_scalable_target
+from bluegreen_cli.local.awserror import AwsError
+from bluegreen_cli.local.ecr import checked_put_image
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.runtime import (
@@ -53,6 +57,7 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
+AAS_REGISTER_TARGET = "AnyScaleFrontendService.RegisterScalableTarget"
 PUT_EVENTS = "AWSEvents.PutEvents"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
 SEND_TASK_FAILURE = "AWSStepFunctions.SendTaskFailure"
@@ -61,6 +66,12 @@ ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
 
 _READ_ACTIONS = ("Describe", "Get", "List", "BatchGet", "Receive")
+
+# Requests completed or refused (AwsError) the way AWS would, before moto answers them.
+_REQUEST_CHECKS: dict[str, Callable[[dict[str, Any], str, str], dict[str, Any]]] = {
+    ECR_PUT_IMAGE: checked_put_image,
+    AAS_REGISTER_TARGET: completed_register_scalable_target,
+}
 
 # moto's state (and MOTO_PORT) belong to the process: stacks in one process share them.
 _running: list[LocalStack] = []
@@ -104,6 +115,12 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     environ["CONTENT_LENGTH"] = str(len(data))
     environ.pop("wsgi.input_terminated", None)
     return data
+
+
+def _replace_body(environ: dict[str, Any], data: bytes) -> None:
+    """Hand the next reader ``data`` as the request body."""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
 
 
 def _call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -563,8 +580,18 @@ class LocalStack:
     def _aws(self, environ: dict[str, Any]) -> Response | None:
         """The response to a call answered or followed up locally; None for moto's own."""
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if _service_of(environ) == "ses" and environ.get("REQUEST_METHOD") == "POST":
+            refusal = ses_sandbox.sandbox_refusal(
+                str(environ.get("PATH_INFO", "")),
+                str(environ.get("CONTENT_TYPE", "")),
+                _read_body(environ),
+                ACCOUNT_ID,
+                REGION,
+            )
+            if refusal is not None:
+                return refusal
         local = target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)) or target in (
-            ECR_PUT_IMAGE,
+            *_REQUEST_CHECKS,
             PUT_EVENTS,
             TEST_EVENT_PATTERN,
             SEND_TASK_FAILURE,
@@ -576,6 +603,12 @@ class LocalStack:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
             return None
+        if target in _REQUEST_CHECKS:
+            try:
+                body = _REQUEST_CHECKS[target](body, ACCOUNT_ID, REGION)
+            except AwsError as e:
+                return _aws_json_error(e.status, e.code, e.message)
+            _replace_body(environ, json.dumps(body).encode())
         if target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)):
             return self._simulated(target, body)
         if target == TEST_EVENT_PATTERN:

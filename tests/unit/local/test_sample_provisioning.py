@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from bluegreen_cli.local.sample import SampleResources
+from bluegreen_cli.local.ecr import image_digest
+from bluegreen_cli.local.sample import SampleResources, image_manifest
 
 from tests.unit.local.harness import REGION, Stack
 
@@ -16,6 +17,8 @@ def test_service_runs_the_initial_image_under_code_deploy(stack: Stack) -> None:
     assert [(i["imageDigest"], i["imageTags"]) for i in images] == [
         (s.initial_image_digest, ["initial"])
     ]
+    # ECR's digest is the sha256 of the manifest as pushed.
+    assert s.initial_image_digest == image_digest(image_manifest("demo-web:initial"))
     service = stack.service()
     assert service["deploymentController"] == {"type": "CODE_DEPLOY"}
     assert service["desiredCount"] == 2
