@@ -40,8 +40,9 @@ Choices where AWS leaves room (each is what keeps the emulated service coherent)
   a task set that is not the service's primary would leave the service half deployed.
 - A failed deployment always restores blue; ``rollbackInfo`` is recorded when the effective
   auto-rollback configuration covers ``DEPLOYMENT_FAILURE`` and something had been changed.
-- A rollback deployment starts ``InProgress`` (CodeDeploy starts it itself) and cannot be
-  stopped (``UnsupportedActionForDeploymentTypeException``).
+- A rollback deployment starts ``InProgress`` (CodeDeploy starts it itself). Stopping it
+  ends it ``Stopped`` with the replacement task set terminated at once: traffic is already
+  on blue, and a janitor that stops every active deployment must not leave green behind.
 - Lifecycle hooks in the AppSpec are validated but not invoked (there is no Lambda to run
   them against a task set); a status message on the deployment says so.
 - Only the default actions of the listeners are moved (no listener rules).
@@ -639,11 +640,21 @@ class CodeDeploySimulator:
                 f"The deployment {deployment.deployment_id} has already completed.",
             )
         if deployment.rollback_of is not None:
-            raise ApiError(
-                "UnsupportedActionForDeploymentTypeException",
-                f"The deployment {deployment.deployment_id} is a rollback in progress; "
-                "the local CodeDeploy does not stop rollbacks.",
-            )
+            # Traffic is already back on blue: stopping only cuts the termination short.
+            now = self._clock()
+            deployment.messages.append("Deployment was stopped by the user")
+
+            def cut_short() -> None:
+                self._discard_green(deployment)
+                deployment.lifecycle.succeed_before("AfterAllowTraffic", now)  # rerouted
+                self._complete(deployment, now, "Stopped")
+
+            self._guarded(deployment, now, cut_short)
+            return {
+                "status": "Succeeded",
+                "statusMessage": f"Rollback {deployment.deployment_id} stopped; production is "
+                "on the original task set and the replacement task set is terminated.",
+            }
         requested = body.get("autoRollbackEnabled")
         rollback = (
             _rollback_on(deployment.auto_rollback, "DEPLOYMENT_STOP_ON_REQUEST")

@@ -8,7 +8,8 @@ Requests are dispatched on one port:
 - ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in-process;
 - everything else: moto's server app, after the local interceptors that fill moto's gaps
   (CodeDeploy deployments and ECS guards by the simulator, ECR pushes and PutEvents
-  delivered to EventBridge rules).
+  delivered to EventBridge rules) and the checks that refuse or complete a request the way
+  AWS does (ECR PutImage, RegisterScalableTarget, the SES sandbox).
 
 moto's Step Functions interpreter calls Lambda over HTTP on ``localhost:$MOTO_PORT``; the
 server sets ``MOTO_PORT`` to its own port so those calls come back here.

@@ -369,15 +369,25 @@ def test_a_rollback_is_the_groups_active_deployment_until_it_ends(
         stack.deploy(newer)
     assert refused.value.response["Error"]["Code"] == "DeploymentLimitExceededException"
     assert rollback in refused.value.response["Error"]["Message"]
-    with pytest.raises(ClientError) as unstoppable:
-        stack.codedeploy.stop_deployment(deploymentId=rollback)
-    assert unstoppable.value.response["Error"]["Code"] == (
-        "UnsupportedActionForDeploymentTypeException"
-    )
 
     stack.wait(1.0)
     assert stack.deployment(rollback)["status"] == "Succeeded"
     assert stack.deployment(stack.deploy(newer))["status"] == "Created"
+
+
+def test_stopping_a_rollback_terminates_the_replacement_at_once(stack: Stack) -> None:
+    s = stack.sample
+    old = stack.service()["taskDefinition"]
+    first, _ = to_ready(stack)
+    stack.codedeploy.stop_deployment(deploymentId=first, autoRollbackEnabled=True)
+    rollback = stack.deployment(first)["rollbackInfo"]["rollbackDeploymentId"]
+
+    answer = stack.codedeploy.stop_deployment(deploymentId=rollback, autoRollbackEnabled=True)
+
+    assert answer["status"] == "Succeeded"
+    assert stack.deployment(rollback)["status"] == "Stopped"
+    assert task_sets(stack) == [("PRIMARY", old, s.blue_target_group_arn)]
+    assert stack.forwards_to(s.production_listener_arn) == {s.blue_target_group_arn: 1}
 
 
 def test_stop_after_production_moved_puts_production_back_on_blue(
