@@ -397,8 +397,14 @@ class CodeDeploySimulator:
         """Apply everything that is due by now."""
         with self._lock:
             now = self._clock()
-            for deployment in list(self._deployments.values()):
-                self._advance(deployment, now)
+            advanced: set[str] = set()
+            # A transition may start another deployment (a rollback): it is due too.
+            while pending := [
+                d for d in self._deployments.values() if d.deployment_id not in advanced
+            ]:
+                for deployment in pending:
+                    advanced.add(deployment.deployment_id)
+                    self._advance(deployment, now)
             self._give_primary_task_sets()
 
     def _run_ticker(self) -> None:
