@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
 from bluegreen.adapters.codedeploy import CodeDeployDeployments
@@ -25,6 +26,7 @@ from bluegreen.steps.scaling import resume, suspend
 
 from tests.unit.builders import (
     NOW,
+    REGION,
     Aws,
     create_deployment_group,
     create_ecs_service,
@@ -236,6 +238,46 @@ def test_the_janitor_has_nothing_to_do_for_an_execution_that_never_locked(target
     assert codedeploy.stopped == []
     assert target.state() == NONE
     assert done == ["nothing to clean up: the lock of demo/web is held by nobody"]
+
+
+@pytest.mark.parametrize(
+    "prior",
+    [NONE, PARTLY, {"DynamicScalingInSuspended": True}, None],
+    ids=["free", "partly", "one-flag-shown", "no-state-shown"],
+)
+def test_every_register_scalable_target_the_app_sends_names_all_three_flags(
+    target: Target, prior: dict[str, bool] | None
+) -> None:
+    """Application Auto Scaling documents no merge for a partial SuspendedState (moto
+    replaces the whole object): the app never sends one, whatever the target showed."""
+    aas = target.aws.client("application-autoscaling")
+    if prior is None:
+        register_scalable_target(aas, SERVICE)
+    else:
+        register_scalable_target(aas, SERVICE, prior)
+    client = boto3.client("application-autoscaling", region_name=REGION)
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "before-parameter-build.application-auto-scaling.RegisterScalableTarget",
+        lambda params, **_: sent.append(dict(params)),
+    )
+    targets = ScalableTargets(client)
+    codedeploy = LeftRunning(running=[])
+
+    suspended = suspend(DEPLOYMENT, targets, target.table, NOW)
+    resume(suspended, targets, target.table)
+    suspend(OTHER, targets, target.table, NOW)
+    clean_up(OTHER, codedeploy, targets, target.table)
+
+    assert len(sent) == 4
+    for params in sent:
+        assert set(params["SuspendedState"]) == set(ALL), params
+        assert set(params) == {
+            "ServiceNamespace",
+            "ResourceId",
+            "ScalableDimension",
+            "SuspendedState",
+        }
 
 
 # --- deployments --------------------------------------------------------------------------

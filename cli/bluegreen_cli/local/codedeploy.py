@@ -7,22 +7,32 @@ blue/green life cycle against moto's own ECS and ELBv2 backends, so what a clien
 through those APIs (task sets, listener actions, the service's task definition) moves the
 way it does on AWS:
 
-    Created -> InProgress   the replacement (green) task set is created on the green target group
+    Created -> InProgress   after a moment, the replacement (green) task set is created
+                            on the green target group
             -> Ready        the test listener forwards to green; waiting for ContinueDeployment
                             (deploymentReadyOption STOP_DEPLOYMENT; CONTINUE_DEPLOYMENT skips this)
             -> InProgress   production traffic moves to green (all at once, canary or linear),
                             then ``instanceTerminationWaitTimeStarted`` and the termination wait
             -> Succeeded    the original (blue) task set is gone, green is the primary task set
 
-``StopDeployment`` and the ready-wait timeout roll back: every listener returns to blue and
-the green task set is deleted. ``ecs_guard`` refuses the ECS calls that real ECS refuses on a
-service whose deployment controller is ``CODE_DEPLOY``.
+``StopDeployment(autoRollbackEnabled=True)`` and the ready-wait timeout roll back: the
+deployment ends ``Stopped`` with a ``rollbackInfo`` naming a rollback deployment (creator
+``codeDeployRollback``) that CodeDeploy runs next. The rollback is ``InProgress`` while it
+works: every listener goes back to blue at once, and the green task set is terminated when it
+ends (``Timing.rollback_seconds`` later), ``Succeeded``. While it runs it is the group's active
+deployment. ``ecs_guard`` refuses the ECS calls that real ECS refuses on a service whose
+deployment controller is ``CODE_DEPLOY``, and gives such a service the primary task set ECS
+creates with it. ``GetDeployment`` shows an AppSpecContent revision by its ``sha256`` only,
+as CodeDeploy does. The deployment-config and deployment-target APIs answer too
+(``codedeploy_configs``, ``codedeploy_targets``); any other operation moto does not
+implement answers ``UnknownOperationException``.
 
 Choices where AWS leaves room (each is what keeps the emulated service coherent):
 
 - The original task set. ECS gives a ``CODE_DEPLOY`` service a primary task set when it is
-  created; moto does not. The first deployment of a service materialises it from the
-  service's own task definition and load balancer, as the blue side.
+  created; moto does not. The simulator adds it to every such service that has none (on the
+  next ECS or CodeDeploy call, or tick), from the service's own task definition and load
+  balancer, as the blue side.
 - ``StopDeployment(autoRollbackEnabled=False)`` before production traffic has moved stops
   the deployment and discards the replacement task set (test listener back to blue) without
   a rollback record: production never left blue. Once production traffic has moved, the
@@ -30,7 +40,9 @@ Choices where AWS leaves room (each is what keeps the emulated service coherent)
   a task set that is not the service's primary would leave the service half deployed.
 - A failed deployment always restores blue; ``rollbackInfo`` is recorded when the effective
   auto-rollback configuration covers ``DEPLOYMENT_FAILURE`` and something had been changed.
-- Rollbacks happen at once, so the rollback deployment is recorded already ``Succeeded``.
+- A rollback deployment starts ``InProgress`` (CodeDeploy starts it itself). Stopping it
+  ends it ``Stopped`` with the replacement task set terminated at once: traffic is already
+  on blue, and a janitor that stops every active deployment must not leave green behind.
 - Lifecycle hooks in the AppSpec are validated but not invoked (there is no Lambda to run
   them against a task set); a status message on the deployment says so.
 - Only the default actions of the listeners are moved (no listener rules).
@@ -52,9 +64,14 @@ from typing import Any
 
 import yaml
 from moto.codedeploy.models import codedeploy_backends
+from moto.codedeploy.responses import CodeDeployResponse
 from moto.core.exceptions import JsonRESTError, ServiceException
+from moto.core.utils import camelcase_to_underscores
 from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
+
+from bluegreen_cli.local import codedeploy_configs as configs
+from bluegreen_cli.local.codedeploy_targets import Lifecycle, ecs_target, task_set_info
 
 logger = logging.getLogger(__name__)
 
@@ -68,22 +85,11 @@ JsonResponse = tuple[int, dict[str, Any]]
 # moto raises either family, depending on the service.
 _MOTO_ERRORS = (JsonRESTError, ServiceException)
 
-# (minutes after production traffic starts to move, percent of production traffic on green)
-_TRAFFIC_STEPS: dict[str, tuple[tuple[float, int], ...]] = {
-    "CodeDeployDefault.ECSAllAtOnce": ((0, 100),),
-    "CodeDeployDefault.ECSLinear10PercentEvery1Minutes": tuple(
-        (i * 1, 10 * (i + 1)) for i in range(10)
-    ),
-    "CodeDeployDefault.ECSLinear10PercentEvery3Minutes": tuple(
-        (i * 3, 10 * (i + 1)) for i in range(10)
-    ),
-    "CodeDeployDefault.ECSCanary10Percent5Minutes": ((0, 10), (5, 100)),
-    "CodeDeployDefault.ECSCanary10Percent15Minutes": ((0, 10), (15, 100)),
-}
 # moto stores this when a group is created without a config; AWS's ECS default is all at once.
 _MOTO_DEFAULT_CONFIG = "CodeDeployDefault.OneAtATime"
 _ECS_DEFAULT_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
 
+_TARGET_STATUSES = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"}
 _STATUSES = {"Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready"}
 _HOOKS = {
     "BeforeInstall",
@@ -94,6 +100,7 @@ _HOOKS = {
 }
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 _BATCH_LIMIT = 25
+_TARGET_BATCH_LIMIT = 25
 _PAGE_SIZE = 100
 
 
@@ -105,8 +112,10 @@ class Timing:
     termination wait, canary and linear intervals); 60 keeps them as on AWS.
     """
 
+    created_seconds: float = 1.0  # how long a new deployment shows ``Created``
     install_seconds: float = 1.0
     traffic_shift_seconds: float = 1.0
+    rollback_seconds: float = 3.0  # rerouting back to blue, then terminating green
     seconds_per_minute: float = 60.0
     tick_seconds: float = 0.1
 
@@ -139,6 +148,7 @@ class _Phase(enum.Enum):
     READY = "ready"
     SHIFTING = "shifting"
     TERMINATION_WAIT = "termination-wait"
+    ROLLING_BACK = "rolling-back"
     DONE = "done"
 
 
@@ -200,6 +210,8 @@ class _Deployment:
     messages: list[str] = field(default_factory=list)
     plan: _Plan | None = None
     rollback_of: str | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    updated_at: float = 0.0
 
     @property
     def active(self) -> bool:
@@ -211,7 +223,7 @@ class _Deployment:
             "deploymentGroupName": self.deployment_group_name,
             "deploymentConfigName": self.config_name,
             "deploymentId": self.deployment_id,
-            "revision": self.revision,
+            "revision": _shown_revision(self.revision),
             "status": self.status,
             "createTime": self.create_time,
             "creator": self.creator,
@@ -226,7 +238,7 @@ class _Deployment:
             "computePlatform": "ECS",
         }
         optional = {
-            "previousRevision": self.previous_revision,
+            "previousRevision": _shown_revision(self.previous_revision),
             "description": self.description,
             "startTime": self.start_time,
             "completeTime": self.complete_time,
@@ -385,8 +397,15 @@ class CodeDeploySimulator:
         """Apply everything that is due by now."""
         with self._lock:
             now = self._clock()
-            for deployment in list(self._deployments.values()):
-                self._advance(deployment, now)
+            advanced: set[str] = set()
+            # A transition may start another deployment (a rollback): it is due too.
+            while pending := [
+                d for d in self._deployments.values() if d.deployment_id not in advanced
+            ]:
+                for deployment in pending:
+                    advanced.add(deployment.deployment_id)
+                    self._advance(deployment, now)
+            self._give_primary_task_sets()
 
     def _run_ticker(self) -> None:
         while not self._stop.wait(self.timing.tick_seconds):
@@ -400,15 +419,24 @@ class CodeDeploySimulator:
         """Answer a CodeDeploy deployment operation, or ``None`` for moto to answer."""
         if not target.startswith(CODEDEPLOY_TARGET_PREFIX):
             return None
-        handler = self._operations().get(target.removeprefix(CODEDEPLOY_TARGET_PREFIX))
+        operation = target.removeprefix(CODEDEPLOY_TARGET_PREFIX)
+        handler = self._operations().get(operation)
         if handler is None:
-            return None
+            if hasattr(CodeDeployResponse, camelcase_to_underscores(operation)):
+                return None
+            # Never a 500: an AWS-shaped refusal names what the local CodeDeploy lacks.
+            return ApiError(
+                "UnknownOperationException",
+                f"The local CodeDeploy does not implement {operation}.",
+            ).response()
         with self._lock:
             self.tick()
             try:
                 result = handler(body or {})
             except ApiError as e:
                 return e.response()
+            except configs.ConfigError as e:
+                return ApiError(e.code, e.message).response()
             self.tick()
             return 200, result
 
@@ -420,6 +448,11 @@ class CodeDeploySimulator:
             "ListDeployments": self._list_deployments,
             "ContinueDeployment": self._continue_deployment,
             "StopDeployment": self._stop_deployment,
+            "GetDeploymentConfig": configs.get_deployment_config,
+            "ListDeploymentConfigs": configs.list_deployment_configs,
+            "ListDeploymentTargets": self._list_deployment_targets,
+            "GetDeploymentTarget": self._get_deployment_target,
+            "BatchGetDeploymentTargets": self._batch_get_deployment_targets,
         }
 
     # -- moto backends --------------------------------------------------------------------
@@ -488,6 +521,7 @@ class CodeDeploySimulator:
         auto_rollback = body.get("autoRollbackConfiguration") or dict(
             group.auto_rollback_configuration or {}
         )
+        now = self._clock()
         deployment = _Deployment(
             deployment_id=self._new_id(),
             application_name=application_name,
@@ -502,7 +536,9 @@ class CodeDeploySimulator:
             blue_green=json.loads(json.dumps(group.blue_green_deployment_configuration or {})),
             load_balancer_info=json.loads(json.dumps(group.load_balancer_info or {})),
             ecs_services=list(group.ecs_services or []),
-            create_time=self._clock(),
+            create_time=now,
+            deadline=now + self.timing.created_seconds,
+            updated_at=now,
         )
         self._deployments[deployment.deployment_id] = deployment
         logger.info(
@@ -609,6 +645,22 @@ class CodeDeploySimulator:
                 "DeploymentAlreadyCompletedException",
                 f"The deployment {deployment.deployment_id} has already completed.",
             )
+        if deployment.rollback_of is not None:
+            # Traffic is already back on blue: stopping only cuts the termination short.
+            now = self._clock()
+            deployment.messages.append("Deployment was stopped by the user")
+
+            def cut_short() -> None:
+                self._discard_green(deployment)
+                deployment.lifecycle.succeed_before("AfterAllowTraffic", now)  # rerouted
+                self._complete(deployment, now, "Stopped")
+
+            self._guarded(deployment, now, cut_short)
+            return {
+                "status": "Succeeded",
+                "statusMessage": f"Rollback {deployment.deployment_id} stopped; production is "
+                "on the original task set and the replacement task set is terminated.",
+            }
         requested = body.get("autoRollbackEnabled")
         rollback = (
             _rollback_on(deployment.auto_rollback, "DEPLOYMENT_STOP_ON_REQUEST")
@@ -618,7 +670,7 @@ class CodeDeploySimulator:
         now = self._clock()
         traffic_moved = deployment.plan is not None and deployment.plan.production_percent > 0
         deployment.messages.append("Deployment was stopped by the user")
-        if rollback or traffic_moved:
+        if (rollback or traffic_moved) and self._changed(deployment):
             why = (
                 "production traffic had already moved"
                 if traffic_moved and not rollback
@@ -627,16 +679,130 @@ class CodeDeploySimulator:
             self._guarded(
                 deployment, now, lambda: self._roll_back(deployment, now, "Stopped", reason=why)
             )
-            message = f"Deployment {deployment.deployment_id} stopped and rolled back ({why})."
+            if deployment.rollback is not None:
+                # As on AWS: the stop is Pending while the rollback deployment runs.
+                rollback_id = deployment.rollback["rollbackDeploymentId"]
+                return {
+                    "status": "Pending",
+                    "statusMessage": (
+                        f"Deployment {deployment.deployment_id} stopped; rollback deployment "
+                        f"{rollback_id} is in progress ({why})."
+                    ),
+                }
+            message = f"Deployment {deployment.deployment_id} stopped; it could not be rolled back."
         else:
 
             def discard() -> None:
-                self._restore_blue(deployment)
+                self._reroute_to_blue(deployment.plan)
+                self._discard_green(deployment)
                 self._complete(deployment, now, "Stopped")
 
             self._guarded(deployment, now, discard)
             message = f"Deployment {deployment.deployment_id} stopped; production stayed on blue."
         return {"status": "Succeeded", "statusMessage": message}
+
+    # -- deployment targets ---------------------------------------------------------------
+
+    def _list_deployment_targets(self, body: dict[str, Any]) -> dict[str, Any]:
+        deployment = self._started(body)
+        filters = body.get("targetFilters") or {}
+        if set(filters) - {"TargetStatus", "ServerInstanceLabel"}:
+            raise ApiError("InvalidTargetFilterNameException", "The target filter name is invalid.")
+        statuses = filters.get("TargetStatus") or []
+        if set(statuses) - _TARGET_STATUSES:
+            raise ApiError(
+                "InvalidInstanceStatusException", "The specified instance status does not exist."
+            )
+        # ServerInstanceLabel (Blue/Green) labels instances; an ECS target carries none.
+        target = self._target(deployment)["ecsTarget"]
+        ids = [target["targetId"]] if not statuses or target["status"] in statuses else []
+        return {"targetIds": ids[_page_offset(body.get("nextToken")) :]}
+
+    def _get_deployment_target(self, body: dict[str, Any]) -> dict[str, Any]:
+        deployment = self._started(body)
+        target_id = body.get("targetId")
+        if not target_id:
+            raise ApiError(
+                "DeploymentTargetIdRequiredException", "A deployment target ID was not provided."
+            )
+        return {"deploymentTarget": self._named_target(deployment, target_id)}
+
+    def _batch_get_deployment_targets(self, body: dict[str, Any]) -> dict[str, Any]:
+        deployment = self._started(body)
+        ids = body.get("targetIds") or []
+        if not ids:
+            raise ApiError(
+                "DeploymentTargetIdRequiredException", "A deployment target ID was not provided."
+            )
+        if len(ids) > 1:
+            raise ApiError(
+                "DeploymentTargetListSizeExceededException",
+                "The maximum number of targets that can be associated with an Amazon ECS or "
+                "Lambda deployment was exceeded. The target list of both types of deployments "
+                "must have exactly one item.",
+            )
+        return {"deploymentTargets": [self._named_target(deployment, i) for i in ids]}
+
+    def _started(self, body: dict[str, Any]) -> _Deployment:
+        deployment = self._find(body.get("deploymentId"))
+        if deployment.phase is _Phase.CREATED:
+            raise ApiError(
+                "DeploymentNotStartedException", "The specified deployment has not started."
+            )
+        return deployment
+
+    def _named_target(self, d: _Deployment, target_id: Any) -> dict[str, Any]:
+        target = self._target(d)
+        if target_id != target["ecsTarget"]["targetId"]:
+            raise ApiError(
+                "DeploymentTargetDoesNotExistException",
+                "The provided target ID does not belong to the attempted deployment.",
+            )
+        return target
+
+    def _target(self, d: _Deployment) -> dict[str, Any]:
+        """The deployment's one target: its ECS service, named ``<cluster>:<service>``."""
+        named = d.ecs_services[0] if d.ecs_services else {}
+        cluster, name = str(named.get("clusterName", "")), str(named.get("serviceName", ""))
+        service = self._find_service(cluster, name)
+        arn = (
+            str(service.arn)
+            if service is not None
+            else f"arn:aws:ecs:{self.region}:{self.account_id}:service/{cluster}/{name}"
+        )
+        return ecs_target(
+            deployment_id=d.deployment_id,
+            target_id=f"{cluster}:{name}",
+            target_arn=arn,
+            status=d.status,
+            updated_at=d.updated_at or d.create_time,
+            lifecycle=d.lifecycle,
+            task_sets=self._task_sets_info(d.plan, service),
+        )
+
+    def _task_sets_info(self, plan: _Plan | None, service: Any) -> list[dict[str, Any]]:
+        """The deployment's blue and green task sets that still exist, with their traffic."""
+        if plan is None or service is None:
+            return []
+        try:
+            weights = self._weights(plan.production_listeners[0])
+        except _Failure:
+            weights = {}
+        total = sum(weights.values()) or 1
+        names = {tg.arn: tg.name for tg in list(self._elbv2.target_groups.values())}
+        sides = {
+            plan.blue_task_set: ("Blue", plan.blue_target_group),
+            plan.green_task_set: ("Green", plan.green_target_group),
+        }
+        found = []
+        for task_set in list(service.task_sets):
+            side = sides.get(task_set.task_set_arn)
+            if side is None:
+                continue
+            label, group = side
+            weight = 100.0 * weights.get(group, 0) / total
+            found.append(task_set_info(task_set, label, weight, names.get(group, group)))
+        return found
 
     def _guarded(self, d: _Deployment, now: float, action: Callable[[], None]) -> None:
         """Run a caller's transition; a broken environment fails the deployment, not the call."""
@@ -661,13 +827,15 @@ class CodeDeploySimulator:
                 self._fail(d, now, _Failure("INTERNAL_ERROR", ": ".join(_moto_error(e))))
 
     def _step(self, d: _Deployment, now: float) -> bool:
-        if d.phase is _Phase.CREATED:
-            self._install(d, d.create_time)
-            return True
         if now < d.deadline:
             return False
         at = d.deadline
-        if d.phase is _Phase.INSTALLING:
+        d.updated_at = at
+        if d.phase is _Phase.CREATED:
+            self._install(d, at)
+        elif d.phase is _Phase.ROLLING_BACK:
+            self._finish_rollback(d, at)
+        elif d.phase is _Phase.INSTALLING:
             self._allow_test_traffic(d, at)
         elif d.phase is _Phase.READY:
             wait = _ready_option(d).get("waitTimeInMinutes", 0)
@@ -691,6 +859,7 @@ class CodeDeploySimulator:
     def _install(self, d: _Deployment, at: float) -> None:
         d.status, d.start_time = "InProgress", at
         d.phase, d.deadline = _Phase.INSTALLING, at + self.timing.install_seconds
+        d.lifecycle.begin("Install", at)
         # Everything is checked before anything changes, so a refused AppSpec changes nothing.
         appspec = self._appspec(d)
         task_definition = self._task_definition(appspec)
@@ -838,7 +1007,7 @@ class CodeDeploySimulator:
         return service
 
     def _blue_task_set(self, plan: _Plan) -> str:
-        """The task set serving production; the first deployment materialises the original."""
+        """The task set serving production (the service's primary one, normally)."""
         service = self._service(plan)
         ranked = sorted(service.task_sets, key=lambda t: t.status != "PRIMARY")
         for task_set in ranked:
@@ -848,12 +1017,29 @@ class CodeDeploySimulator:
             raise _Failure(
                 "INVALID_ECS_SERVICE", f"ECS service {plan.service!r} has no task definition."
             )
-        load_balancers = [dict(lb) for lb in service.load_balancers] or [
-            {"targetGroupArn": plan.blue_target_group}
-        ]
+        return self._create_primary_task_set(service, plan.blue_target_group)
+
+    def _give_primary_task_sets(self) -> None:
+        """ECS creates a ``CODE_DEPLOY`` service with a primary task set; moto does not."""
+        for service in list(self._ecs.services.values()):
+            if (
+                (service.deployment_controller or {}).get("type") == "CODE_DEPLOY"
+                and service.status == "ACTIVE"
+                and not service.task_sets
+                and service.task_definition
+            ):
+                try:
+                    self._create_primary_task_set(service, None)
+                except _MOTO_ERRORS:
+                    logger.exception("could not give %s its primary task set", service.arn)
+
+    def _create_primary_task_set(self, service: Any, target_group: str | None) -> str:
+        load_balancers = [dict(lb) for lb in service.load_balancers] or (
+            [{"targetGroupArn": target_group}] if target_group else []
+        )
         original = self._ecs.create_task_set(
             service.arn,
-            plan.cluster,
+            service.cluster_name,
             service.task_definition,
             network_configuration=service.network_configuration or None,
             load_balancers=load_balancers,
@@ -862,6 +1048,7 @@ class CodeDeploySimulator:
         )
         _describe_task_set(original, service.desired_count, "STEADY_STATE")
         original.status = "PRIMARY"
+        logger.info("service %s: primary task set %s", service.arn, original.id)
         return str(original.task_set_arn)
 
     def _allow_test_traffic(self, d: _Deployment, at: float) -> None:
@@ -876,6 +1063,7 @@ class CodeDeploySimulator:
         option = _ready_option(d)
         if option.get("actionOnTimeout") == "STOP_DEPLOYMENT":
             d.status, d.phase = "Ready", _Phase.READY
+            d.lifecycle.succeed_before("BeforeAllowTraffic", at)
             minutes = float(option.get("waitTimeInMinutes", 0))
             d.deadline = at + minutes * self.timing.seconds_per_minute
             d.messages.append("Replacement task set is ready; waiting for ContinueDeployment")
@@ -883,12 +1071,13 @@ class CodeDeploySimulator:
             self._begin_shift(d, at)
 
     def _begin_shift(self, d: _Deployment, at: float) -> None:
-        d.status, d.phase = "InProgress", _Phase.SHIFTING
+        d.status, d.phase, d.updated_at = "InProgress", _Phase.SHIFTING, at
+        d.lifecycle.begin("AllowTraffic", at)
         d.shift_started, d.shift_step = at, 0
         d.deadline = self._step_time(d, 0)
 
     def _step_time(self, d: _Deployment, step: int) -> float:
-        minutes, _ = _TRAFFIC_STEPS[d.config_name][step]
+        minutes, _ = _traffic_steps(d.config_name)[step]
         return (
             d.shift_started
             + self.timing.traffic_shift_seconds
@@ -897,7 +1086,7 @@ class CodeDeploySimulator:
 
     def _shift_step(self, d: _Deployment, at: float) -> None:
         plan = _require(d.plan)
-        steps = _TRAFFIC_STEPS[d.config_name]
+        steps = _traffic_steps(d.config_name)
         _, percent = steps[d.shift_step]
         weights = {plan.blue_target_group: 100 - percent, plan.green_target_group: percent}
         for listener in plan.production_listeners:
@@ -909,6 +1098,7 @@ class CodeDeploySimulator:
             return
         d.termination_wait_started = True
         d.phase = _Phase.TERMINATION_WAIT
+        d.lifecycle.succeed_all(at)
         terminate = d.blue_green.get("terminateBlueInstancesOnDeploymentSuccess") or {}
         minutes = float(terminate.get("terminationWaitTimeInMinutes", 0))
         d.deadline = at + minutes * self.timing.seconds_per_minute
@@ -931,10 +1121,13 @@ class CodeDeploySimulator:
         logger.warning("deployment %s failed: %s", d.deployment_id, failure.message)
         d.error = {"code": failure.code, "message": failure.message}
         try:
-            if _rollback_on(d.auto_rollback, "DEPLOYMENT_FAILURE") and self._changed(d):
+            if d.rollback_of is not None:
+                pass  # a failed rollback is not rolled back again
+            elif _rollback_on(d.auto_rollback, "DEPLOYMENT_FAILURE") and self._changed(d):
                 self._roll_back(d, at, "Failed", reason="the deployment failed")
             else:
-                self._restore_blue(d)
+                self._reroute_to_blue(d.plan)
+                self._discard_green(d)
         except (*_MOTO_ERRORS, _Failure):
             logger.exception("deployment %s: could not restore blue", d.deployment_id)
         if d.active:
@@ -952,13 +1145,20 @@ class CodeDeploySimulator:
         reason: str,
         error: tuple[str, str] | None = None,
     ) -> None:
-        self._restore_blue(d)
+        """End ``d`` and start the rollback deployment that puts blue back.
+
+        Traffic goes back to blue at once; the green task set is terminated when the
+        rollback ends, ``rollback_seconds`` later.
+        """
+        plan = _require(d.plan)
+        revision = d.previous_revision or self._blue_revision(d)
+        self._reroute_to_blue(plan)
         record = _Deployment(
             deployment_id=self._new_id(),
             application_name=d.application_name,
             deployment_group_name=d.deployment_group_name,
             config_name=d.config_name,
-            revision=d.previous_revision or self._blue_revision(d),
+            revision=revision,
             previous_revision=d.revision,
             description=f"Rollback of deployment {d.deployment_id}",
             creator="codeDeployRollback",
@@ -968,31 +1168,44 @@ class CodeDeploySimulator:
             load_balancer_info=d.load_balancer_info,
             ecs_services=d.ecs_services,
             create_time=at,
-            status="Succeeded",
-            phase=_Phase.DONE,
+            status="InProgress",
+            phase=_Phase.ROLLING_BACK,
+            deadline=at + self.timing.rollback_seconds,
             start_time=at,
-            complete_time=at,
+            plan=plan,  # the green task set is the rollback's to terminate now
             rollback_of=d.deployment_id,
+            updated_at=at,
         )
+        record.lifecycle.skip_before("AllowTraffic")
+        record.lifecycle.begin("AllowTraffic", at)
         record.rollback = {
             "rollbackTriggeringDeploymentId": d.deployment_id,
-            "rollbackMessage": f"Rolled back deployment {d.deployment_id}: {reason}.",
+            "rollbackMessage": f"Rollback of deployment {d.deployment_id}: {reason}.",
         }
         self._deployments[record.deployment_id] = record
         d.rollback = {
             "rollbackDeploymentId": record.deployment_id,
             "rollbackMessage": (
-                f"Deployment {d.deployment_id} was rolled back by deployment "
+                f"Deployment {d.deployment_id} is rolled back by deployment "
                 f"{record.deployment_id} because {reason}; production is on the original task set."
             ),
         }
         if error is not None:
             d.error = {"code": error[0], "message": error[1]}
         self._complete(d, at, status)
-        logger.info("deployment %s rolled back (%s)", d.deployment_id, reason)
+        logger.info(
+            "deployment %s stopped; rollback %s started (%s)",
+            d.deployment_id,
+            record.deployment_id,
+            reason,
+        )
 
-    def _restore_blue(self, d: _Deployment) -> None:
-        plan = d.plan
+    def _finish_rollback(self, d: _Deployment, at: float) -> None:
+        self._discard_green(d)
+        self._complete(d, at, "Succeeded")
+        logger.info("rollback %s of %s succeeded", d.deployment_id, d.rollback_of)
+
+    def _reroute_to_blue(self, plan: _Plan | None) -> None:
         if plan is None:
             return
         for listener in plan.production_listeners if plan.production_percent else []:
@@ -1001,12 +1214,16 @@ class CodeDeploySimulator:
         for listener in plan.test_listeners if plan.test_traffic_moved else []:
             self._forward(listener, {plan.blue_target_group: 1})
         plan.test_traffic_moved = False
-        if plan.green_task_set is not None:
-            try:
-                self._ecs.delete_task_set(plan.cluster, plan.service, plan.green_task_set)
-            except _MOTO_ERRORS:
-                logger.warning("deployment %s: replacement task set already gone", d.deployment_id)
-            plan.green_task_set = None
+
+    def _discard_green(self, d: _Deployment) -> None:
+        plan = d.plan
+        if plan is None or plan.green_task_set is None:
+            return
+        try:
+            self._ecs.delete_task_set(plan.cluster, plan.service, plan.green_task_set)
+        except _MOTO_ERRORS:
+            logger.warning("deployment %s: replacement task set already gone", d.deployment_id)
+        plan.green_task_set = None
 
     def _blue_revision(self, d: _Deployment) -> dict[str, Any]:
         """An AppSpec for what production runs, when no earlier local deployment recorded one."""
@@ -1043,7 +1260,11 @@ class CodeDeploySimulator:
         }
 
     def _complete(self, d: _Deployment, at: float, status: str) -> None:
-        d.status, d.phase, d.complete_time = status, _Phase.DONE, at
+        d.status, d.phase, d.complete_time, d.updated_at = status, _Phase.DONE, at, at
+        if status == "Succeeded":
+            d.lifecycle.succeed_all(at)
+        else:
+            d.lifecycle.end_unfinished(at)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -1084,11 +1305,11 @@ class CodeDeploySimulator:
         config = str(name) if name else _ECS_DEFAULT_CONFIG
         if config == _MOTO_DEFAULT_CONFIG:
             return _ECS_DEFAULT_CONFIG
-        if config not in _TRAFFIC_STEPS:
+        if configs.ecs_traffic_steps(config) is None:
             raise ApiError(
                 "DeploymentConfigDoesNotExistException",
                 f"The deployment configuration {config} is not an ECS deployment configuration "
-                f"known locally ({', '.join(sorted(_TRAFFIC_STEPS))}).",
+                f"known locally ({', '.join(configs.ECS_CONFIGS)}).",
             )
         return config
 
@@ -1231,6 +1452,27 @@ def _revision_content(revision: dict[str, Any]) -> str:
     kind = revision.get("revisionType")
     holder = revision.get("appSpecContent" if kind == "AppSpecContent" else "string") or {}
     return str(holder.get("content", ""))
+
+
+def _shown_revision(revision: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A revision as GetDeployment shows it: an AppSpec's content is not returned, its
+    ``sha256`` is (computed when the caller gave none)."""
+    if revision is None:
+        return None
+    kind = revision.get("revisionType")
+    key = {"AppSpecContent": "appSpecContent", "String": "string"}.get(str(kind))
+    if key is None:
+        return dict(revision)
+    content = _revision_content(revision)
+    digest = (revision.get(key) or {}).get("sha256") or hashlib.sha256(content.encode()).hexdigest()
+    return {"revisionType": kind, key: {"sha256": digest}}
+
+
+def _traffic_steps(config_name: str) -> tuple[tuple[float, int], ...]:
+    steps = configs.ecs_traffic_steps(config_name)
+    if steps is None:  # refused by CreateDeployment already
+        raise _Failure("INTERNAL_ERROR", f"{config_name} is not an ECS deployment configuration")
+    return steps
 
 
 def _ready_option(d: _Deployment) -> dict[str, Any]:

@@ -8,7 +8,9 @@ Requests are dispatched on one port:
 - ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in a worker process;
 - everything else: moto's server app, after the local interceptors that fill moto's gaps
   (CodeDeploy deployments and ECS guards by the simulator, ECR pushes and PutEvents
-  delivered to EventBridge rules, the Step Functions calls of ``stepfunctions.py``).
+  delivered to EventBridge rules, the Step Functions calls of ``stepfunctions.py``) and the
+  checks that refuse or complete a request the way AWS does (ECR PutImage,
+  RegisterScalableTarget, the SES sandbox).
 
 moto's Step Functions interpreter calls Lambda over HTTP on ``localhost:$MOTO_PORT``; the
 server sets ``MOTO_PORT`` to its own port so those calls come back here.
@@ -36,9 +38,13 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
 from bluegreen_cli.local import events as eventbridge
+from bluegreen_cli.local import ses as ses_sandbox
 from bluegreen_cli.local import stepfunctions
 from bluegreen_cli.local.apigw import http_api_event, http_api_response
 from bluegreen_cli.local.async_invoke import AsyncInvoker, serve_event_invoke
+from bluegreen_cli.local.autoscaling import completed_register_scalable_target
+from bluegreen_cli.local.awserror import AwsError
+from bluegreen_cli.local.ecr import checked_put_image
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.rights import Rights
@@ -71,6 +77,7 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
+AAS_REGISTER_TARGET = "AnyScaleFrontendService.RegisterScalableTarget"
 PUT_EVENTS = "AWSEvents.PutEvents"
 PUT_RULE = "AWSEvents.PutRule"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
@@ -80,6 +87,12 @@ SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
 LOCAL_SLACK_SECRET_NAME = "bluegreen/slack-webhook"  # noqa: S105 - a name, not a value
 
 _READ_ACTIONS = ("Describe", "Get", "List", "BatchGet", "Receive")
+
+# Requests completed or refused (AwsError) the way AWS would, before moto answers them.
+_REQUEST_CHECKS: dict[str, Callable[[dict[str, Any], str, str], dict[str, Any]]] = {
+    ECR_PUT_IMAGE: checked_put_image,
+    AAS_REGISTER_TARGET: completed_register_scalable_target,
+}
 
 # moto's state (and MOTO_PORT) belong to the process: stacks in one process share them.
 _running: list[LocalStack] = []
@@ -123,6 +136,12 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     environ["CONTENT_LENGTH"] = str(len(data))
     environ.pop("wsgi.input_terminated", None)
     return data
+
+
+def _replace_body(environ: dict[str, Any], data: bytes) -> None:
+    """Hand the next reader ``data`` as the request body."""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
 
 
 def _call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -635,8 +654,18 @@ class LocalStack:
     def _aws(self, environ: dict[str, Any]) -> Response | None:
         """The response to a call answered or followed up locally; None for moto's own."""
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if signing_service(environ) == "ses" and environ.get("REQUEST_METHOD") == "POST":
+            refusal = ses_sandbox.sandbox_refusal(
+                str(environ.get("PATH_INFO", "")),
+                str(environ.get("CONTENT_TYPE", "")),
+                _read_body(environ),
+                ACCOUNT_ID,
+                REGION,
+            )
+            if refusal is not None:
+                return refusal
         local = target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)) or target in (
-            ECR_PUT_IMAGE,
+            *_REQUEST_CHECKS,
             PUT_EVENTS,
             PUT_RULE,
             TEST_EVENT_PATTERN,
@@ -649,6 +678,12 @@ class LocalStack:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
             return None
+        if target in _REQUEST_CHECKS:
+            try:
+                body = _REQUEST_CHECKS[target](body, ACCOUNT_ID, REGION)
+            except AwsError as e:
+                return _aws_json_error(e.status, e.code, e.message)
+            _replace_body(environ, json.dumps(body).encode())
         if target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)):
             return self._simulated(target, body)
         if target == TEST_EVENT_PATTERN:

@@ -1,8 +1,9 @@
 """A moto server in this process, fronted like ``bluegreen local serve`` fronts it.
 
 The front hands each request's ``X-Amz-Target`` and JSON body to the simulator's
-``intercept`` (CodeDeploy) and ``ecs_guard`` (ECS) first and lets moto answer whatever they
-leave alone, so boto3 sees exactly what it sees through the local server. moto's backends
+``intercept`` (CodeDeploy) and ``ecs_guard`` (ECS) first, checks ECR pushes as the server
+does, and lets moto answer whatever they leave alone, so boto3 sees exactly what it sees
+through the local server. moto's backends
 are the process's own, the ones the simulator and the load balancer plane read. Time is a
 fake clock the tests move, so nothing sleeps.
 """
@@ -17,12 +18,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bluegreen_cli.local.awserror import AwsError
 from bluegreen_cli.local.codedeploy import CodeDeploySimulator
+from bluegreen_cli.local.ecr import checked_put_image
 from bluegreen_cli.local.sample import SampleResources, image_manifest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ECR_PUT_IMAGE = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 
 
 class FakeClock:
@@ -63,22 +68,31 @@ class LocalAws:
     ) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         simulator = self.simulator
-        if target and simulator is not None:
+        answer: tuple[int, dict[str, Any]] | None = None
+        if target:
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(raw)
             body = json.loads(raw or b"{}")
-            answer = simulator.intercept(target, body) or simulator.ecs_guard(target, body)
-            if answer is not None:
-                status, document = answer
-                payload = json.dumps(document).encode()
-                start_response(
-                    f"{status} {'OK' if status == 200 else 'Bad Request'}",
-                    [
-                        ("Content-Type", "application/x-amz-json-1.1"),
-                        ("Content-Length", str(len(payload))),
-                    ],
-                )
-                return [payload]
+            if simulator is not None:
+                answer = simulator.intercept(target, body) or simulator.ecs_guard(target, body)
+            if target == ECR_PUT_IMAGE:
+                try:
+                    checked = json.dumps(checked_put_image(body, ACCOUNT, REGION)).encode()
+                    environ["wsgi.input"] = io.BytesIO(checked)
+                    environ["CONTENT_LENGTH"] = str(len(checked))
+                except AwsError as e:
+                    answer = e.status, {"__type": e.code, "message": e.message}
+        if answer is not None:
+            status, document = answer
+            payload = json.dumps(document).encode()
+            start_response(
+                f"{status} {'OK' if status == 200 else 'Bad Request'}",
+                [
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("Content-Length", str(len(payload))),
+                ],
+            )
+            return [payload]
         result: Iterable[bytes] = self._moto(environ, start_response)
         return result
 

@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from bluegreen_cli.local.codedeploy import Timing
 from bluegreen_cli.local.loadbalancer import LoadBalancerPlane, PortInUseError
 from bluegreen_cli.local.sample import SampleTarget
 
 from tests.unit.local.harness import Stack
 
+# A new deployment of the fixture's simulator is Ready (green behind the test listener) after:
+READY_AFTER = Timing().created_seconds + Timing().install_seconds
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -64,9 +67,9 @@ def test_test_listener_answers_with_the_green_image_once_ready(stack: Stack) -> 
     s = stack.sample
     new = stack.register_new_version()
     deployment_id = stack.deploy(new)
-    assert get(s.test_port)[1]["image"] == s.initial_image  # still installing
+    assert get(s.test_port)[1]["image"] == s.initial_image  # not started yet
 
-    stack.wait(1.0)
+    stack.wait(READY_AFTER)
 
     assert stack.deployment(deployment_id)["status"] == "Ready"
     assert get(s.test_port) == (
@@ -86,7 +89,7 @@ def test_unhealthy_switch_fails_only_the_replacement_health_check(
 ) -> None:
     s = stack.sample
     deployment_id = stack.deploy(stack.register_new_version())
-    stack.wait(1.0)
+    stack.wait(READY_AFTER)
 
     target.set_healthy(False)
 

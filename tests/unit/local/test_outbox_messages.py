@@ -18,6 +18,9 @@ from tests.unit.local.localstack_support import get_json, write_project
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     root = write_project(tmp_path_factory.mktemp("mini"))
     with LocalStack(port=0, project_root=root) as running:
+        # The account is in the SES sandbox: mail goes to verified addresses only.
+        for address in ("approver@example.com", "team@example.com"):
+            running.client("ses").verify_email_identity(EmailAddress=address)
         yield running
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from bluegreen_cli.local.sample import SampleResources
+from bluegreen_cli.local.ecr import image_digest
+from bluegreen_cli.local.sample import SampleResources, image_manifest
 
 from tests.unit.local.harness import REGION, Stack
 
@@ -16,6 +17,8 @@ def test_service_runs_the_initial_image_under_code_deploy(stack: Stack) -> None:
     assert [(i["imageDigest"], i["imageTags"]) for i in images] == [
         (s.initial_image_digest, ["initial"])
     ]
+    # ECR's digest is the sha256 of the manifest as pushed.
+    assert s.initial_image_digest == image_digest(image_manifest("demo-web:initial"))
     service = stack.service()
     assert service["deploymentController"] == {"type": "CODE_DEPLOY"}
     assert service["desiredCount"] == 2
@@ -28,6 +31,21 @@ def test_service_runs_the_initial_image_under_code_deploy(stack: Stack) -> None:
     assert container["image"] == f"{s.repository_uri}@{s.initial_image_digest}"
     assert container["portMappings"][0]["containerPort"] == 8080
     assert definition["taskDefinition"]["executionRoleArn"] == s.execution_role_arn
+
+
+def test_before_its_first_deployment_the_service_shows_its_primary_task_set(stack: Stack) -> None:
+    """ECS CreateService with the CODE_DEPLOY controller: the service comes with a PRIMARY
+    task set of its task definition behind its load balancer, and no deployments."""
+    s = stack.sample
+    service = stack.service()
+
+    (task_set,) = service["taskSets"]
+    assert task_set["status"] == "PRIMARY"
+    assert task_set["taskDefinition"] == s.task_definition_arn
+    assert task_set["loadBalancers"] == service["loadBalancers"]
+    assert task_set["stabilityStatus"] == "STEADY_STATE"
+    assert task_set["runningCount"] == service["desiredCount"] == 2
+    assert service["deployments"] == []
 
 
 def test_listeners_start_on_blue_and_target_groups_check_health(stack: Stack) -> None:
