@@ -693,8 +693,8 @@ class LocalStack:
             return _aws_json(document, code)
         if target == PUT_RULE:
             # A pattern EventBridge refuses is refused here; moto stores the others.
-            refusal = eventbridge.put_rule_refusal(body)
-            return _aws_json(refusal[1], refusal[0]) if refusal else None
+            invalid = eventbridge.put_rule_refusal(body)
+            return _aws_json(invalid[1], invalid[0]) if invalid else None
         if target in stepfunctions.INTERCEPTED:
             answer = stepfunctions.intercept(target, body)
             return None if answer is None else _aws_json(answer[1], answer[0])
