@@ -14,7 +14,6 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from bluegreen.adapters.aws import client
-from bluegreen.observability import tracer
 
 if TYPE_CHECKING:
     from bluegreen.adapters.autoscaling import ScalableTargets
@@ -24,10 +23,6 @@ if TYPE_CHECKING:
     from bluegreen.adapters.secrets import Secrets
     from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
     from bluegreen.adapters.store import StateTable
-
-# Every AWS call is an X-Ray subsegment (as Tracer's auto-patching did; a no-op when tracing
-# is disabled). Patched here, with boto3, so a handler without AWS calls never loads botocore.
-tracer.patch(["botocore"])
 
 
 @cache
