@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint typecheck template unit statemachine e2e bench build clean
+.PHONY: help demo serve test lint typecheck template limits unit statemachine e2e bench build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ typecheck: $(STAMP) ## mypy (strict) on the layer package, handlers, CLI and loc
 
 template: $(STAMP) ## sam validate --lint and cfn-lint on template.yaml
 	scripts/check-template
+
+limits: $(STAMP) ## AWS quotas: managed policies and policy size per role, SDK time vs timeouts, history events, payloads
+	$(BIN)/python scripts/check_limits.py
 
 unit: $(STAMP) ## models, domain logic, adapters on moto, handlers, local stack parts
 	$(BIN)/pytest -q tests/unit
