@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint typecheck template unit statemachine e2e bench build clean
+.PHONY: help demo serve test lint typecheck template limits unit statemachine e2e bench build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ demo: $(STAMP) ## run one deployment end to end on the local stack (no AWS accou
 serve: $(STAMP) ## start the local stack with the sample target, in the foreground
 	$(BIN)/bluegreen local serve --sample
 
-test: lint typecheck template unit statemachine e2e ## everything CI runs
+test: lint typecheck template build unit statemachine e2e ## everything CI runs
 
 lint: $(STAMP) ## ruff: lint and formatting
 	$(BIN)/ruff check .
@@ -34,6 +34,9 @@ typecheck: $(STAMP) ## mypy (strict) on the layer package, handlers, CLI and loc
 template: $(STAMP) ## sam validate --lint and cfn-lint on template.yaml
 	scripts/check-template
 
+limits: $(STAMP) ## AWS quotas: managed policies and policy size per role, SDK time vs timeouts, history events, payloads
+	$(BIN)/python scripts/check_limits.py
+
 unit: $(STAMP) ## models, domain logic, adapters on moto, handlers, local stack parts
 	$(BIN)/pytest -q tests/unit
 
@@ -43,11 +46,12 @@ statemachine: $(STAMP) ## the real statemachine/deploy.asl.json executed, one te
 e2e: $(STAMP) ## `bluegreen local serve --sample` driven with boto3 and HTTP only
 	$(BIN)/pytest -q tests/e2e
 
-bench: $(STAMP) ## cold start of every handler beside its floor; cost of one deployment
+bench: build ## cold start of every handler as built, beside its floor; cost of one deployment
 	$(BIN)/python -m bench
 
-build: $(STAMP) ## sam build (no container; uses python3.13)
+build: $(STAMP) ## sam build (no container; uses python3.13), then check the layer is light and warm
 	scripts/sam build
+	$(BIN)/python scripts/check_layer.py .aws-sam/build/CommonLayer
 
 clean: ## remove virtual environments and build output
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache

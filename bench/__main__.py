@@ -19,7 +19,7 @@ from bench import coldstart, deployment
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--runs", type=int, default=5, help="cold starts per handler (median)")
+    parser.add_argument("--runs", type=int, default=7, help="cold starts per handler (median)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument(
         "--handler",
@@ -34,15 +34,19 @@ def main() -> None:
         "--root",
         type=Path,
         default=coldstart.ROOT,
-        help="measure the handlers of another checkout (cold starts only)",
+        help="measure another checkout's `sam build` output (cold starts only)",
     )
     args = parser.parse_args()
     logging.disable(logging.INFO)
 
     console = Console(stderr=args.json)
     console.width = max(console.width, 160)  # tables stay readable when piped
-    with console.status("cold starts: a fresh interpreter per sample"):
-        starts = coldstart.measure(args.runs, args.handler, args.root.resolve())
+    try:
+        where = coldstart.layout(args.root.resolve())
+        with console.status("cold starts: a fresh interpreter per sample"):
+            starts = coldstart.measure(args.runs, args.handler, args.root.resolve())
+    except coldstart.NotBuilt as e:
+        raise SystemExit(f"bench: {e}") from e
     costs: list[deployment.DeploymentCost] = []
     if not args.no_deployment:
         with console.status("one demo deployment on the local stack"):
@@ -52,8 +56,15 @@ def main() -> None:
         print(
             json.dumps(
                 {
+                    "layout": where.describe(),
+                    "target_ratio": coldstart.TARGET_RATIO,
                     "cold_starts": [
-                        {**asdict(s), "overhead_ms": round(s.overhead_ms, 1)} for s in starts
+                        {
+                            **asdict(s),
+                            "overhead_ms": round(s.overhead_ms, 1),
+                            "ratio": round(s.ratio, 3),
+                        }
+                        for s in starts
                     ],
                     "deployments": [asdict(c) for c in costs],
                 },
@@ -63,9 +74,9 @@ def main() -> None:
         return
 
     table = Table(
-        title=f"Cold start as deployed (tracing on), median of {args.runs}: import the handler, "
-        "init (settings, adapters, clients), first validation of its input model; "
-        "floor: boto3 + the same clients",
+        title=f"Cold start as deployed ({where.describe()}), median of {args.runs}: import the "
+        "handler, init (settings, adapters, clients), first validation of its input model; "
+        f"floor: boto3 + the same clients; target: within {coldstart.TARGET_RATIO}x the floor",
     )
     for column in (
         "handler",
@@ -76,6 +87,7 @@ def main() -> None:
         "total ms",
         "floor ms",
         "overhead ms",
+        "x floor",
         "RSS MB",
         "floor RSS MB",
     ):
@@ -91,6 +103,9 @@ def main() -> None:
             f"{s.total_ms:.0f}",
             f"{s.floor_ms:.0f}",
             f"{s.overhead_ms:+.0f}",
+            f"{s.ratio:.2f}"
+            if s.ratio <= coldstart.TARGET_RATIO
+            else f"[bold red]{s.ratio:.2f}[/]",
             f"{s.rss_mb:.0f}",
             f"{s.floor_rss_mb:.0f}",
         )

@@ -1,34 +1,39 @@
-"""Cold start of each handler, beside its floor: boto3 and the same clients alone.
+"""Cold start of each handler as deployed, beside its floor: boto3 and the same clients alone.
 
-Each sample is a fresh interpreter, like a Lambda cold start, in an environment shaped like
-the deployed one: ``LAMBDA_TASK_ROOT`` and ``AWS_LAMBDA_FUNCTION_NAME`` are set and tracing is
-on (the template says ``Tracing: Active``), so the X-Ray SDK configures and patches itself as
-it does in Lambda. Outside Lambda it would instead build a sampler with a botocore session of
-its own, a cost no deployed function pays. The function's own environment variables get
-placeholder values. Three phases are timed, one after the other:
+What is measured is the `sam build` output, laid out as Lambda loads it: the function's own
+directory (.aws-sam/build/<Function>/, Lambda's /var/task) first on the path, then the built
+layer's python/ directory (/opt/python), then boto3 as the runtime provides it, with its
+bytecode. The interpreter is python3.13, the runtime's, when there is one (the layer's
+bytecode is for it); nothing writes bytecode while measuring (/var/task and /opt are
+read-only on Lambda). The layer's native extensions are built for arm64: on another machine,
+the same distributions at the same versions, built for this machine, stand in for them
+(and only for them).
+
+Each sample is a fresh interpreter, like a cold start, with ``AWS_LAMBDA_FUNCTION_NAME`` and
+``LAMBDA_TASK_ROOT`` set and the function's own environment variables at placeholder values.
+Three phases are timed, one after the other:
 
 - import: the handler module, everything it imports at module level;
 - init: what its first invocation does before its step logic: read its settings, build its
   adapters through ``bluegreen.wiring`` (which creates the AWS clients);
-- validate: the first validation of its input model on a sample event (pydantic builds
-  nothing lazily here unless a model defers it; this phase shows it if one does).
+- validate: the first validation of its input model on a sample event.
 
-The floor is a fresh interpreter importing boto3 and creating the same clients: what any
-Python Lambda making these calls pays. Nothing here calls AWS.
-
-Modules load from the virtual environment's bytecode caches. A layer shipped without
-``.pyc`` files (Lambda cannot write them) compiles every module it imports at each cold
-start, on top of what is measured here.
+The floor is a fresh interpreter of the same kind importing boto3 and creating the same
+clients: what any Python Lambda making these calls pays. Handler and floor samples alternate,
+so machine noise hits both alike. Nothing here calls AWS.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,12 +182,15 @@ def samples() -> dict[str, Any]:
     }
 
 
+# Both scripts put the deployed layout first on the path (argv[1]: a JSON list of directories).
 _HANDLER = """
-import importlib, importlib.util, json, resource, sys, time
-spec = json.loads(sys.argv[2])
-documents = json.loads(sys.argv[3])
+import sys
+sys.path[:0] = __import__("json").loads(sys.argv[1])
+import importlib, importlib.util, json, resource, time
+spec = json.loads(sys.argv[3])
+documents = json.loads(sys.argv[4])
 t0 = time.perf_counter()
-app = importlib.util.spec_from_file_location("app", sys.argv[1])
+app = importlib.util.spec_from_file_location("app", sys.argv[2])
 module = importlib.util.module_from_spec(app); app.loader.exec_module(module)
 t1 = time.perf_counter()
 for expression in spec["init"]:
@@ -198,14 +206,18 @@ print(json.dumps({"ms": (t3 - t0) * 1000, "import_ms": (t1 - t0) * 1000,
 """
 
 _FLOOR = """
-import json, resource, sys, time
+import sys
+sys.path[:0] = __import__("json").loads(sys.argv[1])
+import json, resource, time
 t0 = time.perf_counter()
 import boto3
-clients = [boto3.client(s) for s in json.loads(sys.argv[2])["clients"]]
+clients = [boto3.client(s) for s in json.loads(sys.argv[3])["clients"]]
 t1 = time.perf_counter()
 print(json.dumps({"ms": (t1 - t0) * 1000,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+TARGET_RATIO = 1.25  # each handler's cold start within 1.25x of its floor
 
 
 @dataclass(frozen=True)
@@ -224,68 +236,215 @@ class ColdStart:
     def overhead_ms(self) -> float:
         return self.total_ms - self.floor_ms
 
+    @property
+    def ratio(self) -> float:
+        return self.total_ms / self.floor_ms if self.floor_ms else float("inf")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a cold start finds its code: the deployed directories, and the interpreter."""
+
+    python: str
+    python_version: str  # "3.13"
+    build: Path  # .aws-sam/build
+    layer: Path  # the built layer's python/ directory (Lambda's /opt/python)
+    native: Path | None  # this machine's build of the layer's native extensions, if needed
+    runtime: Path  # boto3 as the runtime provides it (with bytecode)
+
+    def function(self, handler: str) -> Path:
+        return self.build / logical_id(handler)
+
+    def handler_path(self, handler: str) -> list[str]:
+        native = [str(self.native)] if self.native else []
+        return [str(self.function(handler)), *native, str(self.layer), str(self.runtime)]
+
+    def floor_path(self) -> list[str]:
+        return [str(self.runtime)]
+
+    def describe(self) -> str:
+        stand_in = ", native extensions built for this machine" if self.native else ""
+        return f"python{self.python_version}, {self.build}{stand_in}"
+
+
+class NotBuilt(Exception):
+    """The `sam build` output is missing."""
+
+
+def logical_id(handler: str) -> str:
+    """functions/probe_test_listener -> ProbeTestListenerFunction (the template's names)."""
+    return "".join(part.capitalize() for part in handler.split("_")) + "Function"
+
+
+def runtime_python() -> tuple[str, str]:
+    """The runtime's interpreter (python3.13) when this machine has one, else this one.
+
+    With pyenv, a shim resolves only the versions PYENV_VERSION lists: ask it for 3.13.
+    """
+    env = dict(os.environ)
+    if shutil.which("pyenv"):
+        versions = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        found = sorted(v for v in versions if v.startswith("3.13"))
+        if found:
+            env["PYENV_VERSION"] = found[-1]
+    if shutil.which("python3.13", path=env.get("PATH")):
+        probe = subprocess.run(
+            ["python3.13", "-c", "import sys; print(sys.executable)"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip():
+            return probe.stdout.strip(), "3.13"
+    return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _pip_target(python: str, target: Path, requirements: list[str], deps: bool) -> None:
+    """Install wheels for ``python`` into ``target`` and compile them as the layer is."""
+    scratch = target.with_name(target.name + ".partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    options = ["--no-compile", "--only-binary=:all:", "--target", str(scratch)]
+    compileall = [python, "-m", "compileall", "-q", "-j", "0"]
+    for command in (
+        [*install, *options, *([] if deps else ["--no-deps"]), *requirements],
+        [*compileall, "--invalidation-mode", "unchecked-hash", str(scratch)],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:5])} ... failed:\n{done.stderr}")
+    scratch.rename(target)
+
+
+_ELF_MACHINE = {"x86_64": 0x3E, "AMD64": 0x3E, "aarch64": 0xB7, "arm64": 0xB7}
+
+
+def _loadable(library: Path) -> bool:
+    """Whether this machine can load the ELF shared object ``library``."""
+    header = library.read_bytes()[:20]
+    machine = int.from_bytes(header[18:20], "little")
+    return header[:4] == b"\x7fELF" and machine == _ELF_MACHINE.get(platform.machine())
+
+
+def _foreign_distributions(layer: Path) -> list[str]:
+    """``name==version`` of the layer's distributions with extensions this machine cannot load."""
+    pins = []
+    for record in sorted(layer.glob("*.dist-info/RECORD")):
+        files = [line.split(",")[0] for line in record.read_text(encoding="utf-8").splitlines()]
+        libraries = [layer / name for name in files if name.endswith(".so")]
+        if any(lib.is_file() and not _loadable(lib) for lib in libraries):
+            lines = (record.parent / "METADATA").read_text(encoding="utf-8").splitlines()
+            fields = dict(line.split(": ", 1) for line in lines if ": " in line)
+            pins.append(f"{fields['Name']}=={fields['Version']}")
+    return pins
+
+
+def layout(root: Path = ROOT) -> Layout:
+    """The deployed layout of the checkout at ``root``, preparing what this machine lacks
+    (once, under .aws-sam/bench/): the runtime's boto3, and native extensions it can load."""
+    build = root / ".aws-sam" / "build"
+    layer = build / "CommonLayer" / "python"
+    if not layer.is_dir():
+        raise NotBuilt(f"no {layer}: run `make build` first")
+    python, version = runtime_python()
+    cache = root / ".aws-sam" / "bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    # The floor and the handlers import the same boto3: the dev environment's version.
+    boto3 = f"boto3=={importlib.metadata.version('boto3')}"
+    runtime = cache / f"runtime-{version}-{boto3.replace('==', '-')}"
+    if not runtime.is_dir():
+        _pip_target(
+            python,
+            runtime,
+            [boto3, f"botocore=={importlib.metadata.version('botocore')}"],
+            deps=True,
+        )
+    native = None
+    foreign = _foreign_distributions(layer)
+    if foreign:
+        key = hashlib.sha256(" ".join([version, platform.machine(), *foreign]).encode())
+        native = cache / f"native-{key.hexdigest()[:12]}"
+        if not native.is_dir():
+            _pip_target(python, native, foreign, deps=False)
+    return Layout(python, version, build, layer, native, runtime)
+
 
 def _sample(
-    script: str, handler: str, env: dict[str, str], documents: str, root: Path
+    script: str, handler: str, env: dict[str, str], documents: str, where: Layout, path: list[str]
 ) -> dict[str, float]:
     h = HANDLERS[handler]
     spec = {"clients": h.clients, "init": h.init, "validate": h.validate}
-    app = root / "functions" / handler / "app.py"
+    app = where.function(handler) / "app.py"
     out = subprocess.run(
-        [sys.executable, "-c", script, str(app), json.dumps(spec), documents],
+        # -I: no PYTHONPATH, user site or current directory; -B: write no bytecode.
+        [
+            where.python,
+            "-I",
+            "-B",
+            "-c",
+            script,
+            json.dumps(path),
+            str(app),
+            json.dumps(spec),
+            documents,
+        ],
         capture_output=True,
         text=True,
         check=True,
-        env={**env, **h.env, "AWS_LAMBDA_FUNCTION_NAME": f"bluegreen-{handler}"},
-        cwd=root,
+        env={
+            **env,
+            **h.env,
+            "AWS_LAMBDA_FUNCTION_NAME": f"bluegreen-{handler}",
+            "LAMBDA_TASK_ROOT": str(where.function(handler)),
+        },
+        cwd=where.function(handler),
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def measure(runs: int = 5, handlers: list[str] | None = None, root: Path = ROOT) -> list[ColdStart]:
-    """Median cold starts of ``handlers`` (all by default) of the checkout at ``root``.
-
-    Another checkout's ``functions/`` and ``layers/common/`` can be measured with this bench
-    (``python -m bench --root``): before and after figures from one harness.
-    """
+def measure(runs: int = 7, handlers: list[str] | None = None, root: Path = ROOT) -> list[ColdStart]:
+    """Median cold starts of ``handlers`` (all by default) as `sam build` laid them out at
+    ``root`` (another checkout's build can be measured: before and after from one harness)."""
+    where = layout(root)
+    missing = [h for h in handlers or HANDLERS if not where.function(h).is_dir()]
+    if missing:
+        raise NotBuilt(f"not in {where.build}: {', '.join(logical_id(h) for h in missing)}")
     documents = json.dumps(samples())
-    with tempfile.TemporaryDirectory(prefix="bluegreen-bench-") as task_root:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))},
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-            "LAMBDA_TASK_ROOT": task_root,
-            "POWERTOOLS_SERVICE_NAME": "bluegreen",
-            "POWERTOOLS_METRICS_NAMESPACE": "bluegreen",
-            "PYTHONDONTWRITEBYTECODE": "0",
-            # the layer's package of the checkout measured, ahead of the installed one
-            "PYTHONPATH": str(root / "layers" / "common"),
-        }
-        results = []
-        for handler in handlers or list(HANDLERS):
-            # interleave handler and floor samples so machine noise hits both alike
-            pairs = [
-                (
-                    _sample(_HANDLER, handler, env, documents, root),
-                    _sample(_FLOOR, handler, env, documents, root),
-                )
-                for _ in range(runs)
-            ]
-            hs = [h for h, _ in pairs]
-            results.append(
-                ColdStart(
-                    handler=handler,
-                    clients=HANDLERS[handler].clients,
-                    import_ms=statistics.median(h["import_ms"] for h in hs),
-                    init_ms=statistics.median(h["init_ms"] for h in hs),
-                    validate_ms=statistics.median(h["validate_ms"] for h in hs),
-                    total_ms=statistics.median(h["ms"] for h in hs),
-                    floor_ms=statistics.median(f["ms"] for _, f in pairs),
-                    rss_mb=statistics.median(h["rss_mb"] for h in hs),
-                    floor_rss_mb=statistics.median(f["rss_mb"] for _, f in pairs),
-                )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))},
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{where.python_version}",
+        "POWERTOOLS_SERVICE_NAME": "bluegreen",
+        "POWERTOOLS_METRICS_NAMESPACE": "bluegreen",
+    }
+    results = []
+    for handler in handlers or list(HANDLERS):
+        # interleave handler and floor samples so machine noise hits both alike
+        pairs = [
+            (
+                _sample(_HANDLER, handler, env, documents, where, where.handler_path(handler)),
+                _sample(_FLOOR, handler, env, documents, where, where.floor_path()),
             )
+            for _ in range(runs)
+        ]
+        hs = [h for h, _ in pairs]
+        results.append(
+            ColdStart(
+                handler=handler,
+                clients=HANDLERS[handler].clients,
+                import_ms=statistics.median(h["import_ms"] for h in hs),
+                init_ms=statistics.median(h["init_ms"] for h in hs),
+                validate_ms=statistics.median(h["validate_ms"] for h in hs),
+                total_ms=statistics.median(h["ms"] for h in hs),
+                floor_ms=statistics.median(f["ms"] for _, f in pairs),
+                rss_mb=statistics.median(h["rss_mb"] for h in hs),
+                floor_rss_mb=statistics.median(f["rss_mb"] for _, f in pairs),
+            )
+        )
     return results

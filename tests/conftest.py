@@ -9,4 +9,3 @@ import os
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bluegreen")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "bluegreen")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")

@@ -18,7 +18,7 @@ from bluegreen.errors import (
     ApprovalNotFound,
 )
 from bluegreen.handler import now
-from bluegreen.observability import logger, metrics, tracer
+from bluegreen.observability import logger, metrics
 from bluegreen.settings import ApprovalApiSettings, load
 from bluegreen.steps import approval
 from pydantic import ValidationError
@@ -52,7 +52,6 @@ def _key() -> bytes:
 
 
 @app.get("/approvals/<approval_id>")
-@tracer.capture_method
 def show(approval_id: str) -> Response[str]:
     review = approval.review(approval_id, _link_params(), wiring.state_table(), _key(), now())
     action = f"{app.current_event.raw_path}?{app.current_event.raw_query_string}"
@@ -60,7 +59,6 @@ def show(approval_id: str) -> Response[str]:
 
 
 @app.post("/approvals/<approval_id>")
-@tracer.capture_method
 def decide(approval_id: str) -> Response[str]:
     form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}
     decision = form.get("decision")
@@ -105,6 +103,5 @@ def refuse(error: Exception) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

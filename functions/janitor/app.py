@@ -6,13 +6,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import wiring
 from bluegreen.models import DeploymentState
-from bluegreen.observability import logger, metrics, tracer
+from bluegreen.observability import logger, metrics
 from bluegreen.steps.janitor import clean_up
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.name")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = event["detail"]
     state = DeploymentState.model_validate(json.loads(detail["input"]))

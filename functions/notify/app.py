@@ -6,14 +6,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import wiring
 from bluegreen.handler import now
 from bluegreen.models import DeploymentState
-from bluegreen.observability import EXECUTION_NAME, logger, metrics, tracer
+from bluegreen.observability import EXECUTION_NAME, logger, metrics
 from bluegreen.settings import NotifySettings, load
 from bluegreen.steps.notify import notify
 
 
 @logger.inject_lambda_context(correlation_id_path=EXECUTION_NAME)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load(NotifySettings)
     state = DeploymentState.model_validate(event)

@@ -9,7 +9,7 @@ from bluegreen import wiring
 from bluegreen.config import ServiceCatalog
 from bluegreen.handler import now
 from bluegreen.models import EcrImageAction
-from bluegreen.observability import logger, metrics, tracer
+from bluegreen.observability import logger, metrics
 from bluegreen.settings import TriggerSettings, load
 from bluegreen.steps.trigger import on_push
 
@@ -21,7 +21,6 @@ def catalog() -> ServiceCatalog:
 
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     envelope = EventBridgeModel.model_validate(event)
     push = EcrImageAction.model_validate(envelope.detail)

@@ -74,7 +74,6 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]
 
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bluegreen")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "bluegreen")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
 
     def load(directory: str) -> ModuleType:
         metrics = Metrics()

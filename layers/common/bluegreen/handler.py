@@ -1,8 +1,8 @@
 """The shape every state machine step's handler shares.
 
 Powertools decorators stacked the same way everywhere: the execution name is the
-correlation id, metrics are flushed, the invocation is traced. The step itself receives the
-validated execution state and the time, and returns the new state.
+correlation id, metrics are flushed (traces come from Lambda's active tracing). The step
+itself receives the validated execution state and the time, and returns the new state.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.models import DeploymentState
-from bluegreen.observability import EXECUTION_NAME, logger, metrics, tracer
+from bluegreen.observability import EXECUTION_NAME, logger, metrics
 
 Step = Callable[[DeploymentState, datetime], DeploymentState]
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -27,7 +27,6 @@ def now() -> datetime:
 def state_step(step: Step) -> Handler:
     @logger.inject_lambda_context(correlation_id_path=EXECUTION_NAME)
     @metrics.log_metrics(capture_cold_start_metric=True)
-    @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state = DeploymentState.model_validate(event)
         result = step(state, now()).dump()

@@ -26,15 +26,20 @@ class Model(BaseModel):
 
 
 class Timings(Model):
-    """How long to wait and how often to look; production defaults, short in local samples."""
+    """How long to wait and how often to look; production defaults, short in local samples.
+
+    The upper bounds keep an execution inside Step Functions' 25,000 history events (each
+    poll or probe round adds 9) and the probe's request inside its function's 30 s timeout;
+    scripts/check_limits.py checks both against the ASL and the template.
+    """
 
     approval_timeout_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 24 * 3600
     deployment_poll_seconds: Annotated[int, Field(ge=1, le=300)] = 15
-    deployment_max_polls: Annotated[int, Field(ge=1, le=10_000)] = 240
+    deployment_max_polls: Annotated[int, Field(ge=1, le=1_000)] = 240
     probe_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 10
     probe_required_passes: Annotated[int, Field(ge=1, le=100)] = 3
-    probe_max_attempts: Annotated[int, Field(ge=1, le=1_000)] = 30
-    probe_request_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 3.0
+    probe_max_attempts: Annotated[int, Field(ge=1, le=500)] = 30
+    probe_request_timeout_seconds: Annotated[float, Field(gt=0, le=20)] = 3.0
 
 
 class ServiceConfig(Model):

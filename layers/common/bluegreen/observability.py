@@ -1,17 +1,16 @@
-"""The one Logger, Tracer and Metrics every handler shares.
+"""The one Logger and Metrics every handler shares.
 
 Service name and metrics namespace come from ``POWERTOOLS_SERVICE_NAME`` and
 ``POWERTOOLS_METRICS_NAMESPACE`` (set in the template's Globals).
+
+Traces come from Lambda's and Step Functions' active tracing (``Tracing: Active``), which
+needs no SDK in the function: the X-Ray SDKs are in maintenance mode, and the one Powertools'
+Tracer wraps brings a botocore of its own into the layer that shadows the runtime's boto3.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
-# Tracing is on in Lambda (``Tracing: Active``); what X-Ray patches is chosen where it is
-# used: botocore, in bluegreen.wiring, where boto3 is imported. Auto-patching would import
-# every library X-Ray can patch that happens to be installed (requests, sqlite3, ...), none
-# of which bluegreen calls, and botocore into the probe, which makes no AWS call.
-tracer = Tracer(auto_patch=False)
 metrics = Metrics()
 
 # Every step of one deployment logs with the execution name as its correlation id.

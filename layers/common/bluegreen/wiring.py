@@ -13,8 +13,9 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from bluegreen.adapters.aws import client
-from bluegreen.observability import tracer
+import boto3
+
+from bluegreen.adapters.aws import SDK_CONFIG
 
 if TYPE_CHECKING:
     from bluegreen.adapters.autoscaling import ScalableTargets
@@ -25,30 +26,26 @@ if TYPE_CHECKING:
     from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
     from bluegreen.adapters.store import StateTable
 
-# Every AWS call is an X-Ray subsegment (as Tracer's auto-patching did; a no-op when tracing
-# is disabled). Patched here, with boto3, so a handler without AWS calls never loads botocore.
-tracer.patch(["botocore"])
-
 
 @cache
 def task_definitions() -> EcsTaskDefinitions:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
 
-    return EcsTaskDefinitions(client("ecs"))
+    return EcsTaskDefinitions(boto3.client("ecs", config=SDK_CONFIG))
 
 
 @cache
 def deployments() -> CodeDeployDeployments:
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
 
-    return CodeDeployDeployments(client("codedeploy"))
+    return CodeDeployDeployments(boto3.client("codedeploy", config=SDK_CONFIG))
 
 
 @cache
 def scalable_targets() -> ScalableTargets:
     from bluegreen.adapters.autoscaling import ScalableTargets
 
-    return ScalableTargets(client("application-autoscaling"))
+    return ScalableTargets(boto3.client("application-autoscaling", config=SDK_CONFIG))
 
 
 @cache
@@ -56,14 +53,14 @@ def state_table() -> StateTable:
     from bluegreen.adapters.store import StateTable
     from bluegreen.settings import TableSettings, load
 
-    return StateTable(client("dynamodb"), load(TableSettings).TABLE_NAME)
+    return StateTable(boto3.client("dynamodb", config=SDK_CONFIG), load(TableSettings).TABLE_NAME)
 
 
 @cache
 def secrets() -> Secrets:
     from bluegreen.adapters.secrets import Secrets
 
-    return Secrets(client("secretsmanager"))
+    return Secrets(boto3.client("secretsmanager", config=SDK_CONFIG))
 
 
 @cache
@@ -71,28 +68,30 @@ def executions() -> Executions:
     from bluegreen.adapters.stepfunctions import Executions
     from bluegreen.settings import TriggerSettings, load
 
-    return Executions(client("stepfunctions"), load(TriggerSettings).STATE_MACHINE_ARN)
+    return Executions(
+        boto3.client("stepfunctions", config=SDK_CONFIG), load(TriggerSettings).STATE_MACHINE_ARN
+    )
 
 
 @cache
 def task_callbacks() -> TaskCallbacks:
     from bluegreen.adapters.stepfunctions import TaskCallbacks
 
-    return TaskCallbacks(client("stepfunctions"))
+    return TaskCallbacks(boto3.client("stepfunctions", config=SDK_CONFIG))
 
 
 @cache
 def mailer(sender: str) -> SesMailer:
     from bluegreen.adapters.notifications import SesMailer
 
-    return SesMailer(client("ses"), sender)
+    return SesMailer(boto3.client("ses", config=SDK_CONFIG), sender)
 
 
 @cache
 def topic(arn: str) -> Topic:
     from bluegreen.adapters.notifications import Topic
 
-    return Topic(client("sns"), arn)
+    return Topic(boto3.client("sns", config=SDK_CONFIG), arn)
 
 
 def slack(secret_name: str) -> SlackWebhook | None:

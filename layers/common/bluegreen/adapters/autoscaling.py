@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from bluegreen.adapters.aws import translated
+from bluegreen.domain.scaling import SuspendedState
 
-NAMESPACE = "ecs"
-DIMENSION = "ecs:service:DesiredCount"
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+
+NAMESPACE: Final = "ecs"
+DIMENSION: Final = "ecs:service:DesiredCount"
 
 
 class ScalableTargets:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: ApplicationAutoScalingClient) -> None:
         self._aas = client
 
     def describe(self, resource_id: str) -> dict[str, Any] | None:
@@ -22,7 +26,7 @@ class ScalableTargets:
         targets = found.get("ScalableTargets", [])
         return dict(targets[0]) if targets else None
 
-    def set_suspended(self, resource_id: str, state: dict[str, bool]) -> None:
+    def set_suspended(self, resource_id: str, state: SuspendedState) -> None:
         # Registering an existing target with only SuspendedState changes nothing else.
         with translated():
             self._aas.register_scalable_target(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Final
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -24,16 +23,22 @@ THROTTLING = frozenset(
     }
 )
 
-# The state machine retries with backoff; the SDK's own retries stay short so a Lambda
-# never burns its timeout waiting.
-_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+# Every AWS call gives up well inside the shortest function timeout (the approval API's 10 s):
+# at worst MAX_ATTEMPTS x (connect + read timeouts) plus standard mode's backoff between
+# attempts (at most 1 s before the second). botocore's defaults (60 s connect, 60 s read,
+# 3 to 5 attempts) would let one call outlive any Lambda's timeout, ending the invocation
+# as a timeout (Lambda.Unknown) instead of an error the state machine can match. The state
+# machine's Retry does the patient retrying; scripts/check_limits.py checks the arithmetic
+# against every function's Timeout in the template.
+CONNECT_TIMEOUT_SECONDS: Final = 1.0
+READ_TIMEOUT_SECONDS: Final = 3.0
+MAX_ATTEMPTS: Final = 2  # the first attempt included
+SDK_CONFIG: Final = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    # total_max_attempts counts the first attempt; Config's max_attempts would not.
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
 )
-
-
-def client(service: str) -> Any:
-    """A client in the function's own region (and ``AWS_ENDPOINT_URL`` when one is set)."""
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def error_code(e: ClientError) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.adapters.aws import translated
 from bluegreen.errors import DeploymentAlreadyActive, ResourceMissing
 
-ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+if TYPE_CHECKING:
+    from mypy_boto3_codedeploy import CodeDeployClient
+    from mypy_boto3_codedeploy.literals import DeploymentStatusType
+    from mypy_boto3_codedeploy.type_defs import CreateDeploymentInputTypeDef
+
+ACTIVE: list[DeploymentStatusType] = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 _MISSING = {
     "ApplicationDoesNotExistException": ResourceMissing,
     "DeploymentGroupDoesNotExistException": ResourceMissing,
@@ -16,7 +21,7 @@ _MISSING = {
 
 
 class CodeDeployDeployments:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: CodeDeployClient) -> None:
         self._cd = client
 
     def group(self, application: str, group: str) -> dict[str, Any]:
@@ -35,7 +40,7 @@ class CodeDeployDeployments:
         config: str | None,
         description: str,
     ) -> str:
-        kwargs: dict[str, Any] = {
+        kwargs: CreateDeploymentInputTypeDef = {
             "applicationName": application,
             "deploymentGroupName": group,
             "revision": {

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.adapters.aws import translated
 from bluegreen.errors import ResourceMissing
 
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import ServiceTypeDef
+
 
 class EcsTaskDefinitions:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: ECSClient) -> None:
         self._ecs = client
 
     def current(self, cluster: str, service: str) -> dict[str, Any]:
@@ -22,7 +26,7 @@ class EcsTaskDefinitions:
         arn = _primary_task_definition(services[0])
         with translated():
             described = self._ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-        definition: dict[str, Any] = described["taskDefinition"]
+        definition: dict[str, Any] = {**described["taskDefinition"]}
         definition["tags"] = described.get("tags", [])
         return definition
 
@@ -32,7 +36,7 @@ class EcsTaskDefinitions:
         return str(registered["taskDefinition"]["taskDefinitionArn"])
 
 
-def _primary_task_definition(service: dict[str, Any]) -> str:
+def _primary_task_definition(service: ServiceTypeDef) -> str:
     for task_set in service.get("taskSets", []):
         if task_set.get("status") == "PRIMARY":
             return str(task_set["taskDefinition"])

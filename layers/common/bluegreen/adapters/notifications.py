@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.adapters.aws import translated
 from bluegreen.domain.messages import Email
 
+if TYPE_CHECKING:
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sns import SNSClient
+
 
 class SesMailer:
-    def __init__(self, client: Any, sender: str) -> None:
+    def __init__(self, client: SESClient, sender: str) -> None:
         self._ses = client
         self._sender = sender
 
@@ -47,7 +51,7 @@ class SlackWebhook:
 
 
 class Topic:
-    def __init__(self, client: Any, arn: str) -> None:
+    def __init__(self, client: SNSClient, arn: str) -> None:
         self._sns = client
         self._arn = arn
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -11,9 +11,12 @@ from bluegreen.adapters.aws import error_code, translated
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 
 class Secrets:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SecretsManagerClient) -> None:
         self._sm = client
         self._cache: dict[str, str] = {}
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from bluegreen.adapters.aws import error_code, translated
 from bluegreen.errors import ApprovalExpired
 
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
 
 class Executions:
-    def __init__(self, client: Any, state_machine_arn: str) -> None:
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
         self._sfn = client
         self._arn = state_machine_arn
 
@@ -34,7 +38,7 @@ class Executions:
 
 
 class TaskCallbacks:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SFNClient) -> None:
         self._sfn = client
 
     def succeed(self, token: str, output: dict[str, Any]) -> None:
@@ -44,7 +48,7 @@ class TaskCallbacks:
         self._send(lambda: self._sfn.send_task_failure(taskToken=token, error=error, cause=cause))
 
     @staticmethod
-    def _send(call: Any) -> None:
+    def _send(call: Callable[[], object]) -> None:
         expired = {
             "TaskTimedOut": ApprovalExpired,
             "InvalidToken": ApprovalExpired,

@@ -10,8 +10,9 @@ Single-table layout (pk, sk):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -21,15 +22,19 @@ from bluegreen.domain.approval import ApprovalRecord, Status
 from bluegreen.errors import ApprovalAlreadyDecided, ApprovalNotFound, ServiceLocked
 from bluegreen.models import ScalingSnapshot
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
-def _item(values: dict[str, Any]) -> dict[str, Any]:
+def _item(values: dict[str, Any]) -> dict[str, AttributeValueTypeDef]:
     return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
+def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
@@ -38,7 +43,7 @@ def _conditional_failed(e: Exception) -> bool:
 
 
 class StateTable:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._ddb = client
         self._table = table
 

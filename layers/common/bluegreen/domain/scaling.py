@@ -7,11 +7,20 @@ operator had already suspended stays suspended.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from bluegreen.models import ScalingSnapshot
 
-ALL_SUSPENDED = {
+
+class SuspendedState(TypedDict, total=False):
+    """A scalable target's ``SuspendedState``, as Application Auto Scaling names its keys."""
+
+    DynamicScalingInSuspended: bool
+    DynamicScalingOutSuspended: bool
+    ScheduledScalingSuspended: bool
+
+
+ALL_SUSPENDED: SuspendedState = {
     "DynamicScalingInSuspended": True,
     "DynamicScalingOutSuspended": True,
     "ScheduledScalingSuspended": True,
@@ -33,7 +42,7 @@ def snapshot(resource_id: str, target: dict[str, Any] | None, now: datetime) -> 
     )
 
 
-def prior_state(snap: ScalingSnapshot) -> dict[str, bool]:
+def prior_state(snap: ScalingSnapshot) -> SuspendedState:
     """The SuspendedState to register again when the deployment ends, whatever its outcome."""
     return {
         "DynamicScalingInSuspended": snap.dynamic_scaling_in_suspended,

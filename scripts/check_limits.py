@@ -1,0 +1,242 @@
+"""AWS quotas that template.yaml, the state machine and the configuration must stay within.
+
+Each check prints the quota, its documented value and what it found, and a breach fails:
+
+1. IAM managed policies per role (PoliciesPerRole, default 10) on the SAM-transformed
+   template: ManagedPolicyArns plus every AWS::IAM::ManagedPolicy attached to the role.
+2. IAM role policy size (10,240 characters, whitespace excluded) over all inline policies of
+   each role, with every intrinsic function expanded to the longest value it can take.
+3. Each function's Timeout against the worst-case time of one AWS call with the botocore
+   Config the functions' clients use (attempts x (connect + read timeouts) + backoff), and
+   the probe's largest accepted request timeout strictly below the probe's own Timeout.
+4. Step Functions execution history (25,000 events per execution) along the longest path
+   through the ASL, each poll loop at the largest number of rounds the configuration model
+   accepts, each Task state's retries exhausted once.
+5. Step Functions payload size (256 KiB) for the largest realistic execution document.
+
+    .venv/bin/python scripts/check_limits.py [template.yaml]
+
+The SAM translator comes with cfn-lint in .venv; the layer's package is this checkout's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Run as a script, the repository root is not on the path; the checkout's package neither.
+_ROOT = Path(__file__).resolve().parents[1]
+for _path in (_ROOT, _ROOT / "layers" / "common"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from scripts.limits import Result, report  # noqa: E402
+from scripts.limits.history import history_events  # noqa: E402
+from scripts.limits.iam import (  # noqa: E402
+    UNBOUNDED,
+    inline_policy_size,
+    managed_policies_per_role,
+)
+from scripts.limits.payload import payload_sizes  # noqa: E402
+from scripts.limits.timeouts import probe_within_timeout, sdk_time_within_timeouts  # noqa: E402
+
+# --- what this project configures -------------------------------------------------------
+
+PROBE_FUNCTION = "ProbeTestListenerFunction"
+# The Lambda invoke result around a payload, before OutputPath selects it: StatusCode,
+# ExecutedVersion and the response's SdkHttpMetadata/SdkResponseMetadata.
+INVOKE_ENVELOPE_BYTES = 2_048
+# What the configuration does not bound, taken at a generous size.
+ASSUMED_APPROVERS = 50
+ASSUMED_URL = 2_048
+
+
+def _largest(model: Any, field: str) -> Any:
+    """The largest value ``model.field`` accepts (its ``le``, or ``lt`` less one)."""
+    for constraint in model.model_fields[field].metadata:
+        if getattr(constraint, "le", None) is not None:
+            return constraint.le
+        if getattr(constraint, "lt", None) is not None:
+            return constraint.lt - 1
+    raise ValueError(f"{model.__name__}.{field} has no upper bound")
+
+
+def loop_bounds() -> dict[str, tuple[str, int]]:
+    from bluegreen.models import Timings
+
+    polls = _largest(Timings, "deployment_max_polls")
+    probes = _largest(Timings, "probe_max_attempts")
+    return {
+        "${CheckDeploymentFunctionArn}": ("deployment_max_polls", polls),
+        "${ProbeTestListenerFunctionArn}": ("probe_max_attempts", probes),
+    }
+
+
+def largest_documents() -> dict[str, Any]:
+    """The execution document with every section filled and every field at its largest."""
+    from bluegreen.models import ApprovalTask, DeploymentState, Timings
+
+    def text(n: int) -> str:
+        return "x" * n
+
+    name = "a" + "b" * 254  # a Name: 255 characters
+    at = datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC).isoformat()
+    image = f"123456789012.dkr.ecr.ap-southeast-5.amazonaws.com/{name}@sha256:{'f' * 64}"
+    task_definition = f"arn:aws-us-gov:ecs:ap-southeast-5:123456789012:task-definition/{name}:99999"
+    error = {"Error": text(256), "Cause": text(32_768)}  # Step Functions' own limits
+    state = DeploymentState.model_validate(
+        {
+            "execution_name": text(80),
+            "service": {
+                **{f: name for f in ("name", "repository", "environment", "cluster")},
+                **{f: name for f in ("service", "container", "codedeploy_application")},
+                "deployment_group": name,
+                "deployment_config": name,
+                "container_port": 65535,
+                "approvers": [f"{text(240)}@example.com"] * ASSUMED_APPROVERS,
+                "test_url": "https://" + text(ASSUMED_URL - 8),
+                "tag_pattern": "^" + text(254) + "$",
+                "timings": Timings().model_dump(),
+            },
+            "image": {
+                "registry_id": "123456789012",
+                "region": "ap-southeast-5",
+                "repository": name,
+                "tag": text(128),
+                "digest": "sha256:" + "f" * 64,
+            },
+            "source": "ecr-push",
+            "requested_at": at,
+            "render": {
+                "previous_task_definition": task_definition,
+                "task_definition": task_definition,
+                "previous_image": image,
+                "changes": [
+                    {"path": f"containerDefinitions[{name}].image", "before": image, "after": image}
+                ],
+            },
+            "approval": {"decision": "approved", "approver": text(254), "decided_at": at},
+            "scaling": {
+                "resource_id": f"service/{name}/{name}",
+                "registered": True,
+                "suspended_at": at,
+            },
+            "deployment": {
+                "deployment_id": "d-" + "X" * 9,
+                "status": "InProgress",
+                "polls": 99_999,
+                "created_at": at,
+                "ready_at": at,
+                "continued_at": at,
+                "finished_at": at,
+            },
+            "probe": {
+                "attempts": 99_999,
+                "consecutive_passes": 99_999,
+                "last_status": 599,
+                # GET <url>: <reason, cut at 200 characters>
+                "last_detail": f"GET https://{text(ASSUMED_URL - 8)}: {text(200)}",
+                "started_at": at,
+                "finished_at": at,
+            },
+            "rollback": {"deployment_stopped": True, "detail": text(1_024), "rolled_back_at": at},
+            "error": error,
+            "cleanup_error": error,
+            "notification_error": error,
+            "failure": {"error": text(256), "cause": text(32_768)},
+        }
+    )
+    unfilled = [f for f in DeploymentState.model_fields if getattr(state, f) is None]
+    if unfilled:
+        raise ValueError(f"the largest document leaves out {', '.join(unfilled)}")
+    task = ApprovalTask(state=state, task_token=text(1_024))
+    return {
+        "execution document (DeploymentState)": state.dump(),
+        "approval task (state + task token)": task.model_dump(mode="json", exclude_none=True),
+    }
+
+
+# --- the template -----------------------------------------------------------------------
+
+
+class _PolicyArns:
+    """AWS managed policies the translator may look up; answered offline."""
+
+    def load(self) -> dict[str, str]:
+        names = [
+            "AWSLambdaBasicExecutionRole",
+            "AWSLambdaVPCAccessExecutionRole",
+            "AWSXrayWriteOnlyAccess",
+            "AWSXRayDaemonWriteAccess",
+        ]
+        return {name: f"arn:aws:iam::aws:policy/{name}" for name in names}
+
+
+def transform(template_text: str) -> dict[str, Any]:
+    """The template as CloudFormation receives it after the SAM transform (offline)."""
+    from samtranslator.translator.transform import (  # type: ignore[import-untyped]
+        transform as sam_transform,
+    )
+    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+
+    template = yaml_parse(template_text)
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://local-artifacts/{properties[key]}"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return dict(sam_transform(template, {}, _PolicyArns()))
+
+
+def definitions(template_path: Path) -> dict[str, Any]:
+    """Each state machine's ASL, read from its DefinitionUri."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(template_path.read_text(encoding="utf-8"))
+    found = {}
+    for name, resource in template.get("Resources", {}).items():
+        uri = resource.get("Properties", {}).get("DefinitionUri")
+        if resource.get("Type") == "AWS::Serverless::StateMachine" and isinstance(uri, str):
+            found[name] = json.loads((template_path.parent / uri).read_text(encoding="utf-8"))
+    return found
+
+
+def check(template_path: Path) -> list[Result]:
+    from bluegreen.adapters.aws import SDK_CONFIG
+    from bluegreen.models import Timings
+
+    transformed = transform(template_path.read_text(encoding="utf-8"))
+    results = [
+        *managed_policies_per_role(transformed),
+        *inline_policy_size(transformed),
+        *sdk_time_within_timeouts(transformed, SDK_CONFIG),
+        *probe_within_timeout(
+            transformed, PROBE_FUNCTION, _largest(Timings, "probe_request_timeout_seconds")
+        ),
+    ]
+    for machine, definition in definitions(template_path).items():
+        results += history_events(machine, definition, loop_bounds())
+    results += payload_sizes(largest_documents(), INVOKE_ENVELOPE_BYTES)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    template_path = Path(argv[1] if len(argv) > 1 else _ROOT / "template.yaml").resolve()
+    results = check(template_path)
+    print(report(results))
+    breaches = [r for r in results if not r.ok]
+    print(
+        f"{template_path.name}: {len(results)} limits checked, {len(breaches)} breached "
+        f"(assumed: {ASSUMED_APPROVERS} approvers, URLs of {ASSUMED_URL} characters, "
+        f"parameters without MaxLength and resource names/ARNs at {UNBOUNDED} characters)"
+    )
+    return 1 if breaches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
