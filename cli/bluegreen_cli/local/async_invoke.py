@@ -62,6 +62,7 @@ class InvocationResult(Protocol):
 Invoke = Callable[[LocalFunction, Any], InvocationResult]
 """Run the function on an event, synchronously; raises when it could not be run at all."""
 ClientFactory = Callable[[str], Any]
+FunctionClientFactory = Callable[[str, LocalFunction], Any]
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,14 @@ class AsyncInvoker:
         invoke: Invoke,
         clients: ClientFactory,
         time_scale: float = DEFAULT_TIME_SCALE,
+        function_clients: FunctionClientFactory | None = None,
         workers: int = 4,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._invoke = invoke
         self._clients = clients
+        # Lambda sends an invocation record with the function's own execution role.
+        self._function_clients = function_clients or (lambda service, function: clients(service))
         self.time_scale = time_scale
         self._workers = workers
         self._clock = clock
@@ -269,21 +273,26 @@ class AsyncInvoker:
         parts = destination.split(":")
         service = parts[2] if len(parts) > 5 else ""
         try:
+            as_function = self._function_clients
             if service == "sqs":
-                sqs = self._clients("sqs")
-                url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])
-                sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=body)
+                # The queue's URL is the local stack's to find; the send is the function's.
+                url = self._clients("sqs").get_queue_url(
+                    QueueName=parts[5], QueueOwnerAWSAccountId=parts[4]
+                )
+                as_function("sqs", event.function).send_message(
+                    QueueUrl=url["QueueUrl"], MessageBody=body
+                )
             elif service == "sns":
-                self._clients("sns").publish(TopicArn=destination, Message=body)
+                as_function("sns", event.function).publish(TopicArn=destination, Message=body)
             elif service == "lambda":
-                self._clients("lambda").invoke(
+                as_function("lambda", event.function).invoke(
                     FunctionName=destination, InvocationType="Event", Payload=body.encode()
                 )
             elif service == "events":
                 outcome = (
                     "Success" if record["requestContext"]["condition"] == "Success" else ("Failure")
                 )
-                self._clients("events").put_events(
+                as_function("events", event.function).put_events(
                     Entries=[
                         {
                             "Source": "lambda",

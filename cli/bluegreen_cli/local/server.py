@@ -56,6 +56,7 @@ from bluegreen_cli.local.rights.calls import (
     parse_call,
     signing_service,
 )
+from bluegreen_cli.local.rights.identity import function_credentials
 from bluegreen_cli.local.runtime import (
     FunctionRuntime,
     Invocation,
@@ -209,13 +210,16 @@ class LocalStack:
         )
         # Clients are made once per service: building one loads its service model.
         self._clients: dict[str, Any] = {}
+        self._function_clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
         self._moto: WsgiApp | None = None
         self._saved_moto_port: str | None = None
         self._simulator: Any = None
         self._load_balancer: Any = None
         # Lambda's asynchronous invocations (EventBridge targets, Invoke with Event).
-        self.async_invocations = AsyncInvoker(self._run_function, self.client)
+        self.async_invocations = AsyncInvoker(
+            self._run_function, self.client, function_clients=self.function_client
+        )
         self.events = eventbridge.EventBus(self._invoke_target, self._start_execution_target)
         self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
 
@@ -239,6 +243,23 @@ class LocalStack:
                 session: Any = self._session
                 self._clients[service] = session.client(service, endpoint_url=self.endpoint_url)
             return self._clients[service]
+
+    def function_client(self, service: str, function: LocalFunction) -> Any:
+        """A client that signs as ``function`` (its calls are authorized as its role)."""
+        key = (service, function.logical_id)
+        with self._clients_lock:
+            if key not in self._function_clients:
+                credentials = function_credentials(function.logical_id)
+                session: Any = boto3.session.Session(
+                    aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=credentials["AWS_SESSION_TOKEN"],
+                    region_name=REGION,
+                )
+                self._function_clients[key] = session.client(
+                    service, endpoint_url=self.endpoint_url
+                )
+            return self._function_clients[key]
 
     def start(self) -> LocalStack:
         """Serve, create the app's resources (and the sample), then report ready."""
@@ -377,7 +398,9 @@ class LocalStack:
             # werkzeug ends the process when the port is taken; callers get an error instead.
             raise OSError(errno.EADDRINUSE, "address already in use") from e
         self.port = int(self._server.server_port)
-        self._clients.clear()  # they point at the endpoint, which may have changed
+        # They point at the endpoint, which may have changed.
+        self._clients.clear()
+        self._function_clients.clear()
         # moto's Step Functions interpreter reaches Lambda at localhost:$MOTO_PORT.
         self._saved_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
