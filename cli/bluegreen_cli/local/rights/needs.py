@@ -273,6 +273,14 @@ def _lambda_invoke(call: AwsCall, account: AccountView) -> list[Need]:
     return [Need("lambda:InvokeFunction", resource)]
 
 
+def _ssm_parameter(call: AwsCall, account: AccountView) -> list[Need]:
+    names = call.params.get("Names") or [call.params.get("Name", "")]
+    # A parameter's ARN has no slash before a hierarchical name's own leading slash.
+    return [
+        Need(call.action, arn("ssm", f"parameter/{str(name).removeprefix('/')}")) for name in names
+    ]
+
+
 def _always_allowed(call: AwsCall, account: AccountView) -> list[Need]:
     # sts:GetCallerIdentity needs no permission: IAM documents it as always allowed.
     return []
@@ -311,6 +319,8 @@ RULES: dict[str, Rule] = {
     "lambda:Invoke": _lambda_invoke,
     "lambda:InvokeFunction": _lambda_invoke,
     "sts:GetCallerIdentity": _always_allowed,
+    "ssm:GetParameter": _ssm_parameter,
+    "ssm:GetParameters": _ssm_parameter,
 }
 for _operation in (
     "GetItem",
