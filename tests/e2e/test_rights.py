@@ -58,10 +58,11 @@ def test_a_missing_right_fails_its_step_with_access_denied_and_restores_the_serv
 
         final = finished(endpoint, execution["executionArn"])
 
+        # A step's failure: TaskFailed (the lambda:invoke integration) or LambdaFunctionFailed.
         failures = [
-            e["lambdaFunctionFailedEventDetails"]
+            e.get("taskFailedEventDetails") or e["lambdaFunctionFailedEventDetails"]
             for e in history(endpoint, execution["executionArn"])
-            if "lambdaFunctionFailedEventDetails" in e
+            if {"taskFailedEventDetails", "lambdaFunctionFailedEventDetails"} & set(e)
         ]
         assert failures, "a step failed"
         cause = failures[0]["cause"]
