@@ -22,7 +22,6 @@ The SAM translator comes with cfn-lint in .venv; the layer's package is this che
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,34 +162,11 @@ def largest_documents() -> dict[str, Any]:
 # --- the template -----------------------------------------------------------------------
 
 
-class _PolicyArns:
-    """AWS managed policies the translator may look up; answered offline."""
-
-    def load(self) -> dict[str, str]:
-        names = [
-            "AWSLambdaBasicExecutionRole",
-            "AWSLambdaVPCAccessExecutionRole",
-            "AWSXrayWriteOnlyAccess",
-            "AWSXRayDaemonWriteAccess",
-        ]
-        return {name: f"arn:aws:iam::aws:policy/{name}" for name in names}
-
-
 def transform(template_text: str) -> dict[str, Any]:
     """The template as CloudFormation receives it after the SAM transform (offline)."""
-    from samtranslator.translator.transform import (  # type: ignore[import-untyped]
-        transform as sam_transform,
-    )
-    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+    from bluegreen_cli.local.rights.roles import sam_transform_text
 
-    template = yaml_parse(template_text)
-    for resource in template.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = f"s3://local-artifacts/{properties[key]}"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return dict(sam_transform(template, {}, _PolicyArns()))
+    return sam_transform_text(template_text)
 
 
 def definitions(template_path: Path) -> dict[str, Any]:

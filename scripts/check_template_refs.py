@@ -7,14 +7,13 @@
    DefinitionSubstitutions match one to one: the ASL and the template are written apart.
 3. Each function's CodeUri holds the module and function its Handler names.
 
-Runs with the SAM CLI's interpreter (.venv-sam), which has the SAM translator:
-    .venv-sam/bin/python scripts/check_template_refs.py [template.yaml]
+Runs with the project's interpreter, which has the SAM translator:
+    .venv/bin/python scripts/check_template_refs.py [template.yaml]
 """
 
 from __future__ import annotations
 
 import ast
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -33,19 +32,6 @@ PSEUDO_PARAMETERS = {
 }
 _SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-
-
-class _PolicyArns:
-    """Managed policy names the translator may look up; answered offline."""
-
-    def load(self) -> dict[str, str]:
-        names = [
-            "AWSLambdaBasicExecutionRole",
-            "AWSLambdaVPCAccessExecutionRole",
-            "AWSXrayWriteOnlyAccess",
-            "AWSXRayDaemonWriteAccess",
-        ]
-        return {name: f"arn:aws:iam::aws:policy/{name}" for name in names}
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
@@ -160,23 +146,14 @@ def check_handlers(template: dict[str, Any], base: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    # Imported here: only the SAM CLI's venv has the translator.
-    from samtranslator.translator.transform import transform
+    from bluegreen_cli.local.rights.roles import sam_transform
     from samtranslator.yaml_helper import yaml_parse
 
     template_path = Path(argv[1] if len(argv) > 1 else "template.yaml").resolve()
     base = template_path.parent
     template = yaml_parse(template_path.read_text(encoding="utf-8"))
-
-    # The translator wants artifact URIs in S3 and a region; neither matters for references.
-    to_transform = yaml_parse(template_path.read_text(encoding="utf-8"))
-    for resource in to_transform.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = f"s3://local-artifacts/{properties[key]}"
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    transformed = transform(to_transform, {}, _PolicyArns())
+    # The same transform the local stack builds its roles from.
+    transformed = sam_transform(template_path)
 
     problems = [
         *check_references(transformed),

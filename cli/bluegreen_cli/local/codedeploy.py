@@ -71,6 +71,7 @@ from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
 from bluegreen_cli.local import codedeploy_configs as configs
+from bluegreen_cli.local.awserror import AwsError
 from bluegreen_cli.local.codedeploy_targets import Lifecycle, ecs_target, task_set_info
 
 logger = logging.getLogger(__name__)
@@ -120,17 +121,11 @@ class Timing:
     tick_seconds: float = 0.1
 
 
-class ApiError(Exception):
+class ApiError(AwsError):
     """An error answered the way AWS's JSON protocol does, so boto3 raises its code."""
 
-    def __init__(self, error_type: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status
-
     def response(self) -> JsonResponse:
-        return self.status, {"__type": self.error_type, "message": self.message}
+        return self.status, {"__type": self.code, "message": self.message}
 
 
 class _Failure(Exception):

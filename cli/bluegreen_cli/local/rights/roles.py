@@ -81,11 +81,16 @@ def _offline_policy_arns() -> dict[str, str]:
 
 def sam_transform(template_path: Path) -> dict[str, Any]:
     """The template as CloudFormation receives it after ``Transform: AWS::Serverless``."""
+    return sam_transform_text(template_path.read_text(encoding="utf-8"), template_path.name)
+
+
+def sam_transform_text(text: str, name: str = "template.yaml") -> dict[str, Any]:
+    """``sam_transform`` of a template's text (offline: no AWS call, no upload)."""
     import boto3
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
-    template = load_template_text(template_path.read_text(encoding="utf-8"))
+    template = load_template_text(text)
     # Local paths stand in for the S3 locations that `sam package` would upload.
     sections = [r.get("Properties") or {} for r in (template.get("Resources") or {}).values()]
     sections += list((template.get("Globals") or {}).values())
@@ -101,7 +106,7 @@ def sam_transform(template_path: Path) -> dict[str, Any]:
             template, dict(_PSEUDO), get_managed_policy_map=_offline_policy_arns
         )
     except Exception as e:  # the translator's own errors name the resource and property
-        raise TemplateError(f"SAM transform of {template_path.name} failed: {e}") from e
+        raise TemplateError(f"SAM transform of {name} failed: {e}") from e
     return transformed
 
 
