@@ -184,3 +184,42 @@ def serve(
         # The emulated account is millions of objects; letting the interpreter's final
         # collections walk them delays exit by seconds. Nothing is left to clean up.
         gc.freeze()
+
+
+@app.command()
+def rights(
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory holding template.yaml (default: the current directory or its parents).",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per grant.")] = False,
+) -> None:
+    """What each function (and the state machine) may do once deployed, from template.yaml.
+
+    The same roles the local stack enforces, after the SAM transform: each statement's
+    actions, resources and condition, with <account>, <region> and the template's own
+    resources as <LogicalId>. The logs and X-Ray rights every function has are left out.
+    Printed as the Markdown table the README carries.
+    """
+    from dataclasses import asdict
+
+    from bluegreen_cli.local.intrinsics import TemplateError
+    from bluegreen_cli.local.rights.table import grants, markdown
+    from bluegreen_cli.local.server import default_project_root
+
+    root = project or default_project_root()
+    try:
+        found = grants(root / "template.yaml")
+    except (OSError, TemplateError) as e:
+        typer.echo(f"bluegreen local rights: {e}", err=True)
+        raise typer.Exit(2) from e
+    if as_json:
+        import json
+
+        typer.echo(json.dumps([asdict(g) for g in found], indent=2))
+    else:
+        typer.echo(markdown(found), nl=False)
