@@ -200,11 +200,8 @@ def rights(
 ) -> None:
     """What each function (and the state machine) may do once deployed, from template.yaml.
 
-    The same roles the local stack enforces, after the SAM transform: each statement's
-    actions, resources and condition, with <account>, <region> and the template's own
-    resources as <LogicalId>. The logs and X-Ray rights every function has are left out.
-    Printed as the Markdown table the README carries.
-    """
+    The same roles the local stack enforces, after the SAM transform: each statement's actions, resources and condition, with <account>, <region> and the template's own resources as <LogicalId>. The logs and X-Ray rights every function has are left out. Printed as the Markdown table the README carries.
+    """  # noqa: E501 - one line per paragraph: the help reflows it
     from dataclasses import asdict
 
     from bluegreen_cli.local.intrinsics import TemplateError
