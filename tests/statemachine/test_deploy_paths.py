@@ -71,6 +71,28 @@ def test_rejected_registers_task_definition_but_never_touches_the_service(
     assert "CreateDeployment" not in run.entered()
 
 
+def test_an_approver_ses_refuses_does_not_stop_the_others_email(start, sample_service, stack):
+    """SES sandbox: mail goes only to verified addresses, and one refused recipient must not
+    stop the others. The verified approver is emailed, approves, and the release goes on."""
+    unverified = "not-verified@example.com"
+    run = start(sample_service(approvers=[unverified, "approver@example.com"]))
+    run.wait_for_state("RequestApproval")
+
+    assert run.decide("approve") == 200
+    execution = run.finish()
+
+    assert execution["status"] == "SUCCEEDED", run.entered()
+    with urllib.request.urlopen(f"{stack.endpoint_url}/_local/outbox") as r:
+        mine = [m for m in json.load(r) if run.state.image.tag in str(m.get("subject"))]
+    assert [m["to"] for m in mine if m["channel"] == "email"] == ["approver@example.com"]
+    # Who was not reached, and why, is kept in the execution's history.
+    (submitted,) = [e for e in run.history() if e["type"] == "TaskSubmitted"]
+    payload = json.loads(submitted["taskSubmittedEventDetails"]["output"])["Payload"]
+    assert payload["emailed"] == ["approver@example.com"]
+    assert [u["recipient"] for u in payload["unreached"]] == [unverified]
+    assert "SES sandbox" in payload["unreached"][0]["reason"]
+
+
 def test_approval_timeout_fails_without_touching_the_service(start, service_view, sample_service):
     before = service_view()
 

@@ -62,6 +62,14 @@ class ResourceMissing(BluegreenError):
     """A resource named by the configuration does not exist."""
 
 
+class MailRefused(BluegreenError):
+    """The mail service refused one message; ``reason`` says why in words fit for a user."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class ApproversUnreachable(BluegreenError):
     """No approver could be sent the approval request: no email went out, no Slack post."""
 
