@@ -56,16 +56,39 @@ class Handler:
 
 _TABLE = {"TABLE_NAME": "bluegreen-state"}
 _ARN = "arn:aws:{}:us-east-1:123456789012:{}"
+# The configuration the trigger validates at its cold start: one service, as an installation
+# keeps it in its SSM parameter.
+_SERVICES = """
+[services.checkout]
+repository = "checkout"
+cluster = "prod"
+service = "checkout"
+container = "app"
+container_port = 8080
+codedeploy_application = "checkout"
+deployment_group = "checkout-prod"
+approvers = ["release-managers@example.com"]
+test_url = "https://checkout-test.example.com:8443/health"
+"""
 
 HANDLERS: dict[str, Handler] = {
     "trigger": Handler(
-        ["stepfunctions"],
-        ["catalog()", "wiring.executions()"],
+        ["ssm", "stepfunctions"],
+        # catalog() reads the SSM parameter: the bench creates its client and validates the
+        # same kind of document, without the call.
+        [
+            "wiring.parameters()",
+            f"ServiceCatalog.parse({_SERVICES!r}, 'bench')",
+            "wiring.executions()",
+        ],
         [
             ("aws_lambda_powertools.utilities.parser.models:EventBridgeModel", "ecr_push"),
             ("bluegreen.models:EcrImageAction", "ecr_push_detail"),
         ],
-        {"STATE_MACHINE_ARN": _ARN.format("states", "stateMachine:bluegreen-deploy")},
+        {
+            "STATE_MACHINE_ARN": _ARN.format("states", "stateMachine:bluegreen-deploy"),
+            "SERVICES_PARAMETER_NAME": "/bluegreen/services",
+        },
     ),
     "render": Handler(["ecs"], ["wiring.task_definitions()"]),
     "request_approval": Handler(

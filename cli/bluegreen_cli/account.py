@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 
 import boto3
 from bluegreen.adapters.aws import error_code
+from bluegreen.adapters.parameters import Parameters
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import check_tag, pin_image
+from bluegreen.errors import ConfigurationInvalid
 from bluegreen.models import EcrImageAction, ServiceConfig, TriggerResult
 from bluegreen.steps import trigger
 from botocore.config import Config
@@ -42,6 +44,8 @@ from botocore.exceptions import (
 from bluegreen_cli.follow import Phase, phases
 
 DEFAULT_STACK = "bluegreen"
+# The template's default ServicesParameterName: where a stack without Outputs keeps it.
+DEFAULT_SERVICES_PARAMETER = "/bluegreen/services"
 DEFAULT_REGION = "us-east-1"
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -97,7 +101,8 @@ class Target:
     endpoint_url: str | None = None
     region: str | None = None
     stack: str = DEFAULT_STACK
-    services_file: str | None = None
+    services_file: str | None = None  # a configuration file, read instead of the parameter
+    services_parameter: str | None = None  # the parameter, when not the stack's own
 
 
 class Account:
@@ -143,7 +148,28 @@ class Account:
 
     @cached_property
     def catalog(self) -> ServiceCatalog:
-        return ServiceCatalog.load(self.target.services_file)
+        """The services, as the installation configured them (or as a file says, offline)."""
+        if self.target.services_file:
+            return ServiceCatalog.load(self.target.services_file)
+        name = self.services_parameter
+        try:
+            text = Parameters(self.client("ssm")).text(name)
+        except ConfigurationInvalid as e:
+            raise OpsError(
+                f"{e} (name the configuration with --services-parameter NAME, or read a file "
+                "with --services-file FILE)",
+                2,
+            ) from e
+        return ServiceCatalog.parse(text, f"SSM parameter {name}")
+
+    @property
+    def services_parameter(self) -> str:
+        """The installation's configuration parameter: as told, else the stack's Output."""
+        return (
+            self.target.services_parameter
+            or self.resources.services_parameter
+            or DEFAULT_SERVICES_PARAMETER
+        )
 
 
 def _is_loopback(endpoint_url: str | None) -> bool:
@@ -163,6 +189,7 @@ class Resources:
     # Said when the fallback took resources not named after the stack (a mistyped --stack
     # must not silently show another installation's deployments).
     note: str | None = None
+    services_parameter: str | None = None  # the stack's Output ServicesParameterName
 
     def state_machine(self) -> str:
         if not self.state_machine_arn:
@@ -178,7 +205,8 @@ class Resources:
 def resolve(cloudformation: Any, stepfunctions: Any, dynamodb: Any, stack: str) -> Resources:
     """Find the app: the stack's Outputs when the stack exists, else the resources' names.
 
-    A SAM deployment names its Outputs ``StateMachineArn`` and ``TableName``. Where there is
+    A SAM deployment names its Outputs ``StateMachineArn``, ``TableName`` and
+    ``ServicesParameterName``. Where there is
     no such stack (the local stack has no CloudFormation), the state machine is the one whose
     name ends with ``-deploy`` and the table the one whose name contains ``StateTable``;
     among several, those named after the stack win, and a tie is an error naming them.
@@ -194,6 +222,7 @@ def resolve(cloudformation: Any, stepfunctions: Any, dynamodb: Any, stack: str) 
             outputs.get("StateMachineArn"),
             outputs.get("TableName"),
             f"outputs StateMachineArn and TableName of stack {stack!r}",
+            services_parameter=outputs.get("ServicesParameterName"),
         )
     machines = [
         (m["name"], m["stateMachineArn"])

@@ -105,11 +105,14 @@ def set_sample_health(endpoint: str, healthy: bool) -> None:
         pass
 
 
-def production_image(url: str = "http://127.0.0.1:18080/") -> str | None:
+def production_image(endpoint: str) -> str | None:
+    """What the sample's production listener serves, asked over HTTP like a client would."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{endpoint}/_local/sample", timeout=5) as response:  # noqa: S310
+            url = str(json.load(response)["production_url"])
+        with urllib.request.urlopen(f"{url}/", timeout=5) as response:  # noqa: S310
             return str(json.load(response).get("image"))
-    except OSError:
+    except (OSError, ValueError, KeyError):
         return None
 
 
@@ -171,7 +174,7 @@ def run(
         image_digest=digest,
         previous_task_definition=before,
         task_definition=after["services"][0]["taskDefinition"],
-        production_serves=production_image(),
+        production_serves=production_image(endpoint),
         scaling_suspended=dict(target.get("SuspendedState", {})),
         phases=phases(watcher.history, execution.get("stopDate")),
         error=execution.get("error"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bluegreen_cli.commands import demo, local, ops
+from bluegreen_cli.commands import config, demo, local, ops
 
 app = typer.Typer(
     name="bluegreen",
@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 local.app.command(name="demo")(demo.demo)
 app.add_typer(local.app, name="local")
+app.add_typer(config.app, name="config")
 ops.register(app)  # executions, show, history, deploy, approve, reject
 
 

@@ -30,7 +30,22 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         emails=requested.emails_sent,
         slack=requested.slack_sent,
     )
+    for miss in requested.unreached:
+        logger.warning(
+            "approver not reached",
+            approval_id=requested.approval_id,
+            recipient=miss.recipient,
+            reason=miss.reason,
+        )
     if requested.slack_error:
         logger.warning(requested.slack_error, approval_id=requested.approval_id)
     metrics.add_metric(name="ApprovalsRequested", unit="Count", value=1)
-    return {"approval_id": requested.approval_id}
+    if requested.unreached:
+        metrics.add_metric(name="ApproversUnreached", unit="Count", value=len(requested.unreached))
+    # Kept in the execution's history (TaskSubmitted): who was asked, and who was not.
+    return {
+        "approval_id": requested.approval_id,
+        "emailed": requested.emailed,
+        "unreached": [{"recipient": u.recipient, "reason": u.reason} for u in requested.unreached],
+        "slack": requested.slack_sent,
+    }

@@ -16,7 +16,13 @@ from bluegreen.steps.trigger import on_push
 
 @cache
 def catalog() -> ServiceCatalog:
-    return ServiceCatalog.load(load(TriggerSettings).BLUEGREEN_SERVICES_FILE)
+    """The installation's service configuration, read and validated once per cold start.
+
+    An invalid one fails every invocation (nothing is cached then): the pushes land in the
+    failed-events queue and raise its alarm, and the next invocation reads it again.
+    """
+    name = load(TriggerSettings).SERVICES_PARAMETER_NAME
+    return ServiceCatalog.parse(wiring.parameters().text(name), f"SSM parameter {name}")
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,14 +78,25 @@ class Run:
         return approval_page.decide(self.approval_link(), decision).status  # type: ignore[arg-type]
 
 
-def sample_service(**changes: Any) -> ServiceConfig:
-    service = ServiceCatalog.load().for_repository("demo-web")
-    timings = service.timings.model_copy(update=changes.pop("timings", {}))
-    return service.model_copy(update={"timings": timings, **changes})
+SampleService = Callable[..., ServiceConfig]
+
+
+@pytest.fixture(scope="module")
+def sample_service(stack: LocalStack) -> SampleService:
+    """The sample's service as the local stack configured it (its SSM parameter), changed."""
+    name = stack.app.parameters["ServicesParameterName"] if stack.app else ""
+    text = stack.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    configured = ServiceCatalog.parse(text, name).for_repository("demo-web")
+
+    def _service(**changes: Any) -> ServiceConfig:
+        timings = configured.timings.model_copy(update=changes.pop("timings", {}))
+        return configured.model_copy(update={"timings": timings, **changes})
+
+    return _service
 
 
 @pytest.fixture
-def start(stack: LocalStack, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def start(stack: LocalStack, sample_service: SampleService, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Start the state machine on a fresh image of the sample service."""
 
     def _start(service: ServiceConfig | None = None) -> Run:

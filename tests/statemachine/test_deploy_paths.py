@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from conftest import Run, sample_service, set_health
+from bluegreen_cli.local.server import LocalStack
+from conftest import Run, set_health
 
 NOT_SUSPENDED = {
     "DynamicScalingInSuspended": False,
@@ -14,9 +15,9 @@ NOT_SUSPENDED = {
 }
 
 
-def production_image() -> str:
+def production_image(stack: LocalStack) -> str:
     """What the production listener serves, asked over HTTP like a client would."""
-    with urllib.request.urlopen("http://127.0.0.1:18080/") as r:
+    with urllib.request.urlopen(f"{stack.sample.production_url}/") as r:
         return str(json.load(r)["image"])
 
 
@@ -42,7 +43,7 @@ def test_approved_and_healthy_deploys_and_restores_scaling(start, service_view, 
     running, scaling_after = service_view()
     assert running == new_task_definition != before
     assert scaling_after == NOT_SUSPENDED
-    assert production_image() == run.state.image.pinned
+    assert production_image(stack) == run.state.image.pinned
     assert "ProbeTestListener" in run.entered()
     output = json.loads(execution["output"])
     assert output["approval"]["approver"] == "approver@example.com"
@@ -70,7 +71,29 @@ def test_rejected_registers_task_definition_but_never_touches_the_service(
     assert "CreateDeployment" not in run.entered()
 
 
-def test_approval_timeout_fails_without_touching_the_service(start, service_view):
+def test_an_approver_ses_refuses_does_not_stop_the_others_email(start, sample_service, stack):
+    """SES sandbox: mail goes only to verified addresses, and one refused recipient must not
+    stop the others. The verified approver is emailed, approves, and the release goes on."""
+    unverified = "not-verified@example.com"
+    run = start(sample_service(approvers=[unverified, "approver@example.com"]))
+    run.wait_for_state("RequestApproval")
+
+    assert run.decide("approve") == 200
+    execution = run.finish()
+
+    assert execution["status"] == "SUCCEEDED", run.entered()
+    with urllib.request.urlopen(f"{stack.endpoint_url}/_local/outbox") as r:
+        mine = [m for m in json.load(r) if run.state.image.tag in str(m.get("subject"))]
+    assert [m["to"] for m in mine if m["channel"] == "email"] == ["approver@example.com"]
+    # Who was not reached, and why, is kept in the execution's history.
+    (submitted,) = [e for e in run.history() if e["type"] == "TaskSubmitted"]
+    payload = json.loads(submitted["taskSubmittedEventDetails"]["output"])["Payload"]
+    assert payload["emailed"] == ["approver@example.com"]
+    assert [u["recipient"] for u in payload["unreached"]] == [unverified]
+    assert "SES sandbox" in payload["unreached"][0]["reason"]
+
+
+def test_approval_timeout_fails_without_touching_the_service(start, service_view, sample_service):
     before = service_view()
 
     run = start(sample_service(timings={"approval_timeout_seconds": 2}))
@@ -84,7 +107,7 @@ def test_approval_timeout_fails_without_touching_the_service(start, service_view
 
 def test_unhealthy_test_listener_rolls_back_and_restores_scaling(start, service_view, stack):
     before, scaling_before = service_view()
-    serving_before = production_image()
+    serving_before = production_image(stack)
     set_health(stack, False)
 
     run = start()
@@ -98,12 +121,14 @@ def test_unhealthy_test_listener_rolls_back_and_restores_scaling(start, service_
     assert entered.index("ProbeTestListener") < entered.index("Rollback")
     assert "ContinueDeployment" not in entered
     assert service_view() == (before, scaling_before)
-    assert production_image() == serving_before
+    assert production_image(stack) == serving_before
     deployment = stack.client("codedeploy").get_deployment(deploymentId=_deployment_of(run))
     assert deployment["deploymentInfo"]["status"] == "Stopped"
 
 
-def test_error_creating_deployment_restores_exact_prior_scaling(start, service_view, stack):
+def test_error_creating_deployment_restores_exact_prior_scaling(
+    start, service_view, stack, sample_service
+):
     aas = stack.client("application-autoscaling")
     partly = {**NOT_SUSPENDED, "DynamicScalingInSuspended": True}
     aas.register_scalable_target(

@@ -1,8 +1,8 @@
 """Test data, and resources on the emulated AWS, shaped like the sample target.
 
-The service under deployment is the bundled configuration's own ``demo-web`` entry and the
-state table is built from ``template.yaml``'s ``StateTable``: tests and configuration cannot
-drift apart unnoticed.
+The service under deployment is the ``demo-web`` entry of the tests' own configuration
+(``services.toml`` beside this module) and the state table is built from ``template.yaml``'s
+``StateTable``: tests and template cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from bluegreen.models import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVICES_FILE = Path(__file__).with_name("services.toml")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 COMMIT = "3f2c1e9b7a6d5c4b3a2918f7e6d5c4b3a2918f7e"
@@ -53,13 +54,14 @@ DIGEST = digest("demo-web build 1")
 
 
 @cache
-def _bundled_demo() -> ServiceConfig:
-    return ServiceCatalog.load().named("demo-web")
+def catalog() -> ServiceCatalog:
+    """The tests' service configuration."""
+    return ServiceCatalog.load(SERVICES_FILE)
 
 
 def demo_service(**changes: Any) -> ServiceConfig:
-    """The bundled ``demo-web`` entry, validated again with ``changes`` applied."""
-    return ServiceConfig.model_validate({**_bundled_demo().model_dump(), **changes})
+    """The tests' ``demo-web`` entry, validated again with ``changes`` applied."""
+    return ServiceConfig.model_validate({**catalog().named("demo-web").model_dump(), **changes})
 
 
 def push(

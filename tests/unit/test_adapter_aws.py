@@ -21,6 +21,7 @@ from bluegreen.errors import (
     ApprovalExpired,
     AwsThrottled,
     DeploymentAlreadyActive,
+    MailRefused,
     ResourceMissing,
 )
 from botocore.exceptions import ClientError
@@ -328,11 +329,17 @@ def test_mail_is_sent_from_the_verified_sender(aws: Aws) -> None:
     assert sent.body == "Review: https://x/y"
 
 
-def test_mail_from_an_unverified_sender_fails_loudly(aws: Aws) -> None:
+def test_a_message_ses_rejects_is_refused_in_words_that_quote_nothing_of_aws(aws: Aws) -> None:
+    """SES: an unverified identity answers MessageRejected; the reason names the sandbox
+    and carries none of AWS's message (which quotes addresses)."""
     email = Email(to=["a@example.com"], subject="s", text="t")
 
-    with pytest.raises(ClientError, match="MessageRejected"):
+    with pytest.raises(MailRefused) as raised:
         SesMailer(aws.client("ses"), "nobody@example.com").send(email)
+
+    assert raised.value.reason.startswith("SES rejected the message (in the SES sandbox")
+    assert "@" not in raised.value.reason
+    assert isinstance(raised.value.__cause__, ClientError)
     assert sent_emails() == []
 
 

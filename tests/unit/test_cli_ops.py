@@ -26,7 +26,6 @@ from bluegreen_cli.main import app
 from click.testing import Result
 from typer.testing import CliRunner
 
-from tests.unit.builders import ROOT
 from tests.unit.local.harness import free_port
 
 APPROVER = "approver@example.com"
@@ -35,7 +34,6 @@ APPROVER = "approver@example.com"
 @dataclass
 class Deployed:
     stack: LocalStack
-    services_file: Path
     machine_arn: str
     tag: str
     digest: str
@@ -72,12 +70,7 @@ _LINKS: set[str] = set()
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    production, test = free_port(), free_port()
-    # The sample's configuration probes the test listener on 18081; this stack's is elsewhere.
-    bundled = (ROOT / "layers/common/bluegreen/services.toml").read_text()
-    services = tmp_path_factory.mktemp("ops") / "services.toml"
-    services.write_text(bundled.replace("127.0.0.1:18081", f"127.0.0.1:{test}"))
+def deployed() -> Iterator[Deployed]:
     quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
     # The stack's threads log (moto each failed state, e.g. a rejection) while a command under
     # test runs: keep that out of the command's stderr, and out of any handler an earlier test
@@ -87,12 +80,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root.handlers[:] = [logging.NullHandler()]
     moto_log.setLevel(logging.CRITICAL)
     try:
-        with LocalStack(
-            port=0,
-            sample=True,
-            sample_ports=(production, test),
-            function_environment={**quiet, "BLUEGREEN_SERVICES_FILE": str(services)},
-        ) as stack:
+        with LocalStack(port=0, sample=True, function_environment=quiet) as stack:
             sfn = stack.client("stepfunctions")
             machine = next(
                 m["stateMachineArn"]
@@ -105,7 +93,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             answer = approval_page.decide(_new_link(stack.endpoint_url, _LINKS), "approve")
             assert answer.status == 200
             assert _wait_end(stack, arn)["status"] == "SUCCEEDED"
-            yield Deployed(stack, services, machine, tag, digest, arn.rsplit(":", 1)[-1])
+            yield Deployed(stack, machine, tag, digest, arn.rsplit(":", 1)[-1])
     finally:
         moto_log.setLevel(saved_level)
         root.handlers[:] = saved_handlers
@@ -120,8 +108,6 @@ def bluegreen(deployed: Deployed, *args: str, **env: str) -> Result:
             deployed.stack.endpoint_url,
             "--region",
             "us-east-1",
-            "--services-file",
-            str(deployed.services_file),
             *args,
         ],
         env=env or None,
@@ -167,6 +153,41 @@ def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "bluegreen: no service named 'nope' (configured: demo-web; or name one as cluster/service)"
+    ]
+
+
+def test_services_are_named_as_the_installations_parameter_configures_them(
+    deployed: Deployed,
+) -> None:
+    """No file given: the names come from the SSM parameter the local stack's sample set."""
+    found = as_json(bluegreen(deployed, "executions", "--service", "demo-web", "--json"))
+
+    assert deployed.name in [e["name"] for e in found]
+
+
+def test_a_services_file_names_services_offline(deployed: Deployed, tmp_path: Path) -> None:
+    """With a file, no parameter is read: not even one that does not exist."""
+    configured = deployed.stack.client("ssm").get_parameter(Name="/bluegreen/services")
+    (tmp_path / "services.toml").write_text(configured["Parameter"]["Value"])
+
+    found = bluegreen(
+        deployed, "executions", "--service", "demo-web", "--json",
+        "--services-file", str(tmp_path / "services.toml"), "--services-parameter", "/nope",
+    )  # fmt: skip
+
+    assert found.exit_code == 0, found.output
+    assert deployed.name in [e["name"] for e in json.loads(found.stdout)]
+
+
+def test_a_missing_configuration_parameter_is_a_one_line_error_saying_what_to_do(
+    deployed: Deployed,
+) -> None:
+    result = bluegreen(deployed, "executions", "--service", "x", "--services-parameter", "/nope")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "bluegreen: SSM parameter /nope: does not exist (name the configuration with "
+        "--services-parameter NAME, or read a file with --services-file FILE)"
     ]
 
 

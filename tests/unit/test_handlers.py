@@ -21,12 +21,13 @@ import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain import approval as rules
-from bluegreen.errors import ServiceLocked
+from bluegreen.errors import ConfigurationInvalid, ServiceLocked
 from bluegreen.models import DeploymentState
 from bluegreen.steps.scaling import suspend
 
 from tests.unit.builders import (
     NOW,
+    SERVICES_FILE,
     SIGNING_KEY,
     ApprovalMachine,
     Aws,
@@ -48,6 +49,7 @@ Loader = Callable[[str], ModuleType]
 # Handlers that add no metric of their own (RequestApproval) make Powertools say so.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 SERVICE = demo_service()
+SERVICES_PARAMETER = "/bluegreen/services"
 
 
 def emitted_metrics(output: str) -> dict[str, Any]:
@@ -71,8 +73,13 @@ def emitted_metrics(output: str) -> dict[str, Any]:
 def trigger(aws: Aws, monkeypatch: pytest.MonkeyPatch, load_handler: Loader) -> ModuleType:
     machine = create_pass_machine(aws.client("stepfunctions"))
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)
-    monkeypatch.delenv("BLUEGREEN_SERVICES_FILE", raising=False)
+    monkeypatch.setenv("SERVICES_PARAMETER_NAME", SERVICES_PARAMETER)
+    put_services(aws, SERVICES_FILE.read_text())
     return load_handler("trigger")
+
+
+def put_services(aws: Aws, text: str, kind: str = "String") -> None:
+    aws.client("ssm").put_parameter(Name=SERVICES_PARAMETER, Value=text, Type=kind, Overwrite=True)
 
 
 def executions(aws: Aws) -> list[dict[str, Any]]:
@@ -154,6 +161,43 @@ def test_an_event_that_is_not_eventbridge_is_rejected(
 
     with pytest.raises(ValidationError):
         trigger.lambda_handler({"detail": event("ecr-push.json")["detail"]}, lambda_context)
+
+
+def test_an_invalid_configuration_fails_the_push_naming_the_field_until_it_is_fixed(
+    aws: Aws, trigger: ModuleType, lambda_context: LambdaContext
+) -> None:
+    broken = SERVICES_FILE.read_text().replace(
+        "probe_interval_seconds = 1", "probe_interval_seconds = 0"
+    )
+    put_services(aws, broken)
+
+    with pytest.raises(ConfigurationInvalid) as raised:
+        trigger.lambda_handler(event("ecr-push.json"), lambda_context)
+
+    assert str(raised.value).startswith(f"SSM parameter {SERVICES_PARAMETER}: ")
+    assert "services.demo-web.timings.probe_interval_seconds: " in str(raised.value)
+    assert executions(aws) == []
+    # A failed read is not kept: the same warm function reads the fixed parameter.
+    put_services(aws, SERVICES_FILE.read_text())
+    assert trigger.lambda_handler(event("ecr-push.json"), lambda_context)["outcome"] == "started"
+
+
+def test_a_missing_configuration_parameter_is_named(
+    aws: Aws, trigger: ModuleType, lambda_context: LambdaContext
+) -> None:
+    aws.client("ssm").delete_parameter(Name=SERVICES_PARAMETER)
+
+    with pytest.raises(ConfigurationInvalid, match=f"{SERVICES_PARAMETER}: does not exist"):
+        trigger.lambda_handler(event("ecr-push.json"), lambda_context)
+
+
+def test_a_secure_string_configuration_is_refused_not_parsed_as_ciphertext(
+    aws: Aws, trigger: ModuleType, lambda_context: LambdaContext
+) -> None:
+    put_services(aws, SERVICES_FILE.read_text(), kind="SecureString")
+
+    with pytest.raises(ConfigurationInvalid, match=r"is a SecureString; store .* as a String"):
+        trigger.lambda_handler(event("ecr-push.json"), lambda_context)
 
 
 # --- request approval and the approval API ------------------------------------------------

@@ -18,7 +18,14 @@ from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.approval import LinkParams
 from bluegreen.domain.messages import Email
-from bluegreen.errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalLinkInvalid
+from bluegreen.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    ApprovalLinkInvalid,
+    ApproversUnreachable,
+    AwsThrottled,
+    MailRefused,
+)
 from bluegreen.models import ApprovalDecision, ApprovalTask, DeploymentState
 from bluegreen.steps import approval
 
@@ -375,6 +382,85 @@ def test_a_slack_outage_does_not_stop_the_emails_or_the_request(world: World) ->
     assert "ConnectionRefusedError" in requested.slack_error
     assert [e.to for e in world.outbox.emails] == [[ALICE], [BOB]]
     assert world.store.get_approval(requested.approval_id).status == "pending"
+
+
+@dataclass
+class Refusing(Outbox):
+    """A mail service that refuses some recipients, as SES refuses unverified ones in the
+    sandbox (or throttles everyone)."""
+
+    refused: tuple[str, ...] = ()
+    throttled: bool = False
+
+    def send(self, email: Email) -> str:
+        if self.throttled:
+            raise AwsThrottled("Throttling: Maximum sending rate exceeded.")
+        if email.to[0] in self.refused:
+            raise MailRefused("SES rejected the message (in the SES sandbox, ...)")
+        return super().send(email)
+
+
+def _request(world: World, mailer: Outbox, chat: Outbox | None) -> approval.Requested:
+    world.execution, world.token = world.machine.start(world.deployment.dump())
+    task = ApprovalTask(state=world.deployment, task_token=world.token)
+    return approval.request(task, world.store, mailer, chat, SIGNING_KEY, BASE_URL, NOW)
+
+
+def test_one_refused_approver_does_not_stop_the_emails_to_the_others(world: World) -> None:
+    """SES sandbox: one unverified recipient is refused; the next one still gets mail."""
+    mailer = Refusing(refused=(ALICE,))
+
+    requested = _request(world, mailer, chat=None)
+
+    assert [e.to for e in mailer.emails] == [[BOB]]
+    assert requested.emailed == [BOB]
+    assert requested.unreached == [
+        approval.Unreached(ALICE, "SES rejected the message (in the SES sandbox, ...)")
+    ]
+    assert world.store.get_approval(requested.approval_id).status == "pending"
+    world.outbox = mailer
+    assert world.review(BOB).nonce is not None  # the reached approver's link works
+
+
+def test_refused_emails_with_slack_reached_still_ask_for_approval(world: World) -> None:
+    mailer = Refusing(refused=(ALICE, BOB))
+
+    requested = _request(world, mailer, chat=mailer)
+
+    assert requested.emailed == []
+    assert requested.slack_sent
+    assert [u.recipient for u in requested.unreached] == [ALICE, BOB]
+
+
+def test_nobody_reached_fails_the_step_naming_who_and_why_and_closes_the_request(
+    world: World,
+) -> None:
+    mailer = Refusing(refused=(ALICE, BOB))
+
+    with pytest.raises(ApproversUnreachable) as raised:
+        _request(world, mailer, chat=SlackDown())
+
+    assert str(raised.value) == (
+        f"no approver could be reached: {ALICE}: SES rejected the message (in the SES "
+        f"sandbox, ...); {BOB}: SES rejected the message (in the SES sandbox, ...); "
+        "Slack: Slack post failed: ConnectionRefusedError"
+    )
+    (item,) = [i for i in world.ddb.scan(TableName="bluegreen-state")["Items"]]
+    assert item["status"]["S"] == "expired"
+
+
+def test_nobody_reached_without_slack_says_slack_is_not_configured(world: World) -> None:
+    with pytest.raises(ApproversUnreachable, match=r"; Slack: not configured$"):
+        _request(world, Refusing(refused=(ALICE, BOB)), chat=None)
+
+
+def test_ses_throttling_everyone_is_retryable_since_nothing_was_sent(world: World) -> None:
+    mailer = Refusing(throttled=True)
+
+    with pytest.raises(AwsThrottled):
+        _request(world, mailer, chat=None)
+
+    assert mailer.emails == []
 
 
 class NoLongerWaiting:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from bluegreen.adapters.ecs import EcsTaskDefinitions
 from bluegreen.adapters.stepfunctions import Executions
-from bluegreen.config import ServiceCatalog
 from bluegreen.errors import ImageRefused, ResourceMissing
 from bluegreen.models import DeploymentState
 from bluegreen.steps.render import render
@@ -23,6 +22,7 @@ from tests.unit.builders import (
     PREVIOUS_IMAGE,
     REGION,
     Aws,
+    catalog,
     create_ecs_service,
     create_pass_machine,
     demo_service,
@@ -32,7 +32,7 @@ from tests.unit.builders import (
     state,
 )
 
-CATALOG = ServiceCatalog.load()
+CATALOG = catalog()
 
 
 @pytest.fixture

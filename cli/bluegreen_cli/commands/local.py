@@ -115,8 +115,10 @@ def serve(
             "--sample",
             help=(
                 "Also provision the sample target: ECR repository demo-web, ECS service demo/web "
-                "(CodeDeploy controller) behind an ALB served on ports 18080 (production) and "
-                "18081 (test), and its CodeDeploy application and deployment group."
+                "(CodeDeploy controller) behind an ALB whose production and test listeners are "
+                "served on free ports (printed once ready), its CodeDeploy application and "
+                "deployment group, and the service configuration that deploys it (SSM "
+                "parameter /bluegreen/services)."
             ),
         ),
     ] = False,

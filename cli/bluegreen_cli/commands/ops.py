@@ -61,7 +61,14 @@ _STACK_HELP = (
     "Without such a stack (the local stack): the state machine named *-deploy and the "
     "table named *StateTable*."
 )
-_SERVICES_HELP = "services.toml to name services by (default: the bundled one)."
+_SERVICES_HELP = (
+    "A service configuration file (TOML or JSON) to name services by, instead of the "
+    "installation's SSM parameter (for offline use)."
+)
+_PARAMETER_HELP = (
+    "The SSM parameter holding the installation's service configuration (default: the "
+    "stack's Output ServicesParameterName, else /bluegreen/services)."
+)
 
 EndpointOption = Annotated[
     str | None, typer.Option("--endpoint-url", help=_ENDPOINT_HELP, show_default=False)
@@ -71,6 +78,9 @@ StackOption = Annotated[str | None, typer.Option(help=_STACK_HELP, show_default=
 ServicesOption = Annotated[
     Path | None,
     typer.Option("--services-file", help=_SERVICES_HELP, dir_okay=False, show_default=False),
+]
+ParameterOption = Annotated[
+    str | None, typer.Option("--services-parameter", help=_PARAMETER_HELP, show_default=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 
@@ -97,9 +107,24 @@ def options(
             show_default=False,
         ),
     ] = None,
+    services_parameter: Annotated[
+        str | None,
+        typer.Option(
+            "--services-parameter",
+            envvar="BLUEGREEN_SERVICES_PARAMETER",
+            help=_PARAMETER_HELP,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     # Global options: where the operators' commands look. Each command takes them too.
-    ctx.obj = Target(endpoint_url, region, stack, str(services_file) if services_file else None)
+    ctx.obj = Target(
+        endpoint_url,
+        region,
+        stack,
+        str(services_file) if services_file else None,
+        services_parameter,
+    )
 
 
 def _account(
@@ -108,6 +133,7 @@ def _account(
     region: str | None,
     stack: str | None,
     services_file: Path | None = None,
+    services_parameter: str | None = None,
 ) -> Account:
     """The account to look at: the command's own options win over the global ones."""
     base = ctx.obj if isinstance(ctx.obj, Target) else Target()
@@ -116,6 +142,7 @@ def _account(
         region or base.region,
         stack or base.stack,
         str(services_file) if services_file else base.services_file,
+        services_parameter or base.services_parameter,
     )
     with _reported(target.endpoint_url):
         return Account(target)
@@ -209,7 +236,7 @@ def executions(
     service: Annotated[
         str | None,
         typer.Option(
-            help="Only this service: its name in services.toml, or cluster/service.",
+            help="Only this service: its name in the service configuration, or cluster/service.",
             show_default=False,
         ),
     ] = None,
@@ -225,13 +252,14 @@ def executions(
     region: RegionOption = None,
     stack: StackOption = None,
     services_file: ServicesOption = None,
+    services_parameter: ParameterOption = None,
 ) -> None:
     """Recent deployment executions, newest first.
 
     For each: name, status, service, tag, start, duration, the state a running one is in
     now, and the error a failed one ended with.
     """
-    account = _account(ctx, endpoint_url, region, stack, services_file)
+    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
         wanted = service_ref(account.catalog, service) if service else None
         deployments = Deployments(
@@ -426,7 +454,10 @@ def _print_phases(console: Console, found: list[Phase]) -> None:
 def history(
     ctx: typer.Context,
     service: Annotated[
-        str, typer.Argument(help="The service: its name in services.toml, or cluster/service.")
+        str,
+        typer.Argument(
+            help="The service: its name in the service configuration, or cluster/service."
+        ),
     ],
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     as_json: JsonOption = False,
@@ -434,13 +465,14 @@ def history(
     region: RegionOption = None,
     stack: StackOption = None,
     services_file: ServicesOption = None,
+    services_parameter: ParameterOption = None,
 ) -> None:
     """What was deployed to a service and how it ended, newest first.
 
     Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
     marked as running.
     """
-    account = _account(ctx, endpoint_url, region, stack, services_file)
+    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
         ref = service_ref(account.catalog, service)
         table_name = _resources(account).table()
@@ -492,7 +524,9 @@ def history(
 
 def deploy(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="The service's name in services.toml.")],
+    service: Annotated[
+        str, typer.Argument(help="The service's name in the service configuration.")
+    ],
     tag: Annotated[
         str,
         typer.Option(help="Image tag in the service's ECR repository (a commit SHA or version)."),
@@ -514,6 +548,7 @@ def deploy(
     region: RegionOption = None,
     stack: StackOption = None,
     services_file: ServicesOption = None,
+    services_parameter: ParameterOption = None,
 ) -> None:
     """Start the deployment of an image already in ECR, as a push would have.
 
@@ -522,7 +557,7 @@ def deploy(
     a push would give it, so deploying an image whose deployment exists starts nothing and
     says duplicate. Exit status with --follow: 0 when it deployed, 1 otherwise.
     """
-    account = _account(ctx, endpoint_url, region, stack, services_file)
+    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
         config = account.catalog.named(service)
         sfn = account.client("stepfunctions")

@@ -19,7 +19,9 @@ import errno
 import json
 import logging
 import random
+import socket
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -72,6 +74,35 @@ class PortInUseError(RuntimeError):
     """A listener's port is taken on the host, so the listener cannot be served."""
 
 
+def reserve_ports(host: str, ports: Iterable[int]) -> list[socket.socket]:
+    """Bound sockets for listeners not created yet; port 0 takes any free port.
+
+    A listener's port is part of the ALB's configuration: binding first, then creating the
+    listener on the port the socket got, leaves no moment in which another process could
+    take it. :class:`LoadBalancerPlane` serves on the sockets it is given.
+    """
+    reserved: list[socket.socket] = []
+    try:
+        for port in ports:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            reserved.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise PortInUseError(
+                        f"cannot reserve {host}:{port} for a listener: the port is already in "
+                        f"use (is another local stack running?)"
+                    ) from e
+                raise
+    except BaseException:
+        for sock in reserved:
+            sock.close()
+        raise
+    return reserved
+
+
 class LoadBalancerPlane:
     """Serves every listener of one ALB for real: :meth:`start` binds them, :meth:`stop` ends."""
 
@@ -83,6 +114,7 @@ class LoadBalancerPlane:
         account_id: str = DEFAULT_ACCOUNT_ID,
         region: str = DEFAULT_REGION,
         host: str = "127.0.0.1",
+        sockets: Mapping[int, socket.socket] | None = None,
     ) -> None:
         self.load_balancer = load_balancer
         self.responder = responder
@@ -91,6 +123,8 @@ class LoadBalancerPlane:
         self.host = host
         self._servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
         self.listeners: dict[int, str] = {}
+        # Sockets bound in advance (reserve_ports), by port: served instead of binding anew.
+        self._sockets = dict(sockets or {})
 
     @property
     def _elbv2(self) -> Any:
@@ -134,6 +168,9 @@ class LoadBalancerPlane:
         )
 
     def stop(self) -> None:
+        for sock in self._sockets.values():  # reserved for listeners never served
+            sock.close()
+        self._sockets = {}
         servers, self._servers = self._servers, []
         for server, thread in servers:
             if thread.is_alive():
@@ -151,6 +188,15 @@ class LoadBalancerPlane:
         handler = type(
             "ListenerHandler", (_ListenerHandler,), {"plane": self, "listener_arn": listener_arn}
         )
+        reserved = self._sockets.pop(port, None)
+        if reserved is not None:
+            server = _Server((self.host, port), handler, bind_and_activate=False)
+            server.socket.close()
+            server.socket = reserved
+            server.server_address = reserved.getsockname()
+            server.server_name, server.server_port = self.host, port
+            server.server_activate()
+            return server
         try:
             return _Server((self.host, port), handler)
         except OSError as e:

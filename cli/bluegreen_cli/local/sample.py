@@ -44,8 +44,6 @@ BLUE_TARGET_GROUP = "demo-web-blue"
 GREEN_TARGET_GROUP = "demo-web-green"
 APPLICATION = "demo-web"
 DEPLOYMENT_GROUP = "demo-web"
-PRODUCTION_PORT = 18080
-TEST_PORT = 18081
 SENDER_EMAIL = "bluegreen@example.com"
 APPROVER_EMAIL = "approver@example.com"
 INITIAL_TAG = "initial"
@@ -132,10 +130,12 @@ def provision_sample(
     *,
     session: boto3.session.Session | None = None,
     region_name: str = DEFAULT_REGION,
-    production_port: int = PRODUCTION_PORT,
-    test_port: int = TEST_PORT,
+    production_port: int,
+    test_port: int,
 ) -> SampleResources:
     """Create the sample target through the AWS APIs at ``endpoint_url`` (any credentials).
+
+    The ALB's listeners take the ports given (see ``loadbalancer.reserve_ports``).
 
     Without ``endpoint_url`` the clients use boto3's default endpoints (under ``mock_aws``).
     """
@@ -373,6 +373,39 @@ def provision_sample(
         sender_email=SENDER_EMAIL,
         approver_email=APPROVER_EMAIL,
     )
+
+
+def sample_configuration(sample: SampleResources) -> str:
+    """The service configuration (TOML) that deploys the sample, as an installation keeps it.
+
+    It probes the test listener on the port it actually got, and polls every second so a
+    local deployment takes seconds; the production defaults are minutes.
+    """
+    return f"""\
+# The sample target of `bluegreen local serve --sample`. On AWS, an installation keeps its
+# own configuration in the SSM parameter named by the template's ServicesParameterName.
+[services.{REPOSITORY}]
+repository = "{sample.repository_name}"
+environment = "local"
+cluster = "{sample.cluster_name}"
+service = "{sample.service_name}"
+container = "{sample.container_name}"
+container_port = {sample.container_port}
+codedeploy_application = "{sample.codedeploy_application}"
+deployment_group = "{sample.deployment_group}"
+approvers = ["{sample.approver_email}"]
+# Through the load balancer's test listener, where CodeDeploy puts the new task set first.
+test_url = "{sample.test_url}/health"
+
+[services.{REPOSITORY}.timings]
+approval_timeout_seconds = 3600
+deployment_poll_seconds = 1
+deployment_max_polls = 120
+probe_interval_seconds = 1
+probe_required_passes = 3
+probe_max_attempts = 10
+probe_request_timeout_seconds = 2.0
+"""
 
 
 def _role(iam: Any, name: str, service: str, actions: list[str]) -> str:

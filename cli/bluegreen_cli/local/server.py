@@ -180,7 +180,7 @@ class LocalStack:
         sample: bool = False,
         project_root: Path | str | None = None,
         parameters: dict[str, Any] | None = None,
-        sample_ports: tuple[int, int] = (18080, 18081),
+        sample_ports: tuple[int, int] = (0, 0),
         function_environment: dict[str, str] | None = None,
     ) -> None:
         self.host = host
@@ -190,8 +190,10 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
         self.function_environment = dict(function_environment or {})
-        # The sample ALB's production and test listeners; services.toml probes 18081.
+        # The sample ALB's production and test listener ports (0: any free port); the
+        # sample's service configuration probes whichever port the test listener got.
         self.sample_ports = sample_ports
+        self._sample_sockets: list[Any] = []
         self.port = port
         self.ready = False
         self.app: LocalApp | None = None
@@ -326,6 +328,9 @@ class LocalStack:
                 except Exception:
                     log.exception("stopping %s failed", type(part).__name__)
         self._load_balancer = None
+        for sock in self._sample_sockets:  # reserved, never served (start-up failed)
+            sock.close()
+        self._sample_sockets = []
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -421,9 +426,12 @@ class LocalStack:
         return CodeDeploySimulator(account_id=ACCOUNT_ID, region=REGION)
 
     def _provision_sample(self) -> None:
+        from bluegreen_cli.local.loadbalancer import reserve_ports
         from bluegreen_cli.local.sample import provision_sample
 
-        production, test = self.sample_ports
+        # The listeners' ports are bound before the listeners exist (see reserve_ports).
+        self._sample_sockets = reserve_ports("127.0.0.1", self.sample_ports)
+        production, test = (int(s.getsockname()[1]) for s in self._sample_sockets)
         self.sample = provision_sample(
             self.endpoint_url,
             session=self._session,
@@ -438,11 +446,13 @@ class LocalStack:
         self.sample_target = SampleTarget(
             self.sample.production_listener_arn, account_id=ACCOUNT_ID, region=REGION
         )
+        sockets, self._sample_sockets = self._sample_sockets, []
         self._load_balancer = LoadBalancerPlane(
             self.sample.load_balancer_name,
             self.sample_target,
             account_id=ACCOUNT_ID,
             region=REGION,
+            sockets={int(s.getsockname()[1]): s for s in sockets},
         )
         self._load_balancer.start()
 
@@ -466,6 +476,8 @@ class LocalStack:
         if sender:
             # SES refuses to send from an unverified address, locally as on AWS.
             self.client("ses").verify_email_identity(EmailAddress=sender)
+        if self.sample is not None:
+            self._put_sample_configuration()
         slack_secret = str(self.app.parameters.get("SlackWebhookSecretName") or "")
         if slack_secret:
             # Slack posts come back here over real HTTP and land in the outbox.
@@ -473,6 +485,20 @@ class LocalStack:
                 Name=slack_secret,
                 SecretString=self.base_url + SLACK_WEBHOOK_PATH,
                 Description="Slack incoming webhook URL (local: the stack's outbox)",
+            )
+
+    def _put_sample_configuration(self) -> None:
+        """The installation's service configuration, as an operator puts it: the sample's."""
+        from bluegreen_cli.local.sample import sample_configuration
+
+        assert self.app is not None
+        name = str(self.app.parameters.get("ServicesParameterName") or "")
+        if name:
+            self.client("ssm").put_parameter(
+                Name=name,
+                Value=sample_configuration(self.sample),
+                Type="String",
+                Description="bluegreen service configuration: the local sample",
             )
 
     # -- event targets ---------------------------------------------------------------------
@@ -599,7 +625,13 @@ class LocalStack:
         if self.sample_target is None:
             return _json_response({"message": "no sample target (serve with --sample)"}, 404)
         if request.method == "GET":
-            return _json_response({"healthy": self.sample_target.healthy})
+            return _json_response(
+                {
+                    "healthy": self.sample_target.healthy,
+                    "production_url": self.sample.production_url,
+                    "test_url": self.sample.test_url,
+                }
+            )
         if request.method != "POST":
             return _json_response({"message": "use GET or POST"}, 405)
         document = request.get_json(force=True, silent=True)

@@ -19,7 +19,17 @@ class ServiceNotConfigured(BluegreenError):
 
 
 class ConfigurationInvalid(BluegreenError):
-    """The service configuration file cannot be read or does not validate."""
+    """The service configuration cannot be read or does not validate.
+
+    Raised with the document's ``source`` and its ``problems``, each ``<where>: <what>``,
+    ``where`` a path into the document (``services.checkout.timings.probe_interval_seconds``);
+    or with one message.
+    """
+
+    def __init__(self, source: str, problems: list[str] | None = None) -> None:
+        self.source = source
+        self.problems = list(problems or [])
+        super().__init__(f"{source}: " + "; ".join(self.problems) if self.problems else source)
 
 
 class ServiceLocked(BluegreenError):
@@ -50,6 +60,18 @@ class AwsThrottled(BluegreenError):
 
 class ResourceMissing(BluegreenError):
     """A resource named by the configuration does not exist."""
+
+
+class MailRefused(BluegreenError):
+    """The mail service refused one message; ``reason`` says why in words fit for a user."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ApproversUnreachable(BluegreenError):
+    """No approver could be sent the approval request: no email went out, no Slack post."""
 
 
 class ApprovalNotFound(BluegreenError):

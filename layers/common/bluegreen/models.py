@@ -43,7 +43,7 @@ class Timings(Model):
 
 
 class ServiceConfig(Model):
-    """One entry of ``services.toml``: which repository deploys to which ECS service, and how."""
+    """One service of the service configuration: which repository deploys where, and how."""
 
     name: Name
     repository: Name

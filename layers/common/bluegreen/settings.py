@@ -21,7 +21,7 @@ class _Settings(BaseModel):
 
 class TriggerSettings(_Settings):
     STATE_MACHINE_ARN: str
-    BLUEGREEN_SERVICES_FILE: str | None = None
+    SERVICES_PARAMETER_NAME: str
 
 
 class TableSettings(_Settings):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
     from bluegreen.adapters.ecs import EcsTaskDefinitions
     from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
+    from bluegreen.adapters.parameters import Parameters
     from bluegreen.adapters.secrets import Secrets
     from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
     from bluegreen.adapters.store import StateTable
@@ -61,6 +62,13 @@ def secrets() -> Secrets:
     from bluegreen.adapters.secrets import Secrets
 
     return Secrets(boto3.client("secretsmanager", config=SDK_CONFIG))
+
+
+@cache
+def parameters() -> Parameters:
+    from bluegreen.adapters.parameters import Parameters
+
+    return Parameters(boto3.client("ssm", config=SDK_CONFIG))
 
 
 @cache

@@ -103,6 +103,22 @@ def test_the_approval_signing_secret_is_readable_by_its_readers_only(stack: Loca
     assert denied_action(stack, read) == "secretsmanager:GetSecretValue"
 
 
+def test_only_the_trigger_reads_the_service_configuration_and_only_that_parameter(
+    stack: LocalStack,
+) -> None:
+    """SSM: ssm:GetParameter is authorized against parameter/<name without its leading />."""
+    assert stack.app is not None
+    name = str(stack.app.parameters["ServicesParameterName"])
+    assert name.startswith("/")
+
+    assert denied_action(stack, call("TriggerFunction", "ssm", "GetParameter", Name=name)) is None
+    for other in ("/bluegreen/services-old", "/other/services", "/bluegreen"):
+        read = call("TriggerFunction", "ssm", "GetParameter", Name=other)
+        assert denied_action(stack, read) == "ssm:GetParameter", other
+    read = call("RequestApprovalFunction", "ssm", "GetParameter", Name=name)
+    assert denied_action(stack, read) == "ssm:GetParameter"
+
+
 def test_the_state_machine_invokes_its_steps_and_nothing_else(stack: LocalStack) -> None:
     assert stack.app is not None
     for logical_id in ("RenderFunction", "NotifyFunction", "RollbackFunction"):

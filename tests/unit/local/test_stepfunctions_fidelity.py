@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import execution_name
 from bluegreen.models import ImageRef
 from bluegreen_cli.local import stepfunctions
@@ -28,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.wrappers import Response
 
+from tests.unit.builders import demo_service
 from tests.unit.local.localstack_support import wait_for
 
 ACCOUNT = "123456789012"
@@ -608,7 +608,7 @@ def test_names_with_allowed_punctuation_and_unicode_letters_start(
     assert _finished(sfn, started["executionArn"])["status"] == "SUCCEEDED"
 
 
-SAMPLE_SERVICE = ServiceCatalog.load().for_repository("demo-web")
+SAMPLE_SERVICE = demo_service()
 
 
 @given(service_name=st.text(min_size=1, max_size=120), tag=st.text(min_size=1, max_size=128))

@@ -14,7 +14,7 @@ from bluegreen_cli.local.sample import image_manifest
 from bluegreen_cli.local.server import LocalStack
 from bluegreen_cli.local.template import read_template
 
-from tests.unit.local.localstack_support import PROJECT_ROOT, free_port, get_json, wait_for
+from tests.unit.local.localstack_support import PROJECT_ROOT, get_json, wait_for
 
 TEMPLATE = read_template(PROJECT_ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -24,9 +24,7 @@ COMMIT = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    # The sample on free ports: these tests stop at the approval, before any probe.
-    ports = (free_port(), free_port())
-    with LocalStack(port=0, sample=True, project_root=PROJECT_ROOT, sample_ports=ports) as running:
+    with LocalStack(port=0, sample=True, project_root=PROJECT_ROOT) as running:
         yield running
 
 
@@ -168,3 +166,24 @@ def test_a_push_reaches_the_approver_with_a_working_link(stack: LocalStack) -> N
         stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen-deploy"
     )["executions"]
     assert [e["status"] for e in executions] == ["RUNNING"]
+
+
+def test_the_sample_is_configured_in_the_installations_parameter_with_its_own_test_port(
+    stack: LocalStack,
+) -> None:
+    """As an operator would: the configuration is in the SSM parameter the template names,
+    and its test URL reaches the sample's test listener, on whichever port it got."""
+    from bluegreen.config import ServiceCatalog
+
+    assert stack.app is not None
+    assert stack.sample is not None
+    name = stack.app.parameters["ServicesParameterName"]
+    parameter = stack.client("ssm").get_parameter(Name=name)["Parameter"]
+    service = ServiceCatalog.parse(parameter["Value"], name).for_repository("demo-web")
+
+    assert parameter["Type"] == "String"
+    assert service.test_url == f"http://127.0.0.1:{stack.sample.test_port}/health"
+    with urllib.request.urlopen(service.test_url, timeout=5) as answer:
+        assert json.load(answer)["status"] == "ok"
+    trigger = stack.app.functions["TriggerFunction"].environment
+    assert trigger["SERVICES_PARAMETER_NAME"] == name

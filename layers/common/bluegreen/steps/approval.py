@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 from bluegreen.domain import approval as rules
 from bluegreen.domain.approval import ApprovalRecord, Decision, LinkParams, Status
 from bluegreen.domain.messages import Email, approval_email, approval_slack
-from bluegreen.errors import ApprovalExpired
+from bluegreen.errors import ApprovalExpired, ApproversUnreachable, AwsThrottled, MailRefused
 from bluegreen.models import ApprovalTask
 
 
@@ -40,11 +40,24 @@ class Callbacks(Protocol):
 
 
 @dataclass(frozen=True)
+class Unreached:
+    """An approver the request could not be sent to, and why (words fit for a user)."""
+
+    recipient: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Requested:
     approval_id: str
-    emails_sent: int
+    emailed: list[str]
+    unreached: list[Unreached]
     slack_sent: bool
-    slack_error: str | None = None  # Slack is a courtesy: the emails already carry the links
+    slack_error: str | None = None  # Slack is a courtesy when emails carry the links
+
+    @property
+    def emails_sent(self) -> int:
+        return len(self.emailed)
 
 
 def request(
@@ -56,20 +69,49 @@ def request(
     base_url: str,
     now: datetime,
 ) -> Requested:
+    """Store the request, then send every approver their link and post to Slack.
+
+    One approver the mail service refuses (an unverified address in the SES sandbox) does
+    not stop the others. The step fails only when nobody could be reached: with
+    ``AwsThrottled`` when SES throttled (nothing was sent, so a retry sends no duplicate),
+    else with ``ApproversUnreachable``, naming who and why.
+    """
     record = rules.record_for(task.state, rules.new_approval_id(), task.task_token, now)
     store.put_approval(record)
+    emailed: list[str] = []
+    unreached: list[Unreached] = []
+    throttled = False
     for recipient in task.state.service.approvers:
-        mailer.send(
-            approval_email(record, recipient, rules.link(base_url, secret, record, recipient))
-        )
+        email = approval_email(record, recipient, rules.link(base_url, secret, record, recipient))
+        try:
+            mailer.send(email)
+        except MailRefused as e:
+            unreached.append(Unreached(recipient, e.reason))
+            continue
+        except AwsThrottled:
+            throttled = True
+            unreached.append(Unreached(recipient, "SES throttled the request"))
+            continue
+        emailed.append(recipient)
     slack_error = None
     if chat is not None:
         try:
             chat.post(approval_slack(record, rules.link(base_url, secret, record, "slack")))
-        except OSError as e:
+        except (OSError, ValueError) as e:
             slack_error = f"Slack post failed: {type(e).__name__}"
-    sent = chat is not None and slack_error is None
-    return Requested(record.approval_id, len(task.state.service.approvers), sent, slack_error)
+    slack_sent = chat is not None and slack_error is None
+    if not emailed and not slack_sent:
+        # Nobody holds a link: the request must not look open.
+        store.expire(record.approval_id)
+        if throttled:
+            raise AwsThrottled("SES throttled every approval email; nothing was sent")
+        slack = slack_error or "not configured"
+        raise ApproversUnreachable(
+            "no approver could be reached: "
+            + "; ".join(f"{u.recipient}: {u.reason}" for u in unreached)
+            + f"; Slack: {slack}"
+        )
+    return Requested(record.approval_id, emailed, unreached, slack_sent, slack_error)
 
 
 @dataclass(frozen=True)
