@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -51,8 +51,7 @@ def demo(
     started = time.monotonic()
     result: DemoResult | None = None
     try:
-        with contextlib.redirect_stdout(function_output):
-            result = _run(console, port, scenario, timeout, quiet, started)
+        result = _run(console, port, scenario, timeout, quiet, started, function_output.write)
     finally:
         if result is None or not result.as_expected:
             sys.stderr.write(function_output.getvalue())
@@ -70,11 +69,14 @@ def _run(
     timeout: float,
     quiet: dict[str, str],
     started: float,
+    function_log: Callable[[str], object],
 ) -> DemoResult:
     from bluegreen_cli.local.server import LocalStack
 
     with console.status("starting the local stack (moto, the app from template.yaml, the sample)"):
-        stack = LocalStack(port=port, sample=True, function_environment=quiet)
+        stack = LocalStack(
+            port=port, sample=True, function_environment=quiet, function_log=function_log
+        )
         stack.start()
     console.print(
         f"[dim]local stack ready at {stack.endpoint_url} in {time.monotonic() - started:.1f}s[/]"

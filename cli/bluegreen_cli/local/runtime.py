@@ -32,9 +32,11 @@ from bluegreen_cli.local.rights.identity import function_credentials
 from bluegreen_cli.local.sandbox import (
     EXIT_GRACE_SECONDS,
     Answer,
+    FunctionLog,
     PoolExhausted,
     Sandbox,
     SandboxPool,
+    to_current_stderr,
 )
 from bluegreen_cli.local.template import LocalFunction
 
@@ -88,8 +90,10 @@ class FunctionRuntime:
         *,
         max_workers: int = MAX_WORKERS_PER_FUNCTION,
         throttle_after: float = THROTTLE_AFTER_SECONDS,
+        log: FunctionLog = to_current_stderr,
     ) -> None:
         self.functions = functions
+        self.log = log  # where what the functions print goes (their CloudWatch log)
         self.endpoint_url = endpoint_url
         self.extra_environment = dict(extra_environment or {})
         self.max_workers = max_workers
@@ -125,7 +129,7 @@ class FunctionRuntime:
         try:
             if sandbox is None:
                 spawned = time.monotonic()
-                sandbox = Sandbox.start(function, self.environment_for(function))
+                sandbox = Sandbox.start(function, self.environment_for(function), self.log)
                 pool.add(sandbox)
                 latest = spawned + INIT_LIMIT_SECONDS + function.timeout
                 answer = sandbox.wait_ready(request_id, latest)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -50,20 +50,26 @@ def _exit_status(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
-def _relay_log(process: subprocess.Popen[bytes]) -> None:
-    """The function's log (all it prints) to the server's ``sys.stdout``, line by line.
+FunctionLog = Callable[[str], object]
 
-    Where it went when functions ran in the server's process: ``local serve`` shows it, the
-    demo keeps it aside (``redirect_stdout``), the bench moves it off its JSON.
+
+def to_current_stderr(line: str) -> None:
+    """The default home of a function's log: the server's stderr, as it is at the time.
+
+    Never its stdout, which belongs to the command's own output (a ``--json`` answer).
     """
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def _relay_log(process: subprocess.Popen[bytes], log: FunctionLog) -> None:
+    """The function's log (all it prints), line by line, to where the stack keeps it."""
     assert process.stderr is not None
     with process.stderr:
         for line in process.stderr:
-            try:
-                sys.stdout.write(line.decode("utf-8", "replace"))
-                sys.stdout.flush()
-            except (OSError, ValueError):
-                pass  # the server's stdout is closed: the line is lost, the worker is not
+            # A closed log stream loses the line, not the worker.
+            with contextlib.suppress(OSError, ValueError):
+                log(line.decode("utf-8", "replace"))
 
 
 class Sandbox:
@@ -75,7 +81,12 @@ class Sandbox:
         self._timed_out = False
 
     @classmethod
-    def start(cls, function: LocalFunction, environment: Mapping[str, str]) -> Sandbox:
+    def start(
+        cls,
+        function: LocalFunction,
+        environment: Mapping[str, str],
+        log: FunctionLog = to_current_stderr,
+    ) -> Sandbox:
         """Start the worker (its cold start begins); :meth:`wait_ready` waits for its end."""
         code_dir = function.code_dir if function.code_dir.is_dir() else None
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and program
@@ -91,7 +102,7 @@ class Sandbox:
         )
         sandbox = cls(function, process)
         threading.Thread(
-            target=_relay_log, args=(process,), name=f"log-{function.name}", daemon=True
+            target=_relay_log, args=(process, log), name=f"log-{function.name}", daemon=True
         ).start()
         return sandbox
 

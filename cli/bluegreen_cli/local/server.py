@@ -64,6 +64,7 @@ from bluegreen_cli.local.runtime import (
     invoke_function_name,
     serve_invoke,
 )
+from bluegreen_cli.local.sandbox import FunctionLog, to_current_stderr
 from bluegreen_cli.local.template import (
     LocalApp,
     LocalFunction,
@@ -182,6 +183,7 @@ class LocalStack:
         parameters: dict[str, Any] | None = None,
         sample_ports: tuple[int, int] = (0, 0),
         function_environment: dict[str, str] | None = None,
+        function_log: FunctionLog = to_current_stderr,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -190,6 +192,8 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
         self.function_environment = dict(function_environment or {})
+        # Where the functions' own output goes (their CloudWatch log): stderr by default.
+        self.function_log = function_log
         # The sample ALB's production and test listener ports (0: any free port); the
         # sample's service configuration probes whichever port the test listener got.
         self.sample_ports = sample_ports
@@ -299,7 +303,10 @@ class LocalStack:
                 MotoAccount(self._simulator.deployments if self._simulator else None),
             )
             self.runtime = FunctionRuntime(
-                self.app.functions, self.endpoint_url, extra_environment=self.function_environment
+                self.app.functions,
+                self.endpoint_url,
+                extra_environment=self.function_environment,
+                log=self.function_log,
             )
             self._local_account_setup()
             if self.with_sample:

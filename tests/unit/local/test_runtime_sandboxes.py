@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
@@ -416,10 +415,9 @@ def test_an_error_names_the_exception_class_and_keeps_the_handlers_frames(
     function = _function(tmp_path, "failing", source)
     log = io.StringIO()
 
-    with contextlib.redirect_stdout(log):
-        result = runtime_for(function).invoke(function, {})
-        # The function's log has the error too, as Lambda's runtime writes it there.
-        wait_for(lambda: "[ERROR] DeploymentBlocked: change freeze" in log.getvalue())
+    result = runtime_for(function, log=log.write).invoke(function, {})
+    # The function's log has the error too, as Lambda's runtime writes it there.
+    wait_for(lambda: "[ERROR] DeploymentBlocked: change freeze" in log.getvalue())
 
     error = result.json()
     assert result.function_error == "Unhandled"
@@ -464,11 +462,13 @@ def test_decimals_are_answered_as_numbers_as_lambdas_runtime_does(
     assert runtime_for(function).invoke(function, {}).payload == b'{"count": 3, "ratio": 0.25}'
 
 
-def test_what_a_function_prints_is_its_log_relayed_to_the_servers_stdout(
-    tmp_path: Path, runtime_for: Callable[..., FunctionRuntime]
+def test_what_a_function_prints_is_its_log_kept_apart_from_the_callers_stdout(
+    tmp_path: Path,
+    runtime_for: Callable[..., FunctionRuntime],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Where function output went when functions shared the server's process: the demo
-    # keeps it aside with redirect_stdout, `local serve` shows it.
+    # A function's output is its CloudWatch log: it goes to the stack's log (stderr by
+    # default, or where the stack is told), never into a command's own stdout (its --json).
     source = """
         import logging, sys
 
@@ -481,15 +481,19 @@ def test_what_a_function_prints_is_its_log_relayed_to_the_servers_stdout(
     function = _function(tmp_path, "printer", source)
     log = io.StringIO()
 
-    with contextlib.redirect_stdout(log):
-        invocation = runtime_for(function).invoke(function, {})
-        wait_for(lambda: "logged by the function" in log.getvalue())
+    invocation = runtime_for(function, log=log.write).invoke(function, {})
+    wait_for(lambda: "logged by the function" in log.getvalue())
 
     assert invocation.json() == "answered"
     assert "printed by the function\n" in log.getvalue()
     assert "written to stderr\n" in log.getvalue()
     # Lambda's runtime's root logger format, with the request id.
     assert f"\t{invocation.request_id}\tlogged by the function" in log.getvalue()
+    assert "printed by the function" not in capsys.readouterr().out
+
+    default = _function(tmp_path, "printer2", source.replace("printer", "printer2"))
+    runtime_for(default).invoke(default, {})
+    wait_for(lambda: "logged by the function" in capsys.readouterr().err)
 
 
 CONTEXT = """
