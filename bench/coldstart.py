@@ -81,10 +81,7 @@ HANDLERS: dict[str, Handler] = {
             f"ServiceCatalog.parse({_SERVICES!r}, 'bench')",
             "wiring.executions()",
         ],
-        [
-            ("aws_lambda_powertools.utilities.parser.models:EventBridgeModel", "ecr_push"),
-            ("bluegreen.models:EcrImageAction", "ecr_push_detail"),
-        ],
+        [("bluegreen.push:EcrPushEvent", "ecr_push")],
         {
             "STATE_MACHINE_ARN": _ARN.format("states", "stateMachine:bluegreen-deploy"),
             "SERVICES_PARAMETER_NAME": "/bluegreen/services",
@@ -99,7 +96,7 @@ HANDLERS: dict[str, Handler] = {
             "wiring.secrets()",
             "wiring.mailer(load(ApprovalRequestSettings).SENDER_EMAIL)",
         ],
-        [("bluegreen.models:ApprovalTask", "approval_task")],
+        [("bluegreen.domain.approval:ApprovalTask", "approval_task")],
         {
             **_TABLE,
             "APPROVAL_BASE_URL": "https://approvals.example.com",
@@ -200,7 +197,6 @@ def samples() -> dict[str, Any]:
         "janitor_input": started,
         "approval_task": {"state": state, "task_token": "AAAA" * 64},
         "ecr_push": push,
-        "ecr_push_detail": push["detail"],
         "link_params": link["queryStringParameters"],
     }
 

@@ -25,7 +25,8 @@ from bluegreen.adapters.store import StateTable
 from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import check_tag, pin_image
 from bluegreen.errors import ConfigurationInvalid
-from bluegreen.models import EcrImageAction, ServiceConfig, TriggerResult
+from bluegreen.models import ServiceConfig
+from bluegreen.push import EcrImageAction, TriggerResult
 from bluegreen.steps import trigger
 from botocore.config import Config
 from botocore.exceptions import (

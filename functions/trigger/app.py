@@ -3,13 +3,12 @@
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import wiring
 from bluegreen.config import ServiceCatalog
 from bluegreen.handler import now
-from bluegreen.models import EcrImageAction
 from bluegreen.observability import logger, metrics
+from bluegreen.push import EcrPushEvent
 from bluegreen.settings import TriggerSettings, load
 from bluegreen.steps.trigger import on_push
 
@@ -28,9 +27,8 @@ def catalog() -> ServiceCatalog:
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    envelope = EventBridgeModel.model_validate(event)
-    push = EcrImageAction.model_validate(envelope.detail)
-    result = on_push(push, envelope.account, envelope.region, catalog(), wiring.executions(), now())
+    push = EcrPushEvent.model_validate(event)
+    result = on_push(push.detail, push.account, push.region, catalog(), wiring.executions(), now())
     metrics.add_metric(name=f"Push{result.outcome.capitalize()}", unit="Count", value=1)
     log = logger.warning if result.outcome == "refused" else logger.info
     log(

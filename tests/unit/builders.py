@@ -26,12 +26,12 @@ from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import execution_name
 from bluegreen.models import (
     DeploymentState,
-    EcrImageAction,
     FieldChange,
     ImageRef,
     RenderResult,
     ServiceConfig,
 )
+from bluegreen.push import EcrImageAction
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES_FILE = Path(__file__).with_name("services.toml")

@@ -1,8 +1,12 @@
-"""Pydantic models at the boundaries: configuration, state machine documents, approvals.
+"""The state machine's document, and the configuration it carries: pydantic models.
 
 One document, :class:`DeploymentState`, flows through the state machine. Each step's
 Lambda validates it, fills in its own section and returns it whole (the ASL selects the
 Lambda's payload as the new state), so every state sees everything decided before it.
+
+The other boundaries keep their models apart, so that a handler builds only the models it
+validates: the trigger's in :mod:`bluegreen.push`, the approvals' in
+:mod:`bluegreen.domain.approval`, the functions' settings in :mod:`bluegreen.settings`.
 """
 
 from __future__ import annotations
@@ -194,29 +198,3 @@ class DeploymentState(BaseModel):
     def dump(self) -> dict[str, object]:
         """The JSON document handed back to Step Functions."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-class ApprovalTask(Model):
-    """The payload of the ``RequestApproval`` task: the state plus the callback token."""
-
-    state: DeploymentState
-    task_token: Annotated[str, Field(min_length=1, max_length=1024)]
-
-
-class EcrImageAction(BaseModel):
-    """``detail`` of an EventBridge "ECR Image Action" event."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    action_type: str = Field(alias="action-type")
-    result: str
-    repository_name: str = Field(alias="repository-name")
-    image_digest: str | None = Field(default=None, alias="image-digest")
-    image_tag: str | None = Field(default=None, alias="image-tag")
-
-
-class TriggerResult(Model):
-    outcome: Literal["started", "duplicate", "ignored", "refused"]
-    reason: str
-    execution_name: str | None = None
-    execution_arn: str | None = None

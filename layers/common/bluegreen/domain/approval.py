@@ -12,10 +12,10 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bluegreen.errors import ApprovalExpired, ApprovalLinkInvalid
 from bluegreen.models import DeploymentState, FieldChange
@@ -24,6 +24,15 @@ Decision = Literal["approve", "reject"]
 Status = Literal["pending", "approved", "rejected", "expired", "superseded"]
 
 NONCE_TTL = timedelta(minutes=30)
+
+
+class ApprovalTask(BaseModel):
+    """The payload of the ``RequestApproval`` task: the state plus the callback token."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: DeploymentState
+    task_token: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class ApprovalRecord(BaseModel):

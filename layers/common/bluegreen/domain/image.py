@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from bluegreen.errors import ImageRefused
-from bluegreen.models import EcrImageAction, ImageRef, ServiceConfig
+from bluegreen.models import ImageRef, ServiceConfig
+
+if TYPE_CHECKING:  # the trigger's model: RenderTaskDefinition only checks tags here
+    from bluegreen.push import EcrImageAction
 
 # Tags that are moved by design. Refused whatever a service's tag_pattern says.
 FLOATING_TAGS = frozenset({"latest", "main", "master", "stable", "prod", "production", "edge"})

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from bluegreen.domain import approval as rules
-from bluegreen.domain.approval import ApprovalRecord, Decision, LinkParams, Status
+from bluegreen.domain.approval import ApprovalRecord, ApprovalTask, Decision, LinkParams, Status
 from bluegreen.domain.messages import Email, approval_email, approval_slack
 from bluegreen.errors import ApprovalExpired, ApproversUnreachable, AwsThrottled, MailRefused
-from bluegreen.models import ApprovalTask
 
 
 class ApprovalStore(Protocol):

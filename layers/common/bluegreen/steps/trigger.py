@@ -8,13 +8,8 @@ from typing import Literal, Protocol
 from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import execution_name, pin_image
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
-from bluegreen.models import (
-    DeploymentState,
-    EcrImageAction,
-    ImageRef,
-    ServiceConfig,
-    TriggerResult,
-)
+from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
+from bluegreen.push import EcrImageAction, TriggerResult
 
 
 class Starter(Protocol):

@@ -1,0 +1,52 @@
+"""The trigger's boundary: an ECR push as EventBridge delivers it, and what the trigger did.
+
+Apart from the state machine's document (:mod:`bluegreen.models`): only the trigger (and
+the operators' CLI, which starts a deployment the same way) builds these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bluegreen.models import Model
+
+
+class EcrImageAction(BaseModel):
+    """``detail`` of an EventBridge "ECR Image Action" event."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    action_type: str = Field(alias="action-type")
+    result: str
+    repository_name: str = Field(alias="repository-name")
+    image_digest: str | None = Field(default=None, alias="image-digest")
+    image_tag: str | None = Field(default=None, alias="image-tag")
+
+
+class EcrPushEvent(BaseModel):
+    """The EventBridge event around it: every top-level field EventBridge always sends.
+
+    An event that lacks one is not an EventBridge event, and is refused.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: EcrImageAction
+
+
+class TriggerResult(Model):
+    outcome: Literal["started", "duplicate", "ignored", "refused"]
+    reason: str
+    execution_name: str | None = None
+    execution_arn: str | None = None
