@@ -18,13 +18,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bluegreen.adapters.aws import error_code, translated
-from bluegreen.domain.approval import ApprovalRecord, Status
 from bluegreen.errors import ApprovalAlreadyDecided, ApprovalNotFound, ServiceLocked
 from bluegreen.models import ScalingSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from bluegreen.domain.approval import ApprovalRecord, Status
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -76,6 +77,10 @@ class StateTable:
         if "Item" not in found:
             raise ApprovalNotFound(approval_id)
         item = _plain(found["Item"])
+        # Imported here: the functions that use the table only for locks and history
+        # (scaling, janitor, notify) never build the approval models at their cold start.
+        from bluegreen.domain.approval import ApprovalRecord
+
         record = ApprovalRecord.model_validate_json(item["record"])
         return record.model_copy(
             update={

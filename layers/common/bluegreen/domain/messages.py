@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from bluegreen.domain.approval import ApprovalRecord
 from bluegreen.models import DeploymentState, Failure
+
+if TYPE_CHECKING:  # Notify uses these messages too, and never builds an approval record
+    from bluegreen.domain.approval import ApprovalRecord
 
 Outcome = Literal["succeeded", "rolled_back", "not_deployed", "needs_attention"]
 
