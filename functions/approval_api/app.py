@@ -7,7 +7,6 @@ carry the one-time nonce from the page. Errors become plain pages: never excepti
 from typing import Any
 from urllib.parse import parse_qs
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import pages, wiring
 from bluegreen.domain.approval import LinkParams
@@ -18,12 +17,11 @@ from bluegreen.errors import (
     ApprovalNotFound,
 )
 from bluegreen.handler import now
+from bluegreen.http_api import Request, response
 from bluegreen.observability import logger, metrics
 from bluegreen.settings import ApprovalApiSettings, load
 from bluegreen.steps import approval
 from pydantic import ValidationError
-
-app = APIGatewayHttpResolver()
 
 _REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
     ApprovalLinkInvalid: (403, "Link not valid", "This approval link is not valid."),
@@ -39,34 +37,34 @@ _REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
-def _page(status: int, body: str) -> Response[str]:
-    return Response(status_code=status, headers=dict(pages.HEADERS), body=body)
+def _page(status: int, body: str) -> dict[str, Any]:
+    return response(status, pages.HEADERS, body)
 
 
-def _link_params() -> LinkParams:
-    return LinkParams.model_validate(app.current_event.query_string_parameters or {})
+def _link_params(request: Request) -> LinkParams:
+    return LinkParams.model_validate(request.query)
 
 
 def _key() -> bytes:
     return wiring.signing_key(load(ApprovalApiSettings).SIGNING_SECRET_ARN)
 
 
-@app.get("/approvals/<approval_id>")
-def show(approval_id: str) -> Response[str]:
-    review = approval.review(approval_id, _link_params(), wiring.state_table(), _key(), now())
-    action = f"{app.current_event.raw_path}?{app.current_event.raw_query_string}"
+def show(request: Request, approval_id: str) -> dict[str, Any]:
+    review = approval.review(
+        approval_id, _link_params(request), wiring.state_table(), _key(), now()
+    )
+    action = f"{request.raw_path}?{request.raw_query_string}"
     return _page(200, pages.review_page(review, action))
 
 
-@app.post("/approvals/<approval_id>")
-def decide(approval_id: str) -> Response[str]:
-    form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}
+def decide(request: Request, approval_id: str) -> dict[str, Any]:
+    form = {k: v[0] for k, v in parse_qs(request.body).items()}
     decision = form.get("decision")
     if decision not in ("approve", "reject") or not form.get("nonce"):
         return _page(400, pages.message_page("Bad request", "Choose approve or reject."))
     record = approval.decide(
         approval_id,
-        _link_params(),
+        _link_params(request),
         form["nonce"],
         decision,  # type: ignore[arg-type]
         wiring.state_table(),
@@ -91,8 +89,11 @@ def decide(approval_id: str) -> Response[str]:
     )
 
 
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
-def refuse(error: Exception) -> Response[str]:
+# The template's two routes: GET and POST /approvals/{approval_id}.
+_ROUTES = {"GET": show, "POST": decide}
+
+
+def refuse(error: Exception) -> dict[str, Any]:
     for kind, (status, heading, text) in _REFUSALS.items():
         if isinstance(error, kind):
             logger.info("approval refused", reason=type(error).__name__)
@@ -104,4 +105,12 @@ def refuse(error: Exception) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    request = Request.of(event)
+    route = _ROUTES.get(request.method)
+    approval_id = request.path_parameters.get("approval_id")
+    if route is None or not approval_id:
+        return _page(404, pages.message_page("Not found", "There is no such page."))
+    try:
+        return route(request, approval_id)
+    except Exception as error:  # every failure is a plain page, never exception text
+        return refuse(error)
