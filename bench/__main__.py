@@ -17,6 +17,21 @@ from rich.table import Table
 from bench import coldstart, deployment
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _shown(value: float | None, spec: str) -> str:
+    """A figure as the table shows it; "-" where the handler has no floor."""
+    return "-" if value is None else format(value, spec)
+
+
+def _ratio(ratio: float | None) -> str:
+    shown = _shown(ratio, ".2f")
+    missed = ratio is not None and ratio > coldstart.TARGET_RATIO
+    return f"[bold red]{shown}[/]" if missed else shown
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=7, help="cold starts per handler (median)")
@@ -61,8 +76,8 @@ def main() -> None:
                     "cold_starts": [
                         {
                             **asdict(s),
-                            "overhead_ms": round(s.overhead_ms, 1),
-                            "ratio": round(s.ratio, 3),
+                            "overhead_ms": _rounded(s.overhead_ms, 1),
+                            "ratio": _rounded(s.ratio, 3),
                         }
                         for s in starts
                     ],
@@ -76,7 +91,8 @@ def main() -> None:
     table = Table(
         title=f"Cold start as deployed ({where.describe()}), median of {args.runs}: import the "
         "handler, init (settings, adapters, clients), first validation of its input model; "
-        f"floor: boto3 + the same clients; target: within {coldstart.TARGET_RATIO}x the floor",
+        f"floor: boto3 + the same clients (none: no floor); target: within "
+        f"{coldstart.TARGET_RATIO}x the floor",
     )
     for column in (
         "handler",
@@ -101,13 +117,11 @@ def main() -> None:
             f"{s.init_ms:.0f}",
             f"{s.validate_ms:.1f}",
             f"{s.total_ms:.0f}",
-            f"{s.floor_ms:.0f}",
-            f"{s.overhead_ms:+.0f}",
-            f"{s.ratio:.2f}"
-            if s.ratio <= coldstart.TARGET_RATIO
-            else f"[bold red]{s.ratio:.2f}[/]",
+            _shown(s.floor_ms, ".0f"),
+            _shown(s.overhead_ms, "+.0f"),
+            _ratio(s.ratio),
             f"{s.rss_mb:.0f}",
-            f"{s.floor_rss_mb:.0f}",
+            _shown(s.floor_rss_mb, ".0f"),
         )
     console.print(table)
     if not costs:

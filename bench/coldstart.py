@@ -19,8 +19,11 @@ Three phases are timed, one after the other:
 - validate: the first validation of its input model on a sample event.
 
 The floor is a fresh interpreter of the same kind importing boto3 and creating the same
-clients: what any Python Lambda making these calls pays. Handler and floor samples alternate,
-so machine noise hits both alike. Nothing here calls AWS.
+clients: what any Python Lambda making these calls pays. Both get the same flags and the
+function's own directory first on the path (Lambda's /var/task, whatever it holds); only the
+handler has the layer. Handler and floor samples alternate, so machine noise hits both alike.
+A handler that creates no client (the probe: plain HTTP) imports no boto3 either, so it has
+no floor to compare with: its cold start is reported alone. Nothing here calls AWS.
 """
 
 from __future__ import annotations
@@ -105,14 +108,11 @@ HANDLERS: dict[str, Handler] = {
             "SENDER_EMAIL": "bluegreen@example.com",
         },
     ),
+    # Its first request is the GET of a link from the email: the signing key and the
+    # request's record. Step Functions is called only by the POST that follows.
     "approval_api": Handler(
-        ["secretsmanager", "dynamodb", "stepfunctions"],
-        [
-            "load(ApprovalApiSettings)",
-            "wiring.secrets()",
-            "wiring.state_table()",
-            "wiring.task_callbacks()",
-        ],
+        ["secretsmanager", "dynamodb"],
+        ["load(ApprovalApiSettings)", "wiring.secrets()", "wiring.state_table()"],
         [("bluegreen.domain.approval:LinkParams", "link_params")],
         {**_TABLE, "SIGNING_SECRET_ARN": _ARN.format("secretsmanager", "secret:bluegreen/signing")},
     ),
@@ -201,11 +201,23 @@ def samples() -> dict[str, Any]:
     }
 
 
-# Both scripts put the deployed layout first on the path (argv[1]: a JSON list of directories).
+# Both scripts put the deployed layout first on the path (argv[1]: a JSON list of directories)
+# and report their peak memory with this, run before them. On Linux, getrusage's ru_maxrss
+# survives fork and exec, so each sample would report the bench's own peak: VmHWM is theirs.
+_PEAK = """
+def peak_mb():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
 _HANDLER = """
 import sys
 sys.path[:0] = __import__("json").loads(sys.argv[1])
-import importlib, importlib.util, json, resource, time
+import importlib, importlib.util, json, time
 spec = json.loads(sys.argv[3])
 documents = json.loads(sys.argv[4])
 t0 = time.perf_counter()
@@ -221,19 +233,18 @@ for path, document in spec["validate"]:
 t3 = time.perf_counter()
 print(json.dumps({"ms": (t3 - t0) * 1000, "import_ms": (t1 - t0) * 1000,
                   "init_ms": (t2 - t1) * 1000, "validate_ms": (t3 - t2) * 1000,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_mb()}))
 """
 
 _FLOOR = """
 import sys
 sys.path[:0] = __import__("json").loads(sys.argv[1])
-import json, resource, time
+import json, time
 t0 = time.perf_counter()
 import boto3
 clients = [boto3.client(s) for s in json.loads(sys.argv[3])["clients"]]
 t1 = time.perf_counter()
-print(json.dumps({"ms": (t1 - t0) * 1000,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"ms": (t1 - t0) * 1000, "rss_mb": peak_mb()}))
 """
 
 TARGET_RATIO = 1.25  # each handler's cold start within 1.25x of its floor
@@ -247,17 +258,17 @@ class ColdStart:
     init_ms: float
     validate_ms: float
     total_ms: float  # import + init + validate, the median of whole samples
-    floor_ms: float
+    floor_ms: float | None  # None: the handler creates no AWS client (nor imports boto3)
     rss_mb: float
-    floor_rss_mb: float
+    floor_rss_mb: float | None
 
     @property
-    def overhead_ms(self) -> float:
-        return self.total_ms - self.floor_ms
+    def overhead_ms(self) -> float | None:
+        return None if self.floor_ms is None else self.total_ms - self.floor_ms
 
     @property
-    def ratio(self) -> float:
-        return self.total_ms / self.floor_ms if self.floor_ms else float("inf")
+    def ratio(self) -> float | None:
+        return None if self.floor_ms is None else self.total_ms / self.floor_ms
 
 
 @dataclass(frozen=True)
@@ -278,8 +289,8 @@ class Layout:
         native = [str(self.native)] if self.native else []
         return [str(self.function(handler)), *native, str(self.layer), str(self.runtime)]
 
-    def floor_path(self) -> list[str]:
-        return [str(self.runtime)]
+    def floor_path(self, handler: str) -> list[str]:
+        return [str(self.function(handler)), str(self.runtime)]
 
     def describe(self) -> str:
         stand_in = ", native extensions built for this machine" if self.native else ""
@@ -404,7 +415,7 @@ def _sample(
             "-I",
             "-B",
             "-c",
-            script,
+            _PEAK + script,
             json.dumps(path),
             str(app),
             json.dumps(spec),
@@ -444,15 +455,14 @@ def measure(runs: int = 7, handlers: list[str] | None = None, root: Path = ROOT)
     }
     results = []
     for handler in handlers or list(HANDLERS):
-        # interleave handler and floor samples so machine noise hits both alike
-        pairs = [
-            (
-                _sample(_HANDLER, handler, env, documents, where, where.handler_path(handler)),
-                _sample(_FLOOR, handler, env, documents, where, where.floor_path()),
-            )
-            for _ in range(runs)
-        ]
-        hs = [h for h, _ in pairs]
+        has_floor = bool(HANDLERS[handler].clients)
+        hs, fs = [], []
+        for _ in range(runs):  # interleaved, so machine noise hits both alike
+            path = where.handler_path(handler)
+            hs.append(_sample(_HANDLER, handler, env, documents, where, path))
+            if has_floor:
+                path = where.floor_path(handler)
+                fs.append(_sample(_FLOOR, handler, env, documents, where, path))
         results.append(
             ColdStart(
                 handler=handler,
@@ -461,9 +471,9 @@ def measure(runs: int = 7, handlers: list[str] | None = None, root: Path = ROOT)
                 init_ms=statistics.median(h["init_ms"] for h in hs),
                 validate_ms=statistics.median(h["validate_ms"] for h in hs),
                 total_ms=statistics.median(h["ms"] for h in hs),
-                floor_ms=statistics.median(f["ms"] for _, f in pairs),
+                floor_ms=statistics.median(f["ms"] for f in fs) if fs else None,
                 rss_mb=statistics.median(h["rss_mb"] for h in hs),
-                floor_rss_mb=statistics.median(f["rss_mb"] for _, f in pairs),
+                floor_rss_mb=statistics.median(f["rss_mb"] for f in fs) if fs else None,
             )
         )
     return results
