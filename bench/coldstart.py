@@ -10,7 +10,8 @@ the same distributions at the same versions, built for this machine, stand in fo
 (and only for them).
 
 Each sample is a fresh interpreter, like a cold start, with ``AWS_LAMBDA_FUNCTION_NAME`` and
-``LAMBDA_TASK_ROOT`` set and the function's own environment variables at placeholder values.
+``LAMBDA_TASK_ROOT`` set, the variables the template's Globals give every function, and the
+function's own environment variables at placeholder values.
 Three phases are timed, one after the other:
 
 - import: the handler module, everything it imports at module level;
@@ -152,6 +153,15 @@ HANDLERS: dict[str, Handler] = {
         _TABLE,
     ),
 }
+
+
+def globals_environment(root: Path = ROOT) -> dict[str, str]:
+    """The environment variables template.yaml's Globals give every function."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse((root / "template.yaml").read_text(encoding="utf-8"))
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
 
 
 def samples() -> dict[str, Any]:
@@ -435,6 +445,10 @@ def _sample(
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+# The caller's settings of what the sample's own environment decides.
+_NOT_INHERITED = ("POWERTOOLS_", "AWS_", "PYDANTIC_")
+
+
 def measure(runs: int = 7, handlers: list[str] | None = None, root: Path = ROOT) -> list[ColdStart]:
     """Median cold starts of ``handlers`` (all by default) as `sam build` laid them out at
     ``root`` (another checkout's build can be measured: before and after from one harness)."""
@@ -444,14 +458,13 @@ def measure(runs: int = 7, handlers: list[str] | None = None, root: Path = ROOT)
         raise NotBuilt(f"not in {where.build}: {', '.join(logical_id(h) for h in missing)}")
     documents = json.dumps(samples())
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)},
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_python{where.python_version}",
-        "POWERTOOLS_SERVICE_NAME": "bluegreen",
-        "POWERTOOLS_METRICS_NAMESPACE": "bluegreen",
+        **globals_environment(root),
     }
     results = []
     for handler in handlers or list(HANDLERS):
