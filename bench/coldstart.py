@@ -100,7 +100,7 @@ HANDLERS: dict[str, Handler] = {
             "wiring.secrets()",
             "wiring.mailer(load(ApprovalRequestSettings).SENDER_EMAIL)",
         ],
-        [("bluegreen.domain.approval:ApprovalTask", "approval_task")],
+        [("bluegreen.models:ApprovalTask", "approval_task")],
         {
             **_TABLE,
             "APPROVAL_BASE_URL": "https://approvals.example.com",

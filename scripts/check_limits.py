@@ -77,8 +77,7 @@ def loop_bounds() -> dict[str, tuple[str, int]]:
 
 def largest_documents() -> dict[str, Any]:
     """The execution document with every section filled and every field at its largest."""
-    from bluegreen.domain.approval import ApprovalTask
-    from bluegreen.models import DeploymentState, Timings
+    from bluegreen.models import ApprovalTask, DeploymentState, Timings
 
     def text(n: int) -> str:
         return "x" * n

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import pages, wiring
+from bluegreen.clock import now
 from bluegreen.domain.approval import LinkParams
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
@@ -16,7 +17,6 @@ from bluegreen.errors import (
     ApprovalLinkInvalid,
     ApprovalNotFound,
 )
-from bluegreen.handler import now
 from bluegreen.http_api import Request, response
 from bluegreen.observability import logger, metrics
 from bluegreen.settings import ApprovalApiSettings, load

@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import wiring
-from bluegreen.domain.approval import ApprovalTask
-from bluegreen.handler import now
+from bluegreen.clock import now
+from bluegreen.models import ApprovalTask
 from bluegreen.observability import STATE_EXECUTION_NAME, logger, metrics
 from bluegreen.settings import ApprovalRequestSettings, load
 from bluegreen.steps import approval

@@ -5,8 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import wiring
+from bluegreen.clock import now
 from bluegreen.config import ServiceCatalog
-from bluegreen.handler import now
 from bluegreen.observability import logger, metrics
 from bluegreen.push import EcrPushEvent
 from bluegreen.settings import TriggerSettings, load

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
-from bluegreen.domain.approval import ApprovalTask, LinkParams
+from bluegreen.domain.approval import LinkParams
 from bluegreen.domain.messages import Email
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
@@ -26,7 +26,7 @@ from bluegreen.errors import (
     AwsThrottled,
     MailRefused,
 )
-from bluegreen.models import ApprovalDecision, DeploymentState
+from bluegreen.models import ApprovalDecision, ApprovalTask, DeploymentState
 from bluegreen.steps import approval
 
 from tests.unit.builders import (

@@ -8,20 +8,17 @@ itself receives the validated execution state and the time, and returns the new 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen.clock import now
 from bluegreen.models import DeploymentState
 from bluegreen.observability import EXECUTION_NAME, logger, metrics
 
 Step = Callable[[DeploymentState, datetime], DeploymentState]
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def state_step(step: Step) -> Handler:

@@ -5,8 +5,9 @@ Lambda validates it, fills in its own section and returns it whole (the ASL sele
 Lambda's payload as the new state), so every state sees everything decided before it.
 
 The other boundaries keep their models apart, so that a handler builds only the models it
-validates: the trigger's in :mod:`bluegreen.push`, the approvals' in
-:mod:`bluegreen.domain.approval`, the functions' settings in :mod:`bluegreen.settings`.
+validates: the trigger's in :mod:`bluegreen.push`, the approval records and links in
+:mod:`bluegreen.domain.approval` (the approval API never builds the state's models), the
+functions' settings in :mod:`bluegreen.settings`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bluegreen.changes import FieldChange
 
 Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
@@ -96,12 +99,6 @@ class ImageRef(Model):
     def pinned(self) -> str:
         """The image reference that goes into the task definition: by digest, never by tag."""
         return f"{self.repository_uri}@{self.digest}"
-
-
-class FieldChange(Model):
-    path: str
-    before: str | None
-    after: str | None
 
 
 class RenderResult(Model):
@@ -198,3 +195,10 @@ class DeploymentState(BaseModel):
     def dump(self) -> dict[str, object]:
         """The JSON document handed back to Step Functions."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ApprovalTask(Model):
+    """The payload of the ``RequestApproval`` task: the state plus the callback token."""
+
+    state: DeploymentState
+    task_token: Annotated[str, Field(min_length=1, max_length=1024)]

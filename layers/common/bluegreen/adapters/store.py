@@ -19,13 +19,13 @@ from botocore.exceptions import ClientError
 
 from bluegreen.adapters.aws import error_code, translated
 from bluegreen.errors import ApprovalAlreadyDecided, ApprovalNotFound, ServiceLocked
-from bluegreen.models import ScalingSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
     from bluegreen.domain.approval import ApprovalRecord, Status
+    from bluegreen.models import ScalingSnapshot
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -200,6 +200,10 @@ class StateTable:
         lock = self.lock(key)
         if not lock or lock.get("owner") != owner or "snapshot" not in lock:
             return None
+        # Imported here: the approval functions use the table too, and never build the
+        # state machine's models for it.
+        from bluegreen.models import ScalingSnapshot
+
         return ScalingSnapshot.model_validate_json(lock["snapshot"])
 
     def release_lock(self, key: str, owner: str) -> bool:

@@ -12,27 +12,21 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from bluegreen.changes import FieldChange
 from bluegreen.errors import ApprovalExpired, ApprovalLinkInvalid
-from bluegreen.models import DeploymentState, FieldChange
+
+if TYPE_CHECKING:  # the approval API reads records only: it never builds the state's models
+    from bluegreen.models import DeploymentState
 
 Decision = Literal["approve", "reject"]
 Status = Literal["pending", "approved", "rejected", "expired", "superseded"]
 
 NONCE_TTL = timedelta(minutes=30)
-
-
-class ApprovalTask(BaseModel):
-    """The payload of the ``RequestApproval`` task: the state plus the callback token."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    state: DeploymentState
-    task_token: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class ApprovalRecord(BaseModel):

@@ -7,10 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from bluegreen.models import DeploymentState, Failure
-
-if TYPE_CHECKING:  # Notify uses these messages too, and never builds an approval record
+if TYPE_CHECKING:  # each function that uses these texts builds only the models it reads
     from bluegreen.domain.approval import ApprovalRecord
+    from bluegreen.models import DeploymentState, Failure
 
 Outcome = Literal["succeeded", "rolled_back", "not_deployed", "needs_attention"]
 
@@ -103,6 +102,8 @@ def failure_of(state: DeploymentState) -> Failure | None:
     ``States.*`` names are reserved for Step Functions' own Fail reasons, so ours read:
     an approval nobody decided in time is ``ApprovalTimedOut``, not ``States.Timeout``.
     """
+    from bluegreen.models import Failure  # Notify's: the approval API never builds it
+
     if outcome_of(state) == "succeeded":
         return None
     error = state.cleanup_error or state.error

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bluegreen.changes import FieldChange
 from bluegreen.errors import ResourceMissing
-from bluegreen.models import FieldChange
 
 # What RegisterTaskDefinition accepts back from DescribeTaskDefinition's output; the rest
 # (revision, status, ARNs, registeredAt, ...) is assigned by ECS.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bluegreen.domain import approval as rules
-from bluegreen.domain.approval import ApprovalRecord, ApprovalTask, Decision, LinkParams, Status
+from bluegreen.domain.approval import ApprovalRecord, Decision, LinkParams, Status
 from bluegreen.domain.messages import Email, approval_email, approval_slack
 from bluegreen.errors import ApprovalExpired, ApproversUnreachable, AwsThrottled, MailRefused
+
+if TYPE_CHECKING:  # RequestApproval's input: the approval API never builds the state's models
+    from bluegreen.models import ApprovalTask
 
 
 class ApprovalStore(Protocol):
