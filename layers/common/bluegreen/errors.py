@@ -48,6 +48,11 @@ class AwsThrottled(BluegreenError):
     """AWS asked us to slow down; the state machine retries with backoff."""
 
 
+class AwsUnavailable(BluegreenError):
+    """An AWS endpoint could not be reached or did not answer in time (after the SDK's own
+    attempts); the state machine retries with backoff where the step is idempotent."""
+
+
 class ResourceMissing(BluegreenError):
     """A resource named by the configuration does not exist."""
 
