@@ -182,6 +182,7 @@ class LocalStack:
         parameters: dict[str, Any] | None = None,
         sample_ports: tuple[int, int] = (18080, 18081),
         function_environment: dict[str, str] | None = None,
+        codedeploy_timing: Any = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -190,6 +191,8 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
         self.function_environment = dict(function_environment or {})
+        # How long the local CodeDeploy's work takes (codedeploy.Timing; None: its defaults).
+        self.codedeploy_timing = codedeploy_timing
         # The sample ALB's production and test listeners; services.toml probes 18081.
         self.sample_ports = sample_ports
         self.port = port
@@ -418,7 +421,9 @@ class LocalStack:
         except ImportError:  # pragma: no cover - only while the simulator is missing
             log.warning("CodeDeploy simulator unavailable: deployments stay Created")
             return None
-        return CodeDeploySimulator(account_id=ACCOUNT_ID, region=REGION)
+        return CodeDeploySimulator(
+            account_id=ACCOUNT_ID, region=REGION, timing=self.codedeploy_timing
+        )
 
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.sample import provision_sample
