@@ -53,6 +53,14 @@ class AwsUnavailable(BluegreenError):
     attempts); the state machine retries with backoff where the step is idempotent."""
 
 
+class RollbackIncomplete(BluegreenError):
+    """CodeDeploy's rollback failed, was stopped, or did not end within its budget."""
+
+
+class RollbackInProgress(BluegreenError):
+    """CodeDeploy is still rolling back: what must wait for blue (scaling, the lock) waits."""
+
+
 class ResourceMissing(BluegreenError):
     """A resource named by the configuration does not exist."""
 
