@@ -23,7 +23,7 @@ from bluegreen.errors import (
 )
 from bluegreen.models import DeploymentProgress, DeploymentState, Timings
 from bluegreen.steps import deployment as steps
-from bluegreen.steps.janitor import clean_up
+from bluegreen.steps.janitor import ROLLBACK_PATIENCE, clean_up
 from bluegreen.steps.scaling import resume, suspend
 
 from tests.unit.builders import (
@@ -253,6 +253,7 @@ class Group:
 
 
 TERMINATION_WAIT = {"instanceTerminationWaitTimeStarted": True}
+JUST_ENDED = timedelta(seconds=5)  # since the execution ended, at the janitor's first attempt
 
 
 # --- janitor ------------------------------------------------------------------------------
@@ -267,14 +268,15 @@ def test_the_janitor_stops_what_an_aborted_execution_left_and_waits_for_the_roll
     codedeploy.add("d-ABC", "Ready")
 
     with pytest.raises(RollbackInProgress, match="CodeDeploy is rolling back with d-ABC-RB"):
-        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == ["d-ABC"]
     assert target.state() == ALL  # blue does not serve yet: scaling and the lock wait
     assert target.owner() == DEPLOYMENT.execution_name
 
     codedeploy.set("d-ABC-RB", status="Succeeded")
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)  # Lambda's retry
+    a_minute_later = timedelta(minutes=1)  # Lambda's first retry of the event
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, a_minute_later)
 
     assert codedeploy.stopped == ["d-ABC"]
     assert target.state() == PARTLY
@@ -291,11 +293,30 @@ def test_the_janitor_leaves_codedeploys_own_rollback_alone(target: Target) -> No
     codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
 
     with pytest.raises(RollbackInProgress, match="d-RBK"):
-        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == ALL
     assert target.owner() == DEPLOYMENT.execution_name
+
+
+def test_the_janitors_last_attempt_restores_scaling_even_while_codedeploy_rolls_back(
+    target: Target,
+) -> None:
+    """Lambda's last retry of the event comes some three minutes after the execution
+    ended: a service left suspended could not scale out, so scaling comes back then."""
+    register(target, NONE)
+    suspend(DEPLOYMENT, target.targets, target.table, NOW)
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Stopped", rollbackInfo={"rollbackDeploymentId": "d-RBK"})
+    codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
+
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, ROLLBACK_PATIENCE)
+
+    assert codedeploy.stopped == []
+    assert target.state() == NONE
+    assert target.owner() is None
+    assert done[0] == "CodeDeploy was still rolling back with d-RBK 120 s after the execution ended"
 
 
 def test_the_janitor_leaves_a_live_release_alone(target: Target) -> None:
@@ -304,7 +325,7 @@ def test_the_janitor_leaves_a_live_release_alone(target: Target) -> None:
     codedeploy = Group()
     codedeploy.add("d-ABC", "InProgress", **TERMINATION_WAIT)
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -320,7 +341,7 @@ def test_the_janitor_stops_only_the_executions_own_deployment(target: Target) ->
     codedeploy = Group()
     codedeploy.add("d-HAND", "InProgress", description="started from the console")
 
-    clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -333,7 +354,7 @@ def test_the_janitor_leaves_another_executions_deployment_alone(target: Target) 
     codedeploy = Group()
     codedeploy.add("d-OTHER", "Ready", description=f"bluegreen {OTHER.execution_name}")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == ALL
@@ -346,7 +367,7 @@ def test_the_janitor_has_nothing_to_do_for_an_execution_that_never_locked(target
     codedeploy = Group()
     codedeploy.add("d-SOMEONE", "Ready", description="someone else's")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -380,7 +401,7 @@ def test_every_register_scalable_target_the_app_sends_names_all_three_flags(
     suspended = suspend(DEPLOYMENT, targets, target.table, NOW)
     resume(suspended, targets, target.table)
     suspend(OTHER, targets, target.table, NOW)
-    clean_up(OTHER, codedeploy, targets, target.table)
+    clean_up(OTHER, codedeploy, targets, target.table, JUST_ENDED)
 
     assert len(sent) == 4
     for params in sent:
