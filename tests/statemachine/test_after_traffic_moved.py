@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,9 +141,8 @@ def failed_attempts(run: Run, state: str) -> list[str]:
 
 
 def production_image(stack: LocalStack) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack.sample_ports[0]}/") as r:
+    """The image production traffic reaches, asked of the sample's production listener."""
+    with urllib.request.urlopen(f"{stack.sample.production_url}/") as r:
         return str(json.load(r)["image"])
 
 
