@@ -22,24 +22,19 @@ from bluegreen_cli.local.codedeploy import Timing
 from bluegreen_cli.local.server import LocalStack
 from conftest import Run, SampleService
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.project_copy import copy_project
+
 SECONDS_PER_MINUTE = 20.0
 WAITING_GROUP = "demo-web-waits"  # the sample's group, with a one minute termination wait
 CHECK_TIMEOUT = 3  # CheckDeploymentFunction's Timeout in the copy, seconds
 
 
 def project_with_faulty_check(root: Path) -> Path:
-    for part in ("functions", "layers", "statemachine"):
-        shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    marker = "      CodeUri: functions/check_deployment/\n"
+    copy_project(root, marker, f"{marker}      Timeout: {CHECK_TIMEOUT}\n")
     shutil.copy(
         Path(__file__).with_name("faulty_check_deployment.py"),
         root / "functions" / "check_deployment" / "app.py",
-    )
-    template = (ROOT / "template.yaml").read_text()
-    marker = "      CodeUri: functions/check_deployment/\n"
-    assert template.count(marker) == 1
-    (root / "template.yaml").write_text(
-        template.replace(marker, f"{marker}      Timeout: {CHECK_TIMEOUT}\n")
     )
     return root
 
