@@ -65,6 +65,7 @@ def _largest(model: Any, field: str) -> Any:
 
 
 def loop_bounds() -> dict[str, tuple[str, int]]:
+    from bluegreen.domain.deployment import ROLLBACK_MAX_CHECKS
     from bluegreen.models import Timings
 
     polls = _largest(Timings, "deployment_max_polls")
@@ -72,6 +73,8 @@ def loop_bounds() -> dict[str, tuple[str, int]]:
     return {
         "${CheckDeploymentFunctionArn}": ("deployment_max_polls", polls),
         "${ProbeTestListenerFunctionArn}": ("probe_max_attempts", probes),
+        # The rollback is watched by the Rollback function itself, at most this many looks.
+        "${RollbackFunctionArn}": ("ROLLBACK_MAX_CHECKS", ROLLBACK_MAX_CHECKS),
     }
 
 
@@ -128,6 +131,9 @@ def largest_documents() -> dict[str, Any]:
                 "deployment_id": "d-" + "X" * 9,
                 "status": "InProgress",
                 "polls": 99_999,
+                "traffic_shifted": True,
+                "completion_budget_seconds": 99_999_999,
+                "wait_seconds": 99_999_999,
                 "created_at": at,
                 "ready_at": at,
                 "continued_at": at,
@@ -142,7 +148,18 @@ def largest_documents() -> dict[str, Any]:
                 "started_at": at,
                 "finished_at": at,
             },
-            "rollback": {"deployment_stopped": True, "detail": text(1_024), "rolled_back_at": at},
+            "rollback": {
+                "deployment_stopped": True,
+                "detail": text(1_024),
+                "rolled_back_at": at,
+                "deployment_id": "d-" + "X" * 9,
+                "rollback_deployment_id": "d-" + "X" * 9,
+                "status": "InProgress",
+                "checks": 99_999,
+                "finished": True,
+                "finished_at": at,
+                "release_live": True,
+            },
             "error": error,
             "cleanup_error": error,
             "notification_error": error,

@@ -39,11 +39,13 @@ PROGRESS: dict[str, str] = {
     "CheckCompletion": "waiting for CodeDeploy to finish",
     "ResumeScaling": "restoring scaling exactly as it was",
     "Rollback": "rolling back: production stays on blue",
+    "CheckRollback": "waiting for CodeDeploy's rollback: blue serves again",
     "ResumeAfterRollback": "restoring scaling exactly as it was",
+    "ResumeLiveRelease": "live, not seen to finish: restoring scaling, nothing rolled back",
     "Deployed": "deployed",
     "RolledBack": "rolled back",
     "NotDeployed": "not deployed",
-    "NeedsAttention": "NEEDS ATTENTION: a cleanup failed",
+    "NeedsAttention": "NEEDS ATTENTION: see the cause",
 }
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.support import (
-    ROOT,
     approval_link,
     approve,
     executions_for,
@@ -29,25 +27,17 @@ from tests.e2e.support import (
     serve,
     wait,
 )
+from tests.project_copy import copy_project
 
 pytestmark = pytest.mark.e2e
 
 GRANT = "                - codedeploy:CreateDeployment\n"
 
 
-def project_without_create_deployment_right(root: Path) -> Path:
-    for part in ("functions", "layers", "statemachine"):
-        shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-    template = (ROOT / "template.yaml").read_text()
-    assert template.count(GRANT) == 1, "the template grants CreateDeployment in one place"
-    (root / "template.yaml").write_text(template.replace(GRANT, ""))
-    return root
-
-
 def test_a_missing_right_fails_its_step_with_access_denied_and_restores_the_service(
     tmp_path: Path,
 ) -> None:
-    project = project_without_create_deployment_right(tmp_path)
+    project = copy_project(tmp_path, GRANT, "")
     with serve("--project", str(project)) as endpoint:
         image_before, scaling_before = production_image(endpoint), scaling_suspended(endpoint)
         tag = secrets.token_hex(20)

@@ -283,6 +283,30 @@ def create_deployment_group(
     )
 
 
+def answer_deployment_configs(cd: Any) -> None:
+    """GetDeploymentConfig on ``cd`` answered as the local stack's CodeDeploy answers it
+    (the predefined configurations): moto does not implement the operation."""
+    from bluegreen_cli.local.codedeploy_configs import ConfigError, get_deployment_config
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        request = json.loads(params["body"] or b"{}")  # the serialized request
+        try:
+            return _Answered(200), get_deployment_config(request)
+        except ConfigError as e:
+            error = {"Error": {"Code": e.code, "Message": e.message}}
+            return _Answered(400), {**error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    cd.meta.events.register("before-call.codedeploy.GetDeploymentConfig", answer)
+
+
+@dataclass
+class _Answered:
+    """The HTTP response of an answer given in ``before-call`` (botocore reads its status)."""
+
+    status_code: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 def create_pass_machine(sfn: Any, name: str = "bluegreen-deploy") -> str:
     """A state machine that waits a long time: its executions stay RUNNING during a test."""
     definition = {

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from bluegreen import wiring
 from bluegreen.adapters.aws import MAX_ATTEMPTS, READ_TIMEOUT_SECONDS, SDK_CONFIG
-from botocore.exceptions import ClientError, ReadTimeoutError
+from bluegreen.errors import AwsUnavailable
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from scripts.limits.timeouts import sdk_worst_case_seconds
 
@@ -83,7 +84,7 @@ def test_an_endpoint_that_never_answers_fails_the_call_within_the_sdk_budget(
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
         started = time.monotonic()
-        with pytest.raises(ReadTimeoutError):
+        with pytest.raises(AwsUnavailable) as raised:
             wiring.task_callbacks().succeed("token", {})
         elapsed = time.monotonic() - started
     finally:
@@ -91,3 +92,20 @@ def test_an_endpoint_that_never_answers_fails_the_call_within_the_sdk_budget(
 
     # Every attempt waited its full read timeout, and no more than the checked budget.
     assert MAX_ATTEMPTS * READ_TIMEOUT_SECONDS <= elapsed < sdk_worst_case_seconds(SDK_CONFIG)
+    # Then the step fails with the transient error the state machine's Retry matches.
+    assert isinstance(raised.value.__cause__, ReadTimeoutError)
+
+
+def test_an_endpoint_nobody_listens_on_is_a_transient_error_of_the_step(
+    endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # connections to it are refused
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+
+    with pytest.raises(AwsUnavailable, match="EndpointConnectionError") as raised:
+        wiring.task_callbacks().succeed("token", {})
+
+    assert isinstance(raised.value.__cause__, EndpointConnectionError)

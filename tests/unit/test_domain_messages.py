@@ -10,12 +10,14 @@ from bluegreen.domain.approval import ApprovalRecord
 from bluegreen.domain.messages import (
     approval_email,
     approval_slack,
+    failure_of,
     outcome_of,
     outcome_slack,
     outcome_text,
 )
 from bluegreen.models import (
     ApprovalDecision,
+    DeploymentProgress,
     DeploymentState,
     RollbackResult,
     ScalingSnapshot,
@@ -162,6 +164,40 @@ def test_a_failed_cleanup_needs_attention_and_says_why() -> None:
 
     assert "NEEDS ATTENTION" in subject
     assert "Reason: AwsThrottled: Rate exceeded" in body
+
+
+LEFT_LIVE = RollbackResult(
+    deployment_stopped=False,
+    detail="not rolled back: deployment d-1 is InProgress with production traffic on the new "
+    "version; CodeDeploy has yet to report Succeeded",
+    rolled_back_at=NOW,
+    finished=True,
+    release_live=True,
+)
+POLL_FAILED = StepError(Error="Lambda.Unknown", Cause='{"errorMessage": "Task timed out"}')
+
+
+def test_a_live_release_whose_end_was_not_seen_needs_attention_and_says_it_is_live() -> None:
+    shifted = DeploymentProgress(deployment_id="d-1", status="InProgress", traffic_shifted=True)
+    deployment = finished(
+        scaling=SCALING, deployment=shifted, error=POLL_FAILED, rollback=LEFT_LIVE
+    )
+
+    assert outcome_of(deployment) == "needs_attention"
+    failure = failure_of(deployment)
+    assert failure is not None
+    assert failure.error == "ReleaseLiveUnconfirmed"
+    assert failure.cause == (
+        f"{LEFT_LIVE.detail}; watching it failed: Lambda.Unknown: Task timed out"
+    )
+
+
+def test_a_release_codedeploy_reports_succeeded_is_deployed_whatever_failed_of_ours() -> None:
+    done = DeploymentProgress(deployment_id="d-1", status="Succeeded", succeeded=True)
+    deployment = finished(scaling=SCALING, deployment=done, error=POLL_FAILED, rollback=LEFT_LIVE)
+
+    assert outcome_of(deployment) == "succeeded"
+    assert failure_of(deployment) is None
 
 
 @pytest.mark.parametrize(

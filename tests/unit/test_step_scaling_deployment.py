@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
-from bluegreen.adapters.codedeploy import CodeDeployDeployments
+from bluegreen.adapters.codedeploy import ACTIVE, CodeDeployDeployments
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.deployment import appspec
 from bluegreen.errors import (
@@ -17,17 +17,20 @@ from bluegreen.errors import (
     DeploymentFailed,
     DeploymentTimedOut,
     ResourceMissing,
+    RollbackIncomplete,
+    RollbackInProgress,
     ServiceLocked,
 )
 from bluegreen.models import DeploymentProgress, DeploymentState, Timings
 from bluegreen.steps import deployment as steps
-from bluegreen.steps.janitor import clean_up
+from bluegreen.steps.janitor import ROLLBACK_PATIENCE, clean_up
 from bluegreen.steps.scaling import resume, suspend
 
 from tests.unit.builders import (
     NOW,
     REGION,
     Aws,
+    answer_deployment_configs,
     create_deployment_group,
     create_ecs_service,
     create_state_table,
@@ -180,48 +183,178 @@ def test_a_late_resume_retry_leaves_the_next_deployments_suspension_alone(target
     assert target.owner() == OTHER.execution_name
 
 
-# --- janitor ------------------------------------------------------------------------------
+# --- CodeDeploy, as the steps see it -------------------------------------------------------
 
 
 @dataclass
-class LeftRunning:
-    """CodeDeploy as the janitor sees it (moto cannot stop deployments)."""
+class Group:
+    """The demo group's deployments, with the moves CodeDeploy makes on a stop: the deployment
+    ends Stopped and CodeDeploy rolls it back with a deployment of its own, creator
+    ``codeDeployRollback`` (moto's deployments stay Created and cannot be continued or
+    stopped). The test sets every other status."""
 
-    running: list[str] = field(default_factory=list)
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    continued: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        deployment_id: str,
+        status: str,
+        *,
+        description: str = f"bluegreen {DEPLOYMENT.execution_name}",
+        creator: str = "user",
+        **extra: Any,
+    ) -> None:
+        self.deployments[deployment_id] = {
+            "deploymentId": deployment_id,
+            "status": status,
+            "description": description,
+            "creator": creator,
+            **extra,
+        }
+
+    def set(self, deployment_id: str, **changes: Any) -> None:
+        self.deployments[deployment_id].update(changes)
+
+    def group(self, application: str, group: str) -> dict[str, Any]:
+        raise AssertionError("not used")
+
+    def config(self, name: str) -> dict[str, Any]:
+        raise AssertionError("not used")
+
+    def create(self, *args: Any) -> str:
+        raise AssertionError("not used")
+
+    def get(self, deployment_id: str) -> dict[str, Any]:
+        return dict(self.deployments[deployment_id])
 
     def active(self, application: str, group: str) -> list[str]:
         assert (application, group) == ("demo-web", "demo-web")
-        return [d for d in self.running if d not in self.stopped]
+        return [i for i, d in self.deployments.items() if d["status"] in ACTIVE]
+
+    def continue_to_production(self, deployment_id: str) -> None:
+        assert self.deployments[deployment_id]["status"] == "Ready"
+        self.continued.append(deployment_id)
+        self.set(deployment_id, status="InProgress")
 
     def stop_and_roll_back(self, deployment_id: str) -> str:
+        assert self.deployments[deployment_id]["status"] in ACTIVE
         self.stopped.append(deployment_id)
-        return "Pending: Stopping"
+        rollback = f"{deployment_id}-RB"
+        self.add(
+            rollback,
+            "InProgress",
+            description=f"Rollback of deployment {deployment_id}",
+            creator="codeDeployRollback",
+        )
+        self.set(deployment_id, status="Stopped", rollbackInfo={"rollbackDeploymentId": rollback})
+        return "Pending: rollback in progress"
 
 
-def test_the_janitor_undoes_what_an_aborted_execution_left_behind(target: Target) -> None:
+TERMINATION_WAIT = {"instanceTerminationWaitTimeStarted": True}
+JUST_ENDED = timedelta(seconds=5)  # since the execution ended, at the janitor's first attempt
+
+
+# --- janitor ------------------------------------------------------------------------------
+
+
+def test_the_janitor_stops_what_an_aborted_execution_left_and_waits_for_the_rollback(
+    target: Target,
+) -> None:
     register(target, PARTLY)
     suspend(DEPLOYMENT, target.targets, target.table, NOW)
-    codedeploy = LeftRunning(running=["d-ABC"])
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Ready")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    with pytest.raises(RollbackInProgress, match="CodeDeploy is rolling back with d-ABC-RB"):
+        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+
+    assert codedeploy.stopped == ["d-ABC"]
+    assert target.state() == ALL  # blue does not serve yet: scaling and the lock wait
+    assert target.owner() == DEPLOYMENT.execution_name
+
+    codedeploy.set("d-ABC-RB", status="Succeeded")
+    a_minute_later = timedelta(minutes=1)  # Lambda's first retry of the event
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, a_minute_later)
 
     assert codedeploy.stopped == ["d-ABC"]
     assert target.state() == PARTLY
     assert target.owner() is None
-    assert done == [
-        "stopped d-ABC: Pending: Stopping",
-        "scaling of service/demo/web restored",
-        "lock of demo/web released",
-    ]
+    assert done == ["scaling of service/demo/web restored", "lock of demo/web released"]
+
+
+def test_the_janitor_leaves_codedeploys_own_rollback_alone(target: Target) -> None:
+    register(target, NONE)
+    suspend(DEPLOYMENT, target.targets, target.table, NOW)
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Stopped", rollbackInfo={"rollbackDeploymentId": "d-RBK"})
+    # Whatever description CodeDeploy gives its rollback, its creator says whose it is.
+    codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
+
+    with pytest.raises(RollbackInProgress, match="d-RBK"):
+        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+
+    assert codedeploy.stopped == []
+    assert target.state() == ALL
+    assert target.owner() == DEPLOYMENT.execution_name
+
+
+def test_the_janitors_last_attempt_restores_scaling_even_while_codedeploy_rolls_back(
+    target: Target,
+) -> None:
+    """Lambda's last retry of the event comes some three minutes after the execution
+    ended: a service left suspended could not scale out, so scaling comes back then."""
+    register(target, NONE)
+    suspend(DEPLOYMENT, target.targets, target.table, NOW)
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Stopped", rollbackInfo={"rollbackDeploymentId": "d-RBK"})
+    codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
+
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, ROLLBACK_PATIENCE)
+
+    assert codedeploy.stopped == []
+    assert target.state() == NONE
+    assert target.owner() is None
+    assert done[0] == "CodeDeploy was still rolling back with d-RBK 120 s after the execution ended"
+
+
+def test_the_janitor_leaves_a_live_release_alone(target: Target) -> None:
+    register(target, NONE)
+    suspend(DEPLOYMENT, target.targets, target.table, NOW)
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "InProgress", **TERMINATION_WAIT)
+
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+
+    assert codedeploy.stopped == []
+    assert target.state() == NONE
+    assert target.owner() is None
+    assert done[0] == (
+        "left d-ABC alone: it is InProgress with production traffic on the new version"
+    )
+
+
+def test_the_janitor_stops_only_the_executions_own_deployment(target: Target) -> None:
+    register(target, NONE)
+    suspend(DEPLOYMENT, target.targets, target.table, NOW)
+    codedeploy = Group()
+    codedeploy.add("d-HAND", "InProgress", description="started from the console")
+
+    clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+
+    assert codedeploy.stopped == []
+    assert target.state() == NONE
+    assert target.owner() is None
 
 
 def test_the_janitor_leaves_another_executions_deployment_alone(target: Target) -> None:
     register(target, NONE)
     suspend(OTHER, target.targets, target.table, NOW)
-    codedeploy = LeftRunning(running=["d-OTHER"])
+    codedeploy = Group()
+    codedeploy.add("d-OTHER", "Ready", description=f"bluegreen {OTHER.execution_name}")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == ALL
@@ -231,9 +364,10 @@ def test_the_janitor_leaves_another_executions_deployment_alone(target: Target) 
 
 def test_the_janitor_has_nothing_to_do_for_an_execution_that_never_locked(target: Target) -> None:
     register(target, NONE)
-    codedeploy = LeftRunning(running=["d-SOMEONE"])
+    codedeploy = Group()
+    codedeploy.add("d-SOMEONE", "Ready", description="someone else's")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table)
+    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -262,12 +396,12 @@ def test_every_register_scalable_target_the_app_sends_names_all_three_flags(
         lambda params, **_: sent.append(dict(params)),
     )
     targets = ScalableTargets(client)
-    codedeploy = LeftRunning(running=[])
+    codedeploy = Group()
 
     suspended = suspend(DEPLOYMENT, targets, target.table, NOW)
     resume(suspended, targets, target.table)
     suspend(OTHER, targets, target.table, NOW)
-    clean_up(OTHER, codedeploy, targets, target.table)
+    clean_up(OTHER, codedeploy, targets, target.table, JUST_ENDED)
 
     assert len(sent) == 4
     for params in sent:
@@ -285,7 +419,9 @@ def test_every_register_scalable_target_the_app_sends_names_all_three_flags(
 
 @pytest.fixture
 def codedeploy(aws: Aws) -> Any:
-    return aws.client("codedeploy")
+    client = aws.client("codedeploy")
+    answer_deployment_configs(client)
+    return client
 
 
 def test_create_starts_a_deployment_of_the_rendered_revision(codedeploy: Any) -> None:
@@ -302,6 +438,43 @@ def test_create_starts_a_deployment_of_the_rendered_revision(codedeploy: Any) ->
     content, sha256 = appspec(SERVICE, DEPLOYMENT.render.task_definition)  # type: ignore[union-attr]
     assert info["revision"]["appSpecContent"] == {"content": content, "sha256": sha256}
     assert DEPLOYMENT.execution_name in info["description"]
+
+
+def test_a_retried_create_finds_the_deployment_it_started(codedeploy: Any) -> None:
+    """The first attempt's answer was lost (a Lambda timeout): the retry must not start a
+    second deployment, which CodeDeploy would refuse (one active per group) anyway."""
+    create_deployment_group(codedeploy, SERVICE)
+    first = steps.create(DEPLOYMENT, CodeDeployDeployments(codedeploy), NOW)
+
+    retried = steps.create(DEPLOYMENT, CodeDeployDeployments(codedeploy), NOW)
+
+    assert first.deployment is not None
+    assert retried.deployment is not None
+    assert retried.deployment.deployment_id == first.deployment.deployment_id
+    listed = codedeploy.list_deployments(applicationName="demo-web", deploymentGroupName="demo-web")
+    assert listed["deployments"] == [first.deployment.deployment_id]
+
+
+@pytest.mark.parametrize(
+    ("config", "shift_minutes"),
+    [
+        (None, 0),  # the group's CodeDeployDefault.ECSAllAtOnce
+        ("CodeDeployDefault.ECSCanary10Percent15Minutes", 15),
+        ("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", 27),
+    ],
+)
+def test_create_derives_the_completion_budget_from_the_group_and_its_config(
+    codedeploy: Any, config: str | None, shift_minutes: int
+) -> None:
+    create_deployment_group(codedeploy, SERVICE)  # a 5 minute termination wait
+    service = demo_service(deployment_config=config)
+    deploying_with = DEPLOYMENT.model_copy(update={"service": service})
+
+    created = steps.create(deploying_with, CodeDeployDeployments(codedeploy), NOW)
+
+    assert created.deployment is not None
+    polls = service.timings.deployment_poll_seconds * service.timings.deployment_max_polls
+    assert created.deployment.completion_budget_seconds == (shift_minutes + 5) * 60 + polls
 
 
 @pytest.mark.parametrize("action", ["CONTINUE_DEPLOYMENT", None])
@@ -334,52 +507,19 @@ def test_a_created_deployment_is_not_ready_yet(codedeploy: Any) -> None:
     assert checked.deployment.ready_at is None
 
 
-@dataclass
-class Scripted:
-    """A deployment whose statuses the test decides (moto's stay Created forever)."""
-
-    statuses: list[str]
-    continued: list[str] = field(default_factory=list)
-    stopped: list[str] = field(default_factory=list)
-    running: dict[str, str] = field(default_factory=dict)  # active id -> its description
-
-    def group(self, application: str, group: str) -> dict[str, Any]:
-        raise AssertionError("not used")
-
-    def create(self, *args: Any) -> str:
-        raise AssertionError("not used")
-
-    def get(self, deployment_id: str) -> dict[str, Any]:
-        description = self.running.get(deployment_id, "")
-        return {
-            "deploymentId": deployment_id,
-            "status": self.statuses.pop(0),
-            "description": description,
-        }
-
-    def active(self, application: str, group: str) -> list[str]:
-        return list(self.running)
-
-    def continue_to_production(self, deployment_id: str) -> None:
-        self.continued.append(deployment_id)
-
-    def stop_and_roll_back(self, deployment_id: str) -> str:
-        self.stopped.append(deployment_id)
-        return "Pending: Stopping deployment"
-
-
-def deploying(max_polls: int = 10) -> DeploymentState:
+def deploying(max_polls: int = 10, ready: bool = False) -> DeploymentState:
     service = demo_service(timings=Timings(deployment_max_polls=max_polls))
-    return rendered(state(service=service)).model_copy(
-        update={"deployment": DeploymentProgress(deployment_id="d-ABC", created_at=NOW)}
-    )
+    progress = DeploymentProgress(deployment_id="d-ABC", created_at=NOW, ready=ready)
+    return rendered(state(service=service)).model_copy(update={"deployment": progress})
 
 
 def test_the_whole_life_of_a_deployment_through_check_and_proceed() -> None:
-    codedeploy = Scripted(["InProgress", "Ready", "Ready", "InProgress", "Succeeded"])
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "InProgress")
     at = [NOW + timedelta(seconds=15 * i) for i in range(6)]
 
     current = steps.check(deploying(), codedeploy, at[0])
+    codedeploy.set("d-ABC", status="Ready")
     current = steps.check(current, codedeploy, at[1])
     assert current.deployment is not None
     assert current.deployment.ready_at == at[1]
@@ -392,18 +532,44 @@ def test_the_whole_life_of_a_deployment_through_check_and_proceed() -> None:
     assert codedeploy.continued == ["d-ABC"]
     assert current.deployment is not None
     assert (current.deployment.polls, current.deployment.continued_at) == (0, at[3])
+    assert current.deployment.wait_seconds == current.service.timings.deployment_poll_seconds
 
     current = steps.check(current, codedeploy, at[4])
     assert current.deployment is not None
     assert not current.deployment.succeeded
+    codedeploy.set("d-ABC", status="Succeeded")
     current = steps.check(current, codedeploy, at[5])
     assert current.deployment is not None
     assert current.deployment.succeeded
     assert current.deployment.finished_at == at[5]
 
 
+def test_a_retried_continue_continues_once() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Ready")
+    ready = deploying(ready=True)
+    steps.proceed(ready, codedeploy, NOW)
+
+    retried = steps.proceed(ready, codedeploy, NOW + timedelta(seconds=20))  # answer lost
+
+    assert codedeploy.continued == ["d-ABC"]
+    assert retried.deployment is not None
+    assert retried.deployment.continued_at == NOW + timedelta(seconds=20)
+
+
+def test_continue_of_a_deployment_that_stopped_meanwhile_fails() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Stopped")  # its ready wait timed out
+
+    with pytest.raises(DeploymentFailed, match="d-ABC is Stopped, not Ready"):
+        steps.proceed(deploying(ready=True), codedeploy, NOW)
+
+    assert codedeploy.continued == []
+
+
 def test_check_gives_up_after_the_services_poll_budget() -> None:
-    codedeploy = Scripted(["InProgress", "InProgress"])
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "InProgress")
     current = steps.check(deploying(max_polls=2), codedeploy, NOW)
 
     with pytest.raises(DeploymentTimedOut):
@@ -411,56 +577,153 @@ def test_check_gives_up_after_the_services_poll_budget() -> None:
 
 
 def test_check_reports_a_stopped_deployment() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Stopped")
+
     with pytest.raises(DeploymentFailed, match="Stopped"):
-        steps.check(deploying(), Scripted(["Stopped"]), NOW)
+        steps.check(deploying(), codedeploy, NOW)
 
 
-def test_roll_back_stops_a_running_deployment() -> None:
-    codedeploy = Scripted(["Ready"])
+# --- rollback -----------------------------------------------------------------------------
 
-    rolled = steps.roll_back(deploying(), codedeploy, NOW)
+
+def test_roll_back_stops_a_running_deployment_then_watches_codedeploys_rollback() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Ready")
+
+    rolling = steps.roll_back(deploying(), codedeploy, NOW)
 
     assert codedeploy.stopped == ["d-ABC"]
-    assert rolled.rollback is not None
-    assert rolled.rollback.deployment_stopped
-    assert "d-ABC stopped with rollback (Pending: Stopping deployment)" in rolled.rollback.detail
+    assert rolling.rollback is not None
+    assert rolling.rollback.deployment_stopped
+    assert "d-ABC stopped with rollback (Pending: rollback in progress)" in rolling.rollback.detail
+    assert rolling.rollback.rollback_deployment_id == "d-ABC-RB"
+    assert (rolling.rollback.status, rolling.rollback.finished) == ("InProgress", False)
+
+    codedeploy.set("d-ABC-RB", status="Succeeded")
+    done = steps.roll_back(rolling, codedeploy, NOW + timedelta(seconds=15))
+
+    assert codedeploy.stopped == ["d-ABC"]
+    assert done.rollback is not None
+    assert done.rollback.finished
+    assert done.rollback.finished_at == NOW + timedelta(seconds=15)
+    assert done.rollback.checks == 2
 
 
-@pytest.mark.parametrize("status", ["Succeeded", "Failed", "Stopped"])
+def test_a_retried_roll_back_stops_nothing_twice() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Ready")
+    steps.roll_back(deploying(), codedeploy, NOW)
+
+    retried = steps.roll_back(deploying(), codedeploy, NOW)  # the first answer was lost
+
+    assert codedeploy.stopped == ["d-ABC"]
+    assert retried.rollback is not None
+    assert retried.rollback.rollback_deployment_id == "d-ABC-RB"
+    assert not retried.rollback.finished
+
+
+def test_roll_back_waits_for_the_rollback_codedeploy_started_itself() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Stopped", rollbackInfo={"rollbackDeploymentId": "d-RBK"})
+    codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
+
+    rolling = steps.roll_back(deploying(), codedeploy, NOW)
+
+    assert codedeploy.stopped == []
+    assert rolling.rollback is not None
+    assert not rolling.rollback.deployment_stopped
+    assert (rolling.rollback.rollback_deployment_id, rolling.rollback.finished) == ("d-RBK", False)
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
 def test_roll_back_leaves_an_ended_deployment_alone(status: str) -> None:
-    codedeploy = Scripted([status])
+    codedeploy = Group()
+    codedeploy.add("d-ABC", status)
 
     rolled = steps.roll_back(deploying(), codedeploy, NOW)
 
     assert codedeploy.stopped == []
     assert rolled.rollback is not None
     assert not rolled.rollback.deployment_stopped
+    assert rolled.rollback.finished
     assert status in rolled.rollback.detail
 
 
-def test_roll_back_before_any_deployment_has_nothing_to_stop() -> None:
-    codedeploy = Scripted([])
+def test_a_rollback_that_failed_is_incomplete() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Ready")
+    rolling = steps.roll_back(deploying(), codedeploy, NOW)
+    codedeploy.set("d-ABC-RB", status="Failed", errorInformation={"code": "ECS_UPDATE_ERROR"})
 
-    rolled = steps.roll_back(DEPLOYMENT, codedeploy, NOW)
+    with pytest.raises(RollbackIncomplete, match="d-ABC-RB of deployment d-ABC ended Failed"):
+        steps.roll_back(rolling, codedeploy, NOW)
+
+
+@pytest.mark.parametrize(
+    "live",
+    [{"status": "InProgress", **TERMINATION_WAIT}, {"status": "Baking"}],
+    ids=["termination-wait", "baking"],
+)
+def test_a_failure_of_ours_never_rolls_back_a_live_release(live: dict[str, Any]) -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", **live)
+
+    left = steps.roll_back(deploying(), codedeploy, NOW)
 
     assert codedeploy.stopped == []
+    assert left.rollback is not None
+    assert left.rollback.release_live
+    assert left.rollback.finished
+    assert not left.rollback.deployment_stopped
+    assert left.rollback.detail.startswith("not rolled back: deployment d-ABC is ")
+    assert left.deployment is not None
+    assert left.deployment.traffic_shifted
+    assert not left.deployment.succeeded
+
+
+def test_a_release_that_succeeded_is_not_rolled_back_and_is_recorded_as_succeeded() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-ABC", "Succeeded")
+
+    left = steps.roll_back(deploying(), codedeploy, NOW)
+
+    assert codedeploy.stopped == []
+    assert left.rollback is not None
+    assert left.rollback.release_live
+    assert left.deployment is not None
+    assert left.deployment.succeeded
+    assert left.deployment.finished_at == NOW
+
+
+def test_roll_back_before_any_deployment_has_nothing_to_stop() -> None:
+    rolled = steps.roll_back(DEPLOYMENT, Group(), NOW)
+
     assert rolled.rollback is not None
     assert rolled.rollback.detail == "no deployment was created"
+    assert rolled.rollback.finished
 
 
 def test_roll_back_finds_a_deployment_whose_create_response_was_lost() -> None:
     # CreateDeployment succeeded but its answer never reached the state; the retry then
     # met DeploymentAlreadyActive. Our deployment waits in Ready: it must be stopped.
-    codedeploy = Scripted(
-        ["Ready", "Ready", "Ready"],
-        running={
-            "d-OTHER": "bluegreen another-execution",
-            "d-OURS": f"bluegreen {DEPLOYMENT.execution_name}",
-        },
-    )
+    codedeploy = Group()
+    codedeploy.add("d-OTHER", "Ready", description="bluegreen another-execution")
+    codedeploy.add("d-OURS", "Ready")
 
     rolled = steps.roll_back(DEPLOYMENT, codedeploy, NOW)
 
     assert codedeploy.stopped == ["d-OURS"]
     assert rolled.rollback is not None
     assert rolled.rollback.deployment_stopped
+
+
+def test_codedeploys_rollback_is_never_taken_for_our_deployment() -> None:
+    codedeploy = Group()
+    codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")  # same description
+
+    rolled = steps.roll_back(DEPLOYMENT, codedeploy, NOW)
+
+    assert codedeploy.stopped == []
+    assert rolled.rollback is not None
+    assert rolled.rollback.detail == "no deployment was created"

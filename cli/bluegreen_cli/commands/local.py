@@ -23,6 +23,17 @@ app = typer.Typer(
 )
 
 
+# The project whose template.yaml a command reads, declared once for every command.
+ProjectOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Directory holding template.yaml (default: the current directory or its parents).",
+        exists=True,
+        file_okay=False,
+    ),
+]
+
+
 class _ShortStateFailures(logging.Filter):
     """moto logs every failed state at ERROR with its whole parse tree: keep the first part.
 
@@ -122,14 +133,7 @@ def serve(
             ),
         ),
     ] = False,
-    project: Annotated[
-        Path | None,
-        typer.Option(
-            help="Directory holding template.yaml (default: the current directory or its parents).",
-            exists=True,
-            file_okay=False,
-        ),
-    ] = None,
+    project: ProjectOption = None,
     parameter: Annotated[
         list[str] | None,
         typer.Option(
@@ -190,14 +194,7 @@ def serve(
 
 @app.command()
 def rights(
-    project: Annotated[
-        Path | None,
-        typer.Option(
-            help="Directory holding template.yaml (default: the current directory or its parents).",
-            exists=True,
-            file_okay=False,
-        ),
-    ] = None,
+    project: ProjectOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per grant.")] = False,
 ) -> None:
     """What each function (and the state machine) may do once deployed, from template.yaml.

@@ -184,6 +184,7 @@ class LocalStack:
         sample_ports: tuple[int, int] = (0, 0),
         function_environment: dict[str, str] | None = None,
         function_log: FunctionLog = to_current_stderr,
+        codedeploy_timing: Any = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -194,6 +195,8 @@ class LocalStack:
         self.function_environment = dict(function_environment or {})
         # Where the functions' own output goes (their CloudWatch log): stderr by default.
         self.function_log = function_log
+        # How long the local CodeDeploy's work takes (codedeploy.Timing; None: its defaults).
+        self.codedeploy_timing = codedeploy_timing
         # The sample ALB's production and test listener ports (0: any free port); the
         # sample's service configuration probes whichever port the test listener got.
         self.sample_ports = sample_ports
@@ -430,7 +433,9 @@ class LocalStack:
         except ImportError:  # pragma: no cover - only while the simulator is missing
             log.warning("CodeDeploy simulator unavailable: deployments stay Created")
             return None
-        return CodeDeploySimulator(account_id=ACCOUNT_ID, region=REGION)
+        return CodeDeploySimulator(
+            account_id=ACCOUNT_ID, region=REGION, timing=self.codedeploy_timing
+        )
 
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import reserve_ports

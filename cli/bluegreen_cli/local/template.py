@@ -3,8 +3,8 @@
 Everything is built from the template's own properties (table keys, rule patterns, state
 machine definition and substitutions, function environments), through the same AWS APIs a
 deployment would use, so the local account cannot drift from what ``sam deploy`` creates.
-Functions are registered in moto with a placeholder zip: their invocations are served
-in-process from their ``CodeUri`` (see ``runtime.py``), which is remembered here.
+Functions are registered in moto with a placeholder zip: their invocations are served by
+worker processes from their ``CodeUri`` (see ``runtime.py``), which is remembered here.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _HTTP_API_MARKER = "\x00httpapi\x00"
 
 @dataclass(frozen=True)
 class LocalFunction:
-    """A function as the in-process runtime needs it."""
+    """A function as the local runtime needs it."""
 
     logical_id: str
     name: str
@@ -217,7 +217,7 @@ def _placeholder_zip() -> bytes:
         archive.writestr(
             "app.py",
             "def lambda_handler(event, context):\n"
-            "    raise RuntimeError('served in-process by the bluegreen local stack')\n",
+            "    raise RuntimeError('served by the bluegreen local stack')\n",
         )
     return buffer.getvalue()
 
@@ -396,8 +396,8 @@ class AppBuilder:
             kind = str(resource.get("Type"))
             creator = creators.get(kind)
             if creator is None:
-                # Connectors, permissions, alarms...: nothing in the emulated account needs
-                # them (moto does not enforce IAM). Refs to them still resolve to something.
+                # Connectors, permissions, alarms...: not created here. What connectors grant
+                # is read from the SAM transform (_rights). Refs to them still resolve.
                 self.app.skipped[logical_id] = kind
                 self._record(
                     logical_id,
@@ -430,8 +430,8 @@ class AppBuilder:
         return _short(f"{self.stack_name}-{logical_id}")
 
     def _execution_role(self, logical_id: str, service: str) -> str:
-        # The role SAM generates as <LogicalId>Role. moto does not enforce IAM, so its
-        # policies (SAM policy templates, connectors) are not translated.
+        # The role SAM generates as <LogicalId>Role. Its policies (SAM policy templates,
+        # connectors) come from the SAM transform and are enforced by rights/, not moto.
         iam = self.clients("iam")
         name = _short(f"{self.stack_name}-{logical_id}Role")
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_assume_role_policy(service))

@@ -58,6 +58,19 @@ class AwsThrottled(BluegreenError):
     """AWS asked us to slow down; the state machine retries with backoff."""
 
 
+class AwsUnavailable(BluegreenError):
+    """An AWS endpoint could not be reached or did not answer in time (after the SDK's own
+    attempts); the state machine retries with backoff where the step is idempotent."""
+
+
+class RollbackIncomplete(BluegreenError):
+    """CodeDeploy's rollback failed, was stopped, or did not end within its budget."""
+
+
+class RollbackInProgress(BluegreenError):
+    """CodeDeploy is still rolling back: what must wait for blue (scaling, the lock) waits."""
+
+
 class ResourceMissing(BluegreenError):
     """A resource named by the configuration does not exist."""
 

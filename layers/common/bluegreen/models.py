@@ -133,6 +133,14 @@ class DeploymentProgress(Model):
     polls: Annotated[int, Field(ge=0)] = 0
     ready: bool = False
     succeeded: bool = False
+    # CodeDeploy reported production traffic fully on the new task set, healthy (the
+    # termination wait started, or Baking/Succeeded): from then on, nothing of ours rolls back.
+    traffic_shifted: bool = False
+    # After ContinueDeployment: how long CodeDeploy may take to report Succeeded (the
+    # deployment config's traffic steps, the group's termination wait, the poll budget),
+    # and the seconds before the next look (the polls spread over that time).
+    completion_budget_seconds: Annotated[int, Field(ge=0)] | None = None
+    wait_seconds: Annotated[int, Field(ge=1)] | None = None
     created_at: datetime | None = None
     ready_at: datetime | None = None
     continued_at: datetime | None = None
@@ -150,9 +158,19 @@ class ProbeProgress(Model):
 
 
 class RollbackResult(Model):
+    """What Rollback did, and how CodeDeploy's rollback goes (watched until it ends)."""
+
     deployment_stopped: bool
     detail: str
     rolled_back_at: datetime
+    deployment_id: str | None = None  # the deployment rolled back (or left alone)
+    rollback_deployment_id: str | None = None  # the deployment CodeDeploy rolls back with
+    status: str | None = None  # the rollback deployment's last status
+    checks: Annotated[int, Field(ge=0)] = 0
+    finished: bool = False  # blue serves again, or there was nothing to roll back
+    finished_at: datetime | None = None
+    # Not rolled back: CodeDeploy reported production traffic fully moved and healthy.
+    release_live: bool = False
 
 
 class StepError(BaseModel):

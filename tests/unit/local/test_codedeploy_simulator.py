@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from bluegreen.domain.deployment import observe
-from bluegreen.models import DeploymentProgress
+from bluegreen.models import DeploymentProgress, Timings
 from bluegreen_cli.local.codedeploy import Timing
 from botocore.exceptions import ClientError
 
@@ -120,7 +120,12 @@ def test_a_new_deployment_is_created_for_a_moment_before_it_starts(stack: Stack)
         == "DeploymentNotStartedException"
     )
     # The app's CheckDeployment reads Created as "not ready yet", not as an end.
-    progress = observe(DeploymentProgress(deployment_id=deployment_id), info, max_polls=10)
+    progress = observe(
+        DeploymentProgress(deployment_id=deployment_id),
+        info,
+        Timings(deployment_max_polls=10),
+        datetime.now(UTC),
+    )
     assert (progress.status, progress.ready, progress.polls) == ("Created", False, 1)
 
     stack.wait(TIMING.created_seconds - 0.1)

@@ -7,9 +7,15 @@ from contextlib import contextmanager
 from typing import Final
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
-from bluegreen.errors import AwsThrottled, BluegreenError
+from bluegreen.errors import AwsThrottled, AwsUnavailable, BluegreenError
 
 THROTTLING = frozenset(
     {
@@ -41,15 +47,28 @@ SDK_CONFIG: Final = Config(
 )
 
 
+# What the SDK raises once its own attempts are spent on an endpoint that did not answer:
+# transient, like throttling, so the state machine's Retry may try the step again later.
+UNREACHABLE = (
+    ReadTimeoutError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ConnectionClosedError,
+)
+
+
 def error_code(e: ClientError) -> str:
     return str(e.response.get("Error", {}).get("Code", ""))
 
 
 @contextmanager
 def translated(mapping: Mapping[str, type[BluegreenError]] | None = None) -> Iterator[None]:
-    """Turn ``ClientError`` codes into domain errors the state machine can match on."""
+    """Turn ``ClientError`` codes, and an endpoint that did not answer, into domain errors
+    the state machine can match on."""
     try:
         yield
+    except UNREACHABLE as e:
+        raise AwsUnavailable(f"{type(e).__name__}: {e}") from e
     except ClientError as e:
         code = error_code(e)
         if code in THROTTLING:

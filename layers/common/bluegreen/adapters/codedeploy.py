@@ -17,6 +17,7 @@ _MISSING = {
     "ApplicationDoesNotExistException": ResourceMissing,
     "DeploymentGroupDoesNotExistException": ResourceMissing,
     "DeploymentDoesNotExistException": ResourceMissing,
+    "DeploymentConfigDoesNotExistException": ResourceMissing,
 }
 
 
@@ -30,6 +31,11 @@ class CodeDeployDeployments:
                 applicationName=application, deploymentGroupName=group
             )
         return dict(found["deploymentGroupInfo"])
+
+    def config(self, name: str) -> dict[str, Any]:
+        with translated(_MISSING):
+            found = self._cd.get_deployment_config(deploymentConfigName=name)
+        return dict(found["deploymentConfigInfo"])
 
     def create(
         self,

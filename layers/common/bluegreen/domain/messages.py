@@ -83,6 +83,11 @@ def approval_slack(record: ApprovalRecord, link: str) -> dict[str, Any]:
 def outcome_of(state: DeploymentState) -> Outcome:
     if state.cleanup_error is not None:
         return "needs_attention"
+    if state.deployment is not None and state.deployment.succeeded:
+        # CodeDeploy says so, whatever failed of ours on the way (a poll, a Lambda).
+        return "succeeded"
+    if state.rollback is not None and state.rollback.release_live:
+        return "needs_attention"  # live, not rolled back, its end not seen
     if state.error is None:
         return "succeeded"
     return "rolled_back" if state.scaling is not None else "not_deployed"
@@ -106,6 +111,13 @@ def failure_of(state: DeploymentState) -> Failure | None:
 
     if outcome_of(state) == "succeeded":
         return None
+    rollback = state.rollback
+    if rollback is not None and rollback.release_live and state.cleanup_error is None:
+        error = state.error
+        watching = (
+            f"; watching it failed: {error.error}: {_readable_cause(error.cause)}" if error else ""
+        )
+        return Failure(error="ReleaseLiveUnconfirmed", cause=f"{rollback.detail}{watching}")
     error = state.cleanup_error or state.error
     if error is None:
         return Failure(error="Failed", cause="no error was recorded")
