@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import wiring
-from bluegreen.handler import now
+from bluegreen.clock import now
 from bluegreen.models import DeploymentState
 from bluegreen.observability import logger, metrics
 from bluegreen.steps.janitor import clean_up
