@@ -36,7 +36,7 @@ from bluegreen_cli.local.sandbox import (
     PoolExhausted,
     Sandbox,
     SandboxPool,
-    to_current_stderr,
+    stderr_log,
 )
 from bluegreen_cli.local.template import LocalFunction
 
@@ -90,10 +90,11 @@ class FunctionRuntime:
         *,
         max_workers: int = MAX_WORKERS_PER_FUNCTION,
         throttle_after: float = THROTTLE_AFTER_SECONDS,
-        log: FunctionLog = to_current_stderr,
+        log: FunctionLog | None = None,
     ) -> None:
         self.functions = functions
-        self.log = log  # where what the functions print goes (their CloudWatch log)
+        # Where what the functions print goes (their CloudWatch log).
+        self.log = log or stderr_log()
         self.endpoint_url = endpoint_url
         self.extra_environment = dict(extra_environment or {})
         self.max_workers = max_workers

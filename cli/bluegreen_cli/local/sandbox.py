@@ -53,13 +53,20 @@ def _exit_status(returncode: int) -> str:
 FunctionLog = Callable[[str], object]
 
 
-def to_current_stderr(line: str) -> None:
-    """The default home of a function's log: the server's stderr, as it is at the time.
+def stderr_log() -> FunctionLog:
+    """The default home of a function's log: stderr as it is when the stack starts.
 
-    Never its stdout, which belongs to the command's own output (a ``--json`` answer).
+    Bound then, not at each line: a command that captures its own stdout or stderr while
+    the stack runs (a test's CLI runner, say) must not receive lines of functions it never
+    called. And never stdout, which belongs to a command's own answer (its ``--json``).
     """
-    sys.stderr.write(line)
-    sys.stderr.flush()
+    stream = sys.stderr
+
+    def write(line: str) -> None:
+        stream.write(line)
+        stream.flush()
+
+    return write
 
 
 def _relay_log(process: subprocess.Popen[bytes], log: FunctionLog) -> None:
@@ -85,7 +92,7 @@ class Sandbox:
         cls,
         function: LocalFunction,
         environment: Mapping[str, str],
-        log: FunctionLog = to_current_stderr,
+        log: FunctionLog | None = None,
     ) -> Sandbox:
         """Start the worker (its cold start begins); :meth:`wait_ready` waits for its end."""
         code_dir = function.code_dir if function.code_dir.is_dir() else None
@@ -102,7 +109,10 @@ class Sandbox:
         )
         sandbox = cls(function, process)
         threading.Thread(
-            target=_relay_log, args=(process, log), name=f"log-{function.name}", daemon=True
+            target=_relay_log,
+            args=(process, log or stderr_log()),
+            name=f"log-{function.name}",
+            daemon=True,
         ).start()
         return sandbox
 

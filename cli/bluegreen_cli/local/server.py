@@ -64,7 +64,7 @@ from bluegreen_cli.local.runtime import (
     invoke_function_name,
     serve_invoke,
 )
-from bluegreen_cli.local.sandbox import FunctionLog, to_current_stderr
+from bluegreen_cli.local.sandbox import FunctionLog, stderr_log
 from bluegreen_cli.local.template import (
     LocalApp,
     LocalFunction,
@@ -183,7 +183,7 @@ class LocalStack:
         parameters: dict[str, Any] | None = None,
         sample_ports: tuple[int, int] = (0, 0),
         function_environment: dict[str, str] | None = None,
-        function_log: FunctionLog = to_current_stderr,
+        function_log: FunctionLog | None = None,
         codedeploy_timing: Any = None,
     ) -> None:
         self.host = host
@@ -194,7 +194,7 @@ class LocalStack:
         # Added to every function's environment (e.g. a quieter POWERTOOLS_LOG_LEVEL).
         self.function_environment = dict(function_environment or {})
         # Where the functions' own output goes (their CloudWatch log): stderr by default.
-        self.function_log = function_log
+        self.function_log = function_log or stderr_log()
         # How long the local CodeDeploy's work takes (codedeploy.Timing; None: its defaults).
         self.codedeploy_timing = codedeploy_timing
         # The sample ALB's production and test listener ports (0: any free port); the
