@@ -55,13 +55,17 @@ def test_render_may_register_a_tagged_revision_tag_on_create_included(stack: Loc
         taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-task",
     )
     assert denied_action(stack, register) is None
-    # ...but not tag any task definition on its own.
+    # ...but not tag a task definition on its own: the statement's ecs:CreateAction
+    # condition has no key to match, on the very ARN it allows.
     tag = call(
         "RenderFunction",
         "ecs",
         "TagResource",
         resourceArn=f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:1",
+        tags=[{"key": "bluegreen:execution", "value": "e1"}],
     )
+    assert stack.rights is not None
+    assert [n.resource for n in stack.rights.needs(tag)] == [tag.params["resourceArn"]]
     assert denied_action(stack, tag) == "ecs:TagResource"
 
 

@@ -114,6 +114,12 @@ def _ecs_register_task_definition(call: AwsCall, account: AccountView) -> list[N
     return needs
 
 
+def _ecs_tag_resource(call: AwsCall, account: AccountView) -> list[Need]:
+    # On its own, not as part of a create call: no ecs:CreateAction in the context.
+    resource = str(call.params.get("resourceArn", "*"))
+    return [Need(call.action, resource, _tag_context(call.params.get("tags")))]
+
+
 def _codedeploy_group(call: AwsCall, account: AccountView) -> list[Need]:
     application = call.params.get("applicationName")
     group = call.params.get("deploymentGroupName")
@@ -290,6 +296,7 @@ RULES: dict[str, Rule] = {
     "ecs:DescribeServices": _ecs_describe_services,
     "ecs:UpdateService": _ecs_update_service,
     "ecs:RegisterTaskDefinition": _ecs_register_task_definition,
+    "ecs:TagResource": _ecs_tag_resource,
     "codedeploy:CreateDeployment": _codedeploy_group,
     "codedeploy:GetDeploymentGroup": _codedeploy_group,
     "codedeploy:ListDeployments": _codedeploy_group,
