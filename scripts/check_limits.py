@@ -110,9 +110,11 @@ def largest_documents() -> dict[str, Any]:
                 "repository": name,
                 "tag": text(128),
                 "digest": "sha256:" + "f" * 64,
+                "pushed_at": at,
             },
             "source": "ecr-push",
             "requested_at": at,
+            "retry_of": text(80),
             "render": {
                 "previous_task_definition": task_definition,
                 "task_definition": task_definition,

@@ -90,6 +90,8 @@ class ImageRef(Model):
     repository: Name
     tag: Annotated[str, Field(min_length=1, max_length=128)]
     digest: Digest
+    # ECR's imagePushedAt for the digest: which of two images is newer, whatever the tags say.
+    pushed_at: datetime | None = None
 
     @property
     def repository_uri(self) -> str:
@@ -199,6 +201,8 @@ class DeploymentState(BaseModel):
     image: ImageRef
     source: Literal["ecr-push", "cli"] = "ecr-push"
     requested_at: datetime
+    # An explicit retry names the execution it retries (the same service and image).
+    retry_of: str | None = None
     render: RenderResult | None = None
     approval: ApprovalDecision | None = None
     scaling: ScalingSnapshot | None = None
