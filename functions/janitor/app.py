@@ -19,12 +19,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     state = DeploymentState.model_validate(json.loads(detail["input"]))
     # stopDate: when the execution ended (epoch milliseconds); a retry sees it grow older.
     ended = datetime.fromtimestamp(int(detail["stopDate"]) / 1000, UTC)
+    moment = now()
     done = clean_up(
         state,
         wiring.deployments(),
         wiring.scalable_targets(),
         wiring.state_table(),
-        waited=now() - ended,
+        moment - ended,
+        wiring.task_callbacks(),
+        moment,
     )
     metrics.add_metric(name="ExecutionsCleanedUp", unit="Count", value=1)
     logger.warning("cleaned up after execution", status=detail.get("status"), actions=done)

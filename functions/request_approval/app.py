@@ -18,6 +18,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     requested = approval.request(
         ApprovalTask.model_validate(event),
         wiring.state_table(),
+        wiring.state_table(),
         wiring.mailer(settings.SENDER_EMAIL),
         wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
         wiring.signing_key(settings.SIGNING_SECRET_ARN),

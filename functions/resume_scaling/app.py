@@ -5,5 +5,7 @@ from bluegreen.handler import state_step
 from bluegreen.steps.scaling import resume
 
 lambda_handler = state_step(
-    lambda state, _now: resume(state, wiring.scalable_targets(), wiring.state_table())
+    lambda state, now: resume(
+        state, wiring.scalable_targets(), wiring.state_table(), wiring.task_callbacks(), now
+    )
 )

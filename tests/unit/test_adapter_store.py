@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from bluegreen.adapters.store import StateTable
+from bluegreen.adapters.store import Displaced, Queued, Released, StateTable
 from bluegreen.domain import approval as rules
 from bluegreen.domain.approval import ApprovalRecord
-from bluegreen.errors import ApprovalAlreadyDecided, ApprovalNotFound, ServiceLocked
+from bluegreen.domain.queue import QueuedImage
+from bluegreen.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalNotFound,
+    ImageOutdated,
+    ServiceLocked,
+    Superseded,
+)
 from bluegreen.models import ScalingSnapshot
 from botocore.exceptions import ClientError
 
@@ -179,12 +186,131 @@ def test_no_snapshot_without_a_lock(table: StateTable) -> None:
 def test_only_the_owner_releases_the_lock(table: StateTable) -> None:
     table.acquire_lock(KEY, "exec-a", NOW)
 
-    assert table.release_lock(KEY, "exec-b") is False
+    assert table.release_lock(KEY, "exec-b", NOW) is None
     assert table.lock(KEY)["owner"] == "exec-a"  # type: ignore[index]
-    assert table.release_lock(KEY, "exec-a") is True
+    assert table.release_lock(KEY, "exec-a", NOW) == Released(handed_to=None, wake=None)
     assert table.lock(KEY) is None
-    assert table.release_lock(KEY, "exec-a") is True  # releasing twice is harmless
+    assert table.release_lock(KEY, "exec-a", NOW) is None  # releasing twice is harmless
     table.acquire_lock(KEY, "exec-b", NOW)  # and the service is free again
+
+
+# --- newest wins: the service's queue ------------------------------------------------------
+
+
+def image(execution: str, minute: int, digit: str | None = None) -> QueuedImage:
+    """An image pushed ``minute`` minutes after NOW; its digest is made of one digit."""
+    return QueuedImage(
+        execution=execution,
+        tag=f"v1.0.{minute}",
+        digest="sha256:" + (digit or str(minute % 10)) * 64,
+        pushed_at=NOW + timedelta(minutes=minute),
+    )
+
+
+def deploy(table: StateTable, img: QueuedImage) -> None:
+    """Admit, take the turn and release as deployed: production now runs ``img``."""
+    table.admit(KEY, img)
+    assert table.take_turn(KEY, img, "token-" + img.execution, NOW) == Queued(behind=None)
+    assert table.release_lock(KEY, img.execution, NOW, deployed=True) == Released(
+        handed_to=None, wake=None
+    )
+
+
+def test_a_newer_image_displaces_the_one_waiting_with_its_approval(table: StateTable) -> None:
+    older, newer = image("exec-a", 1), image("exec-b", 2)
+    assert table.admit(KEY, older) is None
+    table.attach_approval(KEY, "exec-a", "appr-a")
+
+    assert table.admit(KEY, newer) == Displaced(older, approval_id="appr-a", token=None)
+    with pytest.raises(Superseded, match=r"superseded by v1\.0\.2 \(2222222\), pushed later"):
+        table.attach_approval(KEY, "exec-a", "appr-a2")
+    with pytest.raises(Superseded, match=r"v1\.0\.2"):
+        table.take_turn(KEY, older, "token-a", NOW)
+
+
+def test_an_older_image_is_not_admitted_behind_a_newer_one(table: StateTable) -> None:
+    table.admit(KEY, image("exec-b", 2))
+
+    with pytest.raises(Superseded, match=r"superseded by v1\.0\.2"):
+        table.admit(KEY, image("exec-a", 1))
+    assert table.queue(KEY)["waiting"] == "exec-b"
+
+
+def test_admitting_the_same_execution_again_changes_nothing(table: StateTable) -> None:
+    img = image("exec-a", 1)
+    table.admit(KEY, img)
+    table.attach_approval(KEY, "exec-a", "appr-a")
+
+    assert table.admit(KEY, img) is None  # a retried step
+    assert table.queue(KEY)["waiting_approval"] == "appr-a"
+
+
+def test_the_image_waiting_takes_a_free_lock(table: StateTable) -> None:
+    img = image("exec-a", 1)
+    table.admit(KEY, img)
+
+    assert table.take_turn(KEY, img, "token-a", NOW) == Queued(behind=None)
+    assert table.lock(KEY)["owner"] == "exec-a"  # type: ignore[index]
+    assert "waiting" not in table.queue(KEY)
+    assert table.take_turn(KEY, img, "token-a2", NOW) == Queued(behind=None)  # a retry
+
+
+def test_an_image_waits_behind_a_deployment_and_is_handed_the_lock(
+    table: StateTable,
+) -> None:
+    first, second = image("exec-a", 1), image("exec-b", 2)
+    table.admit(KEY, first)
+    table.take_turn(KEY, first, "token-a", NOW)
+    table.admit(KEY, second)
+
+    assert table.take_turn(KEY, second, "token-b", NOW) == Queued(behind=first)
+    with pytest.raises(ServiceLocked):
+        table.acquire_lock(KEY, "exec-b", NOW)
+    assert table.release_lock(KEY, "exec-a", NOW, deployed=True) == Released(
+        handed_to="exec-b", wake="token-b"
+    )
+    assert table.lock(KEY)["owner"] == "exec-b"  # type: ignore[index]
+    assert table.take_turn(KEY, second, "token-b2", NOW) == Queued(behind=None)  # woken late
+
+
+def test_a_newer_image_displaces_the_one_waiting_for_its_turn(table: StateTable) -> None:
+    first, second, third = image("exec-a", 1), image("exec-b", 2), image("exec-c", 3)
+    table.admit(KEY, first)
+    table.take_turn(KEY, first, "token-a", NOW)
+    table.admit(KEY, second)
+    table.take_turn(KEY, second, "token-b", NOW)
+
+    assert table.admit(KEY, third) == Displaced(second, approval_id=None, token="token-b")
+    assert table.release_lock(KEY, "exec-a", NOW) == Released(
+        handed_to=None, wake=None
+    )  # exec-c: no turn asked
+
+
+def test_a_push_never_takes_production_backwards(table: StateTable) -> None:
+    deploy(table, image("exec-b", 2))
+
+    with pytest.raises(ImageOutdated, match=r"before v1\.0\.2 \(2222222\), which production"):
+        table.admit(KEY, image("exec-a", 1))
+    with pytest.raises(ImageOutdated, match="production runs already"):
+        table.admit(KEY, image("exec-b-retry2", 2))
+    table.admit(KEY, image("exec-c", 3))  # newer: admitted
+
+
+def test_an_image_older_than_the_one_deploying_is_refused(table: StateTable) -> None:
+    table.admit(KEY, image("exec-b", 2))
+    table.take_turn(KEY, image("exec-b", 2), "token-b", NOW)
+
+    with pytest.raises(ImageOutdated, match="which is being deployed"):
+        table.admit(KEY, image("exec-a", 1))
+
+
+def test_a_rolled_back_image_does_not_count_as_running(table: StateTable) -> None:
+    deploy(table, image("exec-a", 1))
+    table.admit(KEY, image("exec-b", 3))
+    table.take_turn(KEY, image("exec-b", 3), "token-b", NOW)
+    table.release_lock(KEY, "exec-b", NOW)  # rolled back: production still runs exec-a's
+
+    table.admit(KEY, image("exec-c", 2))  # newer than what runs
 
 
 # --- history ------------------------------------------------------------------------------

@@ -101,3 +101,19 @@ class ApprovalExpired(BluegreenError):
 
 class ApprovalAlreadyDecided(BluegreenError):
     """The approval was already decided, or the one-time form was already used."""
+
+
+class Superseded(BluegreenError):
+    """A newer image of the same service replaced this one before it changed the service.
+
+    ``by`` names the newer image (``v1.4.1 (9f8e7d6)``) when it is known.
+    """
+
+    def __init__(self, message: str, by: str | None = None) -> None:
+        self.by = by
+        super().__init__(message)
+
+
+class ImageOutdated(BluegreenError):
+    """The image is older than the one production runs (or is being deployed): a push never
+    takes a service backwards; an operator's rollback does."""

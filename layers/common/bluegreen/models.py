@@ -118,6 +118,15 @@ class ApprovalDecision(Model):
     decided_at: datetime
 
 
+class Turn(Model):
+    """What TakeTurn hands back (``$.turn``): the lock is this execution's (``acquired``),
+    or the lock was released and it takes its turn again."""
+
+    acquired: bool
+    behind: str | None = None  # the execution it waited for, if it waited
+    at: datetime
+
+
 class ScalingSnapshot(Model):
     """The scalable target's ``SuspendedState`` as it was before we touched it."""
 
@@ -205,6 +214,7 @@ class DeploymentState(BaseModel):
     retry_of: str | None = None
     render: RenderResult | None = None
     approval: ApprovalDecision | None = None
+    turn: Turn | None = None
     scaling: ScalingSnapshot | None = None
     deployment: DeploymentProgress | None = None
     probe: ProbeProgress | None = None
@@ -224,3 +234,12 @@ class ApprovalTask(Model):
 
     state: DeploymentState
     task_token: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class TurnTask(Model):
+    """The payload of the ``TakeTurn`` task: the state, the callback token, and the
+    execution's own ARN (the lock's owner is found next to it)."""
+
+    state: DeploymentState
+    task_token: Annotated[str, Field(min_length=1, max_length=1024)]
+    execution_arn: Annotated[str, Field(pattern=r"^arn:[^:]+:states:")]

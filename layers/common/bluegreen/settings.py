@@ -35,6 +35,11 @@ class ApprovalRequestSettings(TableSettings):
     SENDER_EMAIL: str
 
 
+class TurnSettings(TableSettings):
+    # Named, not referenced: the janitor watches the state machine that runs TakeTurn.
+    JANITOR_FUNCTION_NAME: str
+
+
 class ApprovalApiSettings(TableSettings):
     SIGNING_SECRET_ARN: str
 

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
     from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
     from bluegreen.adapters.parameters import Parameters
+    from bluegreen.adapters.recovery import JanitorRecovery
     from bluegreen.adapters.secrets import Secrets
-    from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
+    from bluegreen.adapters.stepfunctions import Executions, ExecutionStatus, TaskCallbacks
     from bluegreen.adapters.store import StateTable
 
 
@@ -86,6 +87,23 @@ def task_callbacks() -> TaskCallbacks:
     from bluegreen.adapters.stepfunctions import TaskCallbacks
 
     return TaskCallbacks(boto3.client("stepfunctions", config=SDK_CONFIG))
+
+
+@cache
+def execution_status() -> ExecutionStatus:
+    from bluegreen.adapters.stepfunctions import ExecutionStatus
+
+    return ExecutionStatus(boto3.client("stepfunctions", config=SDK_CONFIG))
+
+
+@cache
+def recovery() -> JanitorRecovery:
+    from bluegreen.adapters.recovery import JanitorRecovery
+    from bluegreen.settings import TurnSettings, load
+
+    return JanitorRecovery(
+        boto3.client("lambda", config=SDK_CONFIG), load(TurnSettings).JANITOR_FUNCTION_NAME
+    )
 
 
 @cache

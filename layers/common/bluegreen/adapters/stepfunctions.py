@@ -37,6 +37,22 @@ class Executions:
         return str(started["executionArn"]), True
 
 
+class ExecutionStatus:
+    def __init__(self, client: SFNClient) -> None:
+        self._sfn = client
+
+    def running(self, execution_arn: str) -> bool:
+        """Whether the execution still runs; one that does not exist does not."""
+        try:
+            with translated():
+                found = self._sfn.describe_execution(executionArn=execution_arn)
+        except ClientError as e:
+            if error_code(e) == "ExecutionDoesNotExist":
+                return False
+            raise
+        return found["status"] == "RUNNING"
+
+
 class TaskCallbacks:
     def __init__(self, client: SFNClient) -> None:
         self._sfn = client

@@ -3,7 +3,9 @@
 Single-table layout (pk, sk):
   APPROVAL#<id>      REQUEST                   the approval request, with the task token
   APPROVAL#<id>      NONCE#<nonce>             a one-time decision form, expiring
-  LOCK#<cluster>/<service>  LOCK               owner execution + the scaling snapshot
+  LOCK#<cluster>/<service>  LOCK               the service's queue: the lock's owner (and
+                                               the scaling snapshot it saved), the image
+                                               waiting, and the image production runs
   SERVICE#<cluster>/<service>  DEPLOY#<time>#<execution>   one finished deployment
 """
 
@@ -18,7 +20,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bluegreen.adapters.aws import error_code, translated
-from bluegreen.errors import ApprovalAlreadyDecided, ApprovalNotFound, ServiceLocked
+from bluegreen.domain.queue import Displaced, Queued, QueuedImage, Released
+from bluegreen.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalNotFound,
+    ImageOutdated,
+    ServiceLocked,
+    Superseded,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,6 +50,18 @@ def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
 
 def _conditional_failed(e: Exception) -> bool:
     return isinstance(e, ClientError) and error_code(e) == "ConditionalCheckFailedException"
+
+
+def _old_item(e: Exception) -> dict[str, Any]:
+    """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure)."""
+    return _plain(getattr(e, "response", {}).get("Item", {}))
+
+
+def _image(item: Mapping[str, Any], role: str) -> QueuedImage | None:
+    """The ``owner``/``waiting``/``current`` image kept on a service's queue item."""
+
+    document = item.get(f"{role}_image")
+    return QueuedImage.model_validate_json(document) if document else None
 
 
 class StateTable:
@@ -111,6 +132,14 @@ class StateTable:
                 raise ApprovalAlreadyDecided("this request was already decided") from e
             raise
 
+    def supersede_approval(self, approval_id: str, by: str, at: datetime) -> bool:
+        """Close a pending request for a newer image; False if it was decided already."""
+        try:
+            self.decide(approval_id, "superseded", by, at)
+        except ApprovalAlreadyDecided:
+            return False
+        return True
+
     def expire(self, approval_id: str) -> None:
         with translated():
             self._ddb.update_item(
@@ -154,6 +183,138 @@ class StateTable:
                 ) from e
             raise
 
+    # the service's queue: who deploys, who waits, what runs ---------------------------
+    def admit(self, key: str, image: QueuedImage) -> Displaced | None:
+        """Make ``image`` the one waiting, if it is newer than every image that counts.
+
+        Newer than the one waiting (which it displaces), the one deploying and the one
+        production runs by our record; else :class:`Superseded` (a newer one waits) or
+        :class:`ImageOutdated`. Admitting the same execution again (a retry) is a no-op.
+        """
+        values = {":me": image.execution, ":t": image.pushed_ms, ":d": image.digest}
+        try:
+            with translated():
+                old = self._ddb.update_item(
+                    TableName=self._table,
+                    Key=self._queue_key(key),
+                    UpdateExpression=(
+                        "SET waiting = :me, waiting_pushed_ms = :t, waiting_image = :img "
+                        "REMOVE waiting_approval, waiting_token"
+                    ),
+                    ConditionExpression=(
+                        "(attribute_not_exists(waiting) OR waiting_pushed_ms <= :t) "
+                        "AND (attribute_not_exists(owner_pushed_ms) OR owner_pushed_ms <= :t "
+                        "OR #o = :me) "
+                        "AND (attribute_not_exists(current_pushed_ms) OR current_pushed_ms < :t "
+                        "OR (current_pushed_ms = :t AND current_digest <> :d)) "
+                        "AND NOT (waiting = :me)"
+                    ),
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues=_item({**values, ":img": image.model_dump_json()}),
+                    ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except Exception as e:
+            if not _conditional_failed(e):
+                raise
+            item = _old_item(e)
+            if item.get("waiting") == image.execution:
+                return None  # admitted already: this is a retry
+            raise _refusal(item, image) from e
+        item = _plain(old.get("Attributes", {}))
+        displaced = _image(item, "waiting")
+        if displaced is None:
+            return None
+        return Displaced(displaced, item.get("waiting_approval"), item.get("waiting_token"))
+
+    def attach_approval(self, key: str, execution: str, approval_id: str) -> None:
+        """Note the waiting image's approval request, so a newer image can close it."""
+        self._while_waiting(key, execution, "SET waiting_approval = :v", approval_id)
+
+    def take_turn(self, key: str, image: QueuedImage, token: str, now: datetime) -> Queued:
+        """Take the lock if it is free and we are the image waiting; else wait behind it.
+
+        Waiting keeps ``token``: whoever releases the lock wakes us with it. Raises
+        :class:`Superseded` when a newer image took our place.
+        """
+        for _ in range(5):  # the lock may be released between our two writes: look again
+            try:
+                with translated():
+                    self._ddb.update_item(
+                        TableName=self._table,
+                        Key=self._queue_key(key),
+                        UpdateExpression=(
+                            "SET #o = :me, since = :now, owner_pushed_ms = :t, owner_image = :img "
+                            "REMOVE waiting, waiting_pushed_ms, waiting_image, waiting_approval, "
+                            "waiting_token, #snap"
+                        ),
+                        ConditionExpression="waiting = :me AND attribute_not_exists(#o)",
+                        ExpressionAttributeNames={"#o": "owner", "#snap": "snapshot"},
+                        ExpressionAttributeValues=_item(
+                            {
+                                ":me": image.execution,
+                                ":now": now.isoformat(),
+                                ":t": image.pushed_ms,
+                                ":img": image.model_dump_json(),
+                            }
+                        ),
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
+                return Queued(behind=None)
+            except Exception as e:
+                if not _conditional_failed(e):
+                    raise
+                item = _old_item(e)
+            if item.get("owner") == image.execution:
+                return Queued(behind=None)  # a retry of a turn already taken
+            if item.get("waiting") != image.execution:
+                raise _displaced_by(item)
+            try:
+                self._while_waiting(
+                    key, image.execution, "SET waiting_token = :v", token, held=True
+                )
+            except ServiceLocked:
+                continue  # released in between: take it
+            return Queued(behind=_image(item, "owner"))
+        raise ServiceLocked(f"{key}: the lock changed hands five times while we looked")
+
+    def queue(self, key: str) -> dict[str, Any]:
+        """The service's queue item as stored (empty when nothing was ever queued)."""
+        with translated():
+            found = self._ddb.get_item(
+                TableName=self._table, Key=self._queue_key(key), ConsistentRead=True
+            )
+        return _plain(found.get("Item", {}))
+
+    def _while_waiting(
+        self, key: str, execution: str, update: str, value: str, held: bool = False
+    ) -> None:
+        # Waiting for the turn: only while someone else holds the lock.
+        held_by = "attribute_exists(#o) AND #o <> :me" if held else "NOT #o = :me"
+        condition = f"waiting = :me AND {held_by}"
+        try:
+            with translated():
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=self._queue_key(key),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues=_item({":me": execution, ":v": value}),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except Exception as e:
+            if not _conditional_failed(e):
+                raise
+            item = _old_item(e)
+            if item.get("waiting") != execution:
+                raise _displaced_by(item) from e
+            raise ServiceLocked(f"{key} is free again") from e
+
+    @staticmethod
+    def _queue_key(key: str) -> dict[str, AttributeValueTypeDef]:
+        return _item({"pk": f"LOCK#{key}", "sk": "LOCK"})
+
     # locks -------------------------------------------------------------------------------
     def acquire_lock(self, key: str, owner: str, now: datetime) -> None:
         """Take the service's lock; taking it again as its owner is a no-op (retries)."""
@@ -162,33 +323,29 @@ class StateTable:
                 # An update, not a put: the owner's retry must keep the saved snapshot.
                 self._ddb.update_item(
                     TableName=self._table,
-                    Key=_item({"pk": f"LOCK#{key}", "sk": "LOCK"}),
+                    Key=self._queue_key(key),
                     UpdateExpression="SET #o = :me, since = if_not_exists(since, :now)",
-                    ConditionExpression="attribute_not_exists(pk) OR #o = :me",
+                    ConditionExpression="attribute_not_exists(#o) OR #o = :me",
                     ExpressionAttributeNames={"#o": "owner"},
                     ExpressionAttributeValues=_item({":me": owner, ":now": now.isoformat()}),
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except Exception as e:
             if _conditional_failed(e):
-                holder = _plain(getattr(e, "response", {}).get("Item", {})).get("owner", "?")
+                holder = _old_item(e).get("owner", "?")
                 raise ServiceLocked(f"{key} is being deployed by {holder}") from e
             raise
 
     def lock(self, key: str) -> dict[str, Any] | None:
-        with translated():
-            found = self._ddb.get_item(
-                TableName=self._table,
-                Key=_item({"pk": f"LOCK#{key}", "sk": "LOCK"}),
-                ConsistentRead=True,
-            )
-        return _plain(found["Item"]) if "Item" in found else None
+        """The service's lock while someone holds it; None when it is free."""
+        item = self.queue(key)
+        return item if item.get("owner") else None
 
     def save_snapshot(self, key: str, owner: str, snap: ScalingSnapshot) -> None:
         with translated():
             self._ddb.update_item(
                 TableName=self._table,
-                Key=_item({"pk": f"LOCK#{key}", "sk": "LOCK"}),
+                Key=self._queue_key(key),
                 # SNAPSHOT is a DynamoDB reserved word: it must go through a name placeholder.
                 UpdateExpression="SET #snap = if_not_exists(#snap, :s)",
                 ConditionExpression="#o = :me",
@@ -206,21 +363,58 @@ class StateTable:
 
         return ScalingSnapshot.model_validate_json(lock["snapshot"])
 
-    def release_lock(self, key: str, owner: str) -> bool:
-        try:
-            with translated():
-                self._ddb.delete_item(
-                    TableName=self._table,
-                    Key=_item({"pk": f"LOCK#{key}", "sk": "LOCK"}),
-                    ConditionExpression="attribute_not_exists(pk) OR #o = :me",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues=_item({":me": owner}),
-                )
-        except Exception as e:
-            if _conditional_failed(e):
-                return False
-            raise
-        return True
+    def release_lock(
+        self, key: str, owner: str, now: datetime, deployed: bool = False
+    ) -> Released | None:
+        """Release the lock held by ``owner``, handing it to the image waiting for its turn
+        if one waits; None if ``owner`` does not hold it (so it is safe to repeat).
+
+        ``deployed``: the owner's image is now what production runs.
+        """
+        for _ in range(5):  # the image waiting may change between our read and our write
+            item = self.queue(key)
+            if item.get("owner") != owner:
+                return None
+            sets = ["current_image = :mine, current_pushed_ms = :mine_t, current_digest = :d"]
+            values: dict[str, Any] = {":me": owner}
+            if deployed and (mine := _image(item, "owner")) is not None:
+                values |= {":mine": mine.model_dump_json(), ":mine_t": mine.pushed_ms}
+                values[":d"] = mine.digest
+            else:
+                sets = []
+            removed = ["#snap"]
+            token = item.get("waiting_token")
+            if token:  # the lock goes straight to it: nobody can take it in between
+                sets += [
+                    "#o = waiting, since = :now, owner_image = waiting_image",
+                    "owner_pushed_ms = waiting_pushed_ms",
+                ]
+                removed += ["waiting", "waiting_pushed_ms", "waiting_image"]
+                removed += ["waiting_approval", "waiting_token"]
+                values |= {":now": now.isoformat(), ":tok": token}
+                condition = "#o = :me AND waiting_token = :tok"
+            else:
+                removed += ["#o", "since", "owner_pushed_ms", "owner_image"]
+                condition = "#o = :me AND attribute_not_exists(waiting_token)"
+            update = (f"SET {', '.join(sets)} " if sets else "") + f"REMOVE {', '.join(removed)}"
+            try:
+                with translated():
+                    self._ddb.update_item(
+                        TableName=self._table,
+                        Key=self._queue_key(key),
+                        UpdateExpression=update,
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames={"#o": "owner", "#snap": "snapshot"},
+                        ExpressionAttributeValues=_item(values),
+                    )
+            except Exception as e:
+                if not _conditional_failed(e):
+                    raise
+                continue
+            if token:
+                return Released(handed_to=str(item["waiting"]), wake=str(token))
+            return Released(handed_to=None, wake=None)
+        raise ServiceLocked(f"{key}: the image waiting changed five times while we released")
 
     # history -----------------------------------------------------------------------------
     def record_outcome(
@@ -248,3 +442,27 @@ class StateTable:
                 Limit=limit,
             )
         return [json.loads(_plain(i)["summary"]) for i in found.get("Items", [])]
+
+
+def _displaced_by(item: Mapping[str, Any]) -> Superseded:
+    newer = _image(item, "waiting")
+    if newer is None:
+        return Superseded("no longer the image waiting for this service")
+    return Superseded(f"superseded by {newer.label}, pushed later", by=newer.label)
+
+
+def _refusal(item: Mapping[str, Any], image: QueuedImage) -> Exception:
+    """Why ``image`` was not admitted: a newer image waits, deploys, or runs."""
+    waiting = _image(item, "waiting")
+    if waiting is not None and int(item.get("waiting_pushed_ms", 0)) > image.pushed_ms:
+        return _displaced_by(item)
+    for role, where in (("owner", "is being deployed"), ("current", "production runs")):
+        other = _image(item, role)
+        if other is not None and other.pushed_ms >= image.pushed_ms:
+            if other.digest == image.digest:
+                return ImageOutdated(f"{image.label} is the image production runs already")
+            return ImageOutdated(
+                f"{image.label} was pushed before {other.label}, which {where}; "
+                "a push never takes a service backwards (roll back on purpose instead)"
+            )
+    return Superseded("a newer image took its place")

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from bluegreen.domain import approval as rules
 from bluegreen.domain.approval import ApprovalRecord, Decision, LinkParams, Status
 from bluegreen.domain.messages import Email, approval_email, approval_slack
-from bluegreen.errors import ApprovalExpired, ApproversUnreachable, AwsThrottled, MailRefused
+from bluegreen.errors import (
+    ApprovalExpired,
+    ApproversUnreachable,
+    AwsThrottled,
+    MailRefused,
+    Superseded,
+)
 
 if TYPE_CHECKING:  # RequestApproval's input: the approval API never builds the state's models
     from bluegreen.models import ApprovalTask
@@ -26,6 +32,10 @@ class ApprovalStore(Protocol):
     def consume_nonce(
         self, approval_id: str, nonce: str, recipient: str, now: datetime
     ) -> None: ...
+
+
+class Queue(Protocol):
+    def attach_approval(self, key: str, execution: str, approval_id: str) -> None: ...
 
 
 class Mailer(Protocol):
@@ -65,6 +75,7 @@ class Requested:
 def request(
     task: ApprovalTask,
     store: ApprovalStore,
+    queue: Queue,
     mailer: Mailer,
     chat: Chat | None,
     secret: bytes,
@@ -80,6 +91,15 @@ def request(
     """
     record = rules.record_for(task.state, rules.new_approval_id(), task.task_token, now)
     store.put_approval(record)
+    try:
+        # Noted on the service's queue before anyone holds a link: a newer image that
+        # arrives from now on closes this request; one that came first ends us here.
+        queue.attach_approval(
+            task.state.service.lock_key, record.execution_name, record.approval_id
+        )
+    except Superseded as e:
+        store.decide(record.approval_id, "superseded", e.by or "a newer image", now)
+        raise
     emailed: list[str] = []
     unreached: list[Unreached] = []
     throttled = False

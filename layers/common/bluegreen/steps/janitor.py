@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bluegreen.domain import deployment as rules
 from bluegreen.errors import RollbackInProgress
 from bluegreen.models import DeploymentState
+from bluegreen.steps.queue import Callbacks
 from bluegreen.steps.scaling import Locks, Targets, restore
 
 # Lambda retries a failed asynchronous invocation twice, about one and then two minutes
@@ -29,6 +30,8 @@ def clean_up(
     targets: Targets,
     locks: Locks,
     waited: timedelta,
+    callbacks: Callbacks,
+    now: datetime,
 ) -> list[str]:
     """Roll back what the execution left running, restore scaling, release its lock.
 
@@ -72,7 +75,7 @@ def clean_up(
             f"CodeDeploy was still rolling back with {', '.join(rolling_back)} "
             f"{int(waited.total_seconds())} s after the execution ended"
         )
-    snap = restore(service, state.execution_name, None, targets, locks)
+    snap = restore(service, state.execution_name, None, targets, locks, callbacks, now)
     if snap is not None and snap.registered:
         done.append(f"scaling of {snap.resource_id} restored")
     done.append(f"lock of {service.lock_key} released")

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bluegreen.domain import scaling
+from bluegreen.domain.queue import Released
 from bluegreen.models import DeploymentState, ScalingSnapshot, ServiceConfig
+from bluegreen.steps.queue import Callbacks, release
 
 
 class Targets(Protocol):
@@ -19,7 +21,9 @@ class Locks(Protocol):
     def acquire_lock(self, key: str, owner: str, now: datetime) -> None: ...
     def save_snapshot(self, key: str, owner: str, snap: ScalingSnapshot) -> None: ...
     def saved_snapshot(self, key: str, owner: str) -> ScalingSnapshot | None: ...
-    def release_lock(self, key: str, owner: str) -> bool: ...
+    def release_lock(
+        self, key: str, owner: str, now: datetime, deployed: bool = False
+    ) -> Released | None: ...
 
 
 def suspend(
@@ -45,8 +49,12 @@ def restore(
     known: ScalingSnapshot | None,
     targets: Targets,
     locks: Locks,
+    callbacks: Callbacks,
+    now: datetime,
+    deployed: bool = False,
 ) -> ScalingSnapshot | None:
-    """Put back the saved SuspendedState and release the lock; safe to repeat.
+    """Put back the saved SuspendedState, release the lock to the image waiting for its
+    turn; safe to repeat. ``deployed``: production now runs the owner's image.
 
     Only the lock's owner restores: once released (a retry after success) or taken by the
     next deployment, writing our old snapshot would undo someone else's suspension.
@@ -56,10 +64,17 @@ def restore(
     snap = known or locks.saved_snapshot(service.lock_key, owner)
     if snap is not None and snap.registered:
         targets.set_suspended(snap.resource_id, scaling.prior_state(snap))
-    locks.release_lock(service.lock_key, owner)
+    release(service.lock_key, owner, locks, callbacks, now, deployed)
     return snap
 
 
-def resume(state: DeploymentState, targets: Targets, locks: Locks) -> DeploymentState:
-    snap = restore(state.service, state.execution_name, state.scaling, targets, locks)
+def resume(
+    state: DeploymentState, targets: Targets, locks: Locks, callbacks: Callbacks, now: datetime
+) -> DeploymentState:
+    deployed = bool(state.deployment and state.deployment.succeeded) or bool(
+        state.rollback and state.rollback.release_live
+    )
+    snap = restore(
+        state.service, state.execution_name, state.scaling, targets, locks, callbacks, now, deployed
+    )
     return state.model_copy(update={"scaling": snap})
