@@ -91,6 +91,11 @@ HANDLERS: dict[str, Handler] = {
             "SERVICES_PARAMETER_NAME": "/bluegreen/services",
         },
     ),
+    "admit": Handler(
+        ["dynamodb", "stepfunctions"],
+        ["wiring.state_table()", "wiring.task_callbacks()"],
+        env=_TABLE,
+    ),
     "render": Handler(["ecs"], ["wiring.task_definitions()"]),
     "request_approval": Handler(
         ["dynamodb", "secretsmanager", "ses"],
@@ -117,6 +122,17 @@ HANDLERS: dict[str, Handler] = {
         [("bluegreen.domain.approval:LinkParams", "link_params")],
         {**_TABLE, "SIGNING_SECRET_ARN": _ARN.format("secretsmanager", "secret:bluegreen/signing")},
     ),
+    "take_turn": Handler(
+        ["dynamodb", "stepfunctions", "lambda"],
+        [
+            "wiring.state_table()",
+            "wiring.task_callbacks()",
+            "wiring.execution_status()",
+            "wiring.recovery()",
+        ],
+        [("bluegreen.models:TurnTask", "turn_task")],
+        {**_TABLE, "JANITOR_FUNCTION_NAME": "bluegreen-janitor"},
+    ),
     "suspend_scaling": Handler(
         ["application-autoscaling", "dynamodb"],
         ["wiring.scalable_targets()", "wiring.state_table()"],
@@ -128,27 +144,34 @@ HANDLERS: dict[str, Handler] = {
     "continue_deployment": Handler(["codedeploy"], ["wiring.deployments()"]),
     "rollback": Handler(["codedeploy"], ["wiring.deployments()"]),
     "resume_scaling": Handler(
-        ["application-autoscaling", "dynamodb"],
-        ["wiring.scalable_targets()", "wiring.state_table()"],
+        ["application-autoscaling", "dynamodb", "stepfunctions"],
+        ["wiring.scalable_targets()", "wiring.state_table()", "wiring.task_callbacks()"],
         env=_TABLE,
     ),
     "notify": Handler(
-        ["sns", "secretsmanager", "dynamodb"],
+        ["sns", "secretsmanager", "dynamodb", "ses"],
         [
             "load(NotifySettings)",
             "wiring.topic(load(NotifySettings).TOPIC_ARN)",
             "wiring.secrets()",
             "wiring.state_table()",
+            "wiring.mailer(load(NotifySettings).SENDER_EMAIL)",
         ],
         env={
             **_TABLE,
             "TOPIC_ARN": _ARN.format("sns", "bluegreen-notifications"),
             "SLACK_WEBHOOK_SECRET_NAME": "bluegreen/slack-webhook",
+            "SENDER_EMAIL": "bluegreen@example.com",
         },
     ),
     "janitor": Handler(
-        ["codedeploy", "application-autoscaling", "dynamodb"],
-        ["wiring.deployments()", "wiring.scalable_targets()", "wiring.state_table()"],
+        ["codedeploy", "application-autoscaling", "dynamodb", "stepfunctions"],
+        [
+            "wiring.deployments()",
+            "wiring.scalable_targets()",
+            "wiring.state_table()",
+            "wiring.task_callbacks()",
+        ],
         [(STATE, "janitor_input")],
         _TABLE,
     ),
@@ -206,6 +229,13 @@ def samples() -> dict[str, Any]:
         "state": state,
         "janitor_input": started,
         "approval_task": {"state": state, "task_token": "AAAA" * 64},
+        "turn_task": {
+            "state": state,
+            "task_token": "AAAA" * 64,
+            "execution_arn": _ARN.format(
+                "states", f"execution:bluegreen-deploy:{state['execution_name']}"
+            ),
+        },
         "ecr_push": push,
         "link_params": link["queryStringParameters"],
     }

@@ -124,6 +124,7 @@ def largest_documents() -> dict[str, Any]:
                 ],
             },
             "approval": {"decision": "approved", "approver": text(254), "decided_at": at},
+            "turn": {"acquired": True, "behind": text(80), "at": at},
             "scaling": {
                 "resource_id": f"service/{name}/{name}",
                 "registered": True,

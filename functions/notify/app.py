@@ -21,6 +21,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         wiring.topic(settings.TOPIC_ARN),
         wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
         wiring.state_table(),
+        wiring.mailer(settings.SENDER_EMAIL),
         now(),
     )
     metrics.add_metric(name=f"Deployment_{notified.outcome}", unit="Count", value=1)

@@ -21,6 +21,7 @@ import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain import approval as rules
+from bluegreen.domain.queue import queued_image
 from bluegreen.errors import ConfigurationInvalid, ServiceLocked
 from bluegreen.models import DeploymentState
 from bluegreen.steps.scaling import suspend
@@ -217,6 +218,7 @@ class Approvals:
         """Run RequestApproval for a waiting execution; the link mailed to the approver."""
         deployment = rendered()
         self.execution, self.token = self.machine.start(deployment.dump())
+        self.table.admit(deployment.service.lock_key, queued_image(deployment))  # as Admit did
         answer = request_handler.lambda_handler(
             {"state": deployment.dump(), "task_token": self.token}, self.context
         )
@@ -510,6 +512,7 @@ def test_notify_records_the_outcome_and_hands_the_state_back(
     monkeypatch.setenv("TABLE_NAME", "bluegreen-state")
     monkeypatch.setenv("TOPIC_ARN", topic)
     monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")  # not created
+    monkeypatch.setenv("SENDER_EMAIL", "bluegreen@example.com")
     document = rendered().dump()
 
     answer = load_handler("notify").lambda_handler(document, lambda_context)

@@ -18,6 +18,7 @@ from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.approval import LinkParams
 from bluegreen.domain.messages import Email
+from bluegreen.domain.queue import queued_image
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
     ApprovalExpired,
@@ -83,16 +84,15 @@ class World:
     approval_id: str = ""
 
     def request(self, chat: bool = True) -> approval.Requested:
+        return self.ask(self.outbox, self.outbox if chat else None)
+
+    def ask(self, mailer: Outbox, chat: Outbox | None) -> approval.Requested:
+        """Start an execution, admit its image (as Admit does), and request approval."""
         self.execution, self.token = self.machine.start(self.deployment.dump())
         task = ApprovalTask(state=self.deployment, task_token=self.token)
+        self.store.admit(self.deployment.service.lock_key, queued_image(self.deployment))
         requested = approval.request(
-            task,
-            self.store,
-            self.outbox,
-            self.outbox if chat else None,
-            SIGNING_KEY,
-            BASE_URL,
-            NOW,
+            task, self.store, self.store, mailer, chat, SIGNING_KEY, BASE_URL, NOW
         )
         self.approval_id = requested.approval_id
         return requested
@@ -370,12 +370,7 @@ class SlackDown(Outbox):
 
 
 def test_a_slack_outage_does_not_stop_the_emails_or_the_request(world: World) -> None:
-    world.execution, world.token = world.machine.start(world.deployment.dump())
-    task = ApprovalTask(state=world.deployment, task_token=world.token)
-
-    requested = approval.request(
-        task, world.store, world.outbox, SlackDown(), SIGNING_KEY, BASE_URL, NOW
-    )
+    requested = world.ask(world.outbox, SlackDown())
 
     assert not requested.slack_sent
     assert requested.slack_error is not None
@@ -401,9 +396,7 @@ class Refusing(Outbox):
 
 
 def _request(world: World, mailer: Outbox, chat: Outbox | None) -> approval.Requested:
-    world.execution, world.token = world.machine.start(world.deployment.dump())
-    task = ApprovalTask(state=world.deployment, task_token=world.token)
-    return approval.request(task, world.store, mailer, chat, SIGNING_KEY, BASE_URL, NOW)
+    return world.ask(mailer, chat)
 
 
 def test_one_refused_approver_does_not_stop_the_emails_to_the_others(world: World) -> None:
@@ -445,7 +438,8 @@ def test_nobody_reached_fails_the_step_naming_who_and_why_and_closes_the_request
         f"sandbox, ...); {BOB}: SES rejected the message (in the SES sandbox, ...); "
         "Slack: Slack post failed: ConnectionRefusedError"
     )
-    (item,) = [i for i in world.ddb.scan(TableName="bluegreen-state")["Items"]]
+    items = world.ddb.scan(TableName="bluegreen-state")["Items"]
+    (item,) = [i for i in items if i["pk"]["S"].startswith("APPROVAL#")]
     assert item["status"]["S"] == "expired"
 
 

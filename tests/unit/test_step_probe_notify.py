@@ -11,6 +11,7 @@ import pytest
 from bluegreen.adapters.http_probe import check
 from bluegreen.adapters.notifications import Topic
 from bluegreen.adapters.store import StateTable
+from bluegreen.domain.messages import Email
 from bluegreen.errors import TestTrafficUnhealthy
 from bluegreen.models import (
     ApprovalDecision,
@@ -93,6 +94,15 @@ def subscribers(aws: Aws) -> tuple[Topic, str]:
     return Topic(sns, topic), queue
 
 
+class Mailbox:
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+
+    def send(self, email: Email) -> str:
+        self.sent.append(email)
+        return f"message-{len(self.sent)}"
+
+
 def received(aws: Aws, queue: str) -> list[dict[str, Any]]:
     messages = aws.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
@@ -117,7 +127,7 @@ def test_a_rollback_is_announced_and_kept_in_the_history(
         }
     )
 
-    notified = notify(deployment, topic, chat, history, NOW + timedelta(minutes=9))
+    notified = notify(deployment, topic, chat, history, Mailbox(), NOW + timedelta(minutes=9))
 
     assert notified.outcome == "rolled_back"
     assert notified.problems == []
@@ -146,8 +156,52 @@ def test_without_slack_the_outcome_still_reaches_the_topic(
     ddb = aws.client("dynamodb")
     history = StateTable(ddb, create_state_table(ddb))
 
-    notified = notify(rendered(), topic, None, history, NOW)
+    notified = notify(rendered(), topic, None, history, Mailbox(), NOW)
     assert notified.outcome == "succeeded"
     assert notified.state.failure is None
     (message,) = received(aws, queue)
     assert "deployed" in message["Subject"]
+
+
+def test_a_superseded_image_is_announced_and_its_approvers_told_no_decision_is_needed(
+    aws: Aws, subscribers: tuple[Topic, str]
+) -> None:
+    topic, queue = subscribers
+    ddb = aws.client("dynamodb")
+    history = StateTable(ddb, create_state_table(ddb))
+    chat, mailbox = Chat(), Mailbox()
+    cause = "superseded by v1.4.1 (9f8e7d6), pushed later"
+    deployment = rendered().model_copy(update={"error": StepError(Error="Superseded", Cause=cause)})
+
+    notified = notify(deployment, topic, chat, history, mailbox, NOW)
+
+    assert notified.outcome == "superseded"
+    assert notified.state.failure is not None
+    assert (notified.state.failure.error, notified.state.failure.cause) == ("Superseded", cause)
+    (message,) = received(aws, queue)
+    assert "superseded" in message["Subject"]
+    assert f"Reason: Superseded: {cause}" in message["Message"]
+    (posted,) = chat.posted
+    assert ":fast_forward:" in posted["blocks"][0]["text"]["text"]
+    (email,) = mailbox.sent
+    assert email.to == list(deployment.service.approvers)
+    assert "withdrawn" in email.text
+    assert "accept no decision" in email.text
+    (entry,) = history.history("demo/web")
+    assert entry["outcome"] == "superseded"
+
+
+def test_an_image_superseded_before_its_approval_request_mails_nobody(
+    aws: Aws, subscribers: tuple[Topic, str]
+) -> None:
+    topic, _queue = subscribers
+    ddb = aws.client("dynamodb")
+    mailbox = Mailbox()
+    pushed = state().model_copy(  # not rendered: Admit refused it
+        update={"error": StepError(Error="Superseded", Cause="superseded by v1.4.1")}
+    )
+
+    notified = notify(pushed, topic, None, StateTable(ddb, create_state_table(ddb)), mailbox, NOW)
+
+    assert notified.outcome == "superseded"
+    assert mailbox.sent == []

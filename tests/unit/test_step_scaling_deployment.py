@@ -10,6 +10,7 @@ import boto3
 import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
 from bluegreen.adapters.codedeploy import ACTIVE, CodeDeployDeployments
+from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.deployment import appspec
 from bluegreen.errors import (
@@ -58,9 +59,13 @@ class Target:
     aws: Aws
     targets: ScalableTargets
     table: StateTable
+    callbacks: TaskCallbacks
 
     def state(self) -> dict[str, bool] | None:
         return suspended_state(self.aws.client("application-autoscaling"), SERVICE)
+
+    def resume(self, deployment: DeploymentState) -> DeploymentState:
+        return resume(deployment, self.targets, self.table, self.callbacks, NOW)
 
     def owner(self) -> str | None:
         lock = self.table.lock(SERVICE.lock_key)
@@ -75,6 +80,7 @@ def target(aws: Aws) -> Target:
         aws,
         ScalableTargets(aws.client("application-autoscaling")),
         StateTable(ddb, create_state_table(ddb)),
+        TaskCallbacks(aws.client("stepfunctions")),
     )
 
 
@@ -84,6 +90,15 @@ def register(target: Target, suspended: dict[str, bool]) -> None:
 
 DEPLOYMENT = rendered()
 OTHER = rendered(state(image_ref=image(tag="4a5b6c7", image_digest=digest("build 2"))))
+
+
+def janitor(
+    target: Target, codedeploy: Any, waited: timedelta, deployment: DeploymentState = DEPLOYMENT
+) -> list[str]:
+    """The janitor's clean-up after ``deployment`` ended ``waited`` ago."""
+    return clean_up(
+        deployment, codedeploy, target.targets, target.table, waited, target.callbacks, NOW
+    )
 
 
 # --- suspend and resume -------------------------------------------------------------------
@@ -102,7 +117,7 @@ def test_suspend_then_resume_restores_exactly_the_prior_state(
     assert suspended.scaling is not None
     assert suspended.scaling.registered
 
-    resumed = resume(suspended, target.targets, target.table)
+    resumed = target.resume(suspended)
 
     assert target.state() == prior
     assert target.owner() is None
@@ -116,7 +131,7 @@ def test_a_retried_suspend_keeps_the_first_snapshot(target: Target) -> None:
     retried = suspend(DEPLOYMENT, target.targets, target.table, NOW + timedelta(seconds=4))
 
     assert retried.scaling == first.scaling  # not the all-suspended state it found
-    resume(retried, target.targets, target.table)
+    target.resume(retried)
     assert target.state() == PARTLY
 
 
@@ -125,7 +140,7 @@ def test_resume_without_the_snapshot_in_the_state_uses_the_saved_one(target: Tar
     register(target, PARTLY)
     suspend(DEPLOYMENT, target.targets, target.table, NOW)
 
-    resume(DEPLOYMENT, target.targets, target.table)
+    target.resume(DEPLOYMENT)
 
     assert target.state() == PARTLY
     assert target.owner() is None
@@ -139,10 +154,10 @@ def test_a_second_deployment_of_a_locked_service_is_refused(target: Target) -> N
         suspend(OTHER, target.targets, target.table, NOW)
 
     assert target.owner() == DEPLOYMENT.execution_name
-    resume(OTHER, target.targets, target.table)  # the refused one cannot undo the other's work
+    target.resume(OTHER)  # the refused one cannot undo the other's work
     assert target.state() == ALL
     assert target.owner() == DEPLOYMENT.execution_name
-    resume(DEPLOYMENT, target.targets, target.table)
+    target.resume(DEPLOYMENT)
     assert target.state() == PARTLY
 
 
@@ -154,7 +169,7 @@ def test_an_unregistered_target_is_left_unregistered(target: Target) -> None:
     assert target.state() is None
     assert target.owner() == DEPLOYMENT.execution_name
 
-    resume(suspended, target.targets, target.table)
+    target.resume(suspended)
 
     assert target.state() is None
     assert target.owner() is None
@@ -163,9 +178,9 @@ def test_an_unregistered_target_is_left_unregistered(target: Target) -> None:
 def test_resume_is_safe_to_repeat(target: Target) -> None:
     register(target, NONE)
     suspended = suspend(DEPLOYMENT, target.targets, target.table, NOW)
-    resume(suspended, target.targets, target.table)
+    target.resume(suspended)
 
-    resume(suspended, target.targets, target.table)
+    target.resume(suspended)
 
     assert target.state() == NONE
     assert target.owner() is None
@@ -174,10 +189,10 @@ def test_resume_is_safe_to_repeat(target: Target) -> None:
 def test_a_late_resume_retry_leaves_the_next_deployments_suspension_alone(target: Target) -> None:
     register(target, NONE)
     first = suspend(DEPLOYMENT, target.targets, target.table, NOW)
-    resume(first, target.targets, target.table)
+    target.resume(first)
     suspend(OTHER, target.targets, target.table, NOW + timedelta(minutes=1))
 
-    resume(first, target.targets, target.table)  # a retry that arrives late, state in hand
+    target.resume(first)  # a retry that arrives late, state in hand
 
     assert target.state() == ALL
     assert target.owner() == OTHER.execution_name
@@ -268,7 +283,7 @@ def test_the_janitor_stops_what_an_aborted_execution_left_and_waits_for_the_roll
     codedeploy.add("d-ABC", "Ready")
 
     with pytest.raises(RollbackInProgress, match="CodeDeploy is rolling back with d-ABC-RB"):
-        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+        janitor(target, codedeploy, JUST_ENDED)
 
     assert codedeploy.stopped == ["d-ABC"]
     assert target.state() == ALL  # blue does not serve yet: scaling and the lock wait
@@ -276,7 +291,7 @@ def test_the_janitor_stops_what_an_aborted_execution_left_and_waits_for_the_roll
 
     codedeploy.set("d-ABC-RB", status="Succeeded")
     a_minute_later = timedelta(minutes=1)  # Lambda's first retry of the event
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, a_minute_later)
+    done = janitor(target, codedeploy, a_minute_later)
 
     assert codedeploy.stopped == ["d-ABC"]
     assert target.state() == PARTLY
@@ -293,7 +308,7 @@ def test_the_janitor_leaves_codedeploys_own_rollback_alone(target: Target) -> No
     codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
 
     with pytest.raises(RollbackInProgress, match="d-RBK"):
-        clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+        janitor(target, codedeploy, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == ALL
@@ -311,7 +326,7 @@ def test_the_janitors_last_attempt_restores_scaling_even_while_codedeploy_rolls_
     codedeploy.add("d-ABC", "Stopped", rollbackInfo={"rollbackDeploymentId": "d-RBK"})
     codedeploy.add("d-RBK", "InProgress", creator="codeDeployRollback")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, ROLLBACK_PATIENCE)
+    done = janitor(target, codedeploy, ROLLBACK_PATIENCE)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -325,7 +340,7 @@ def test_the_janitor_leaves_a_live_release_alone(target: Target) -> None:
     codedeploy = Group()
     codedeploy.add("d-ABC", "InProgress", **TERMINATION_WAIT)
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+    done = janitor(target, codedeploy, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -341,7 +356,7 @@ def test_the_janitor_stops_only_the_executions_own_deployment(target: Target) ->
     codedeploy = Group()
     codedeploy.add("d-HAND", "InProgress", description="started from the console")
 
-    clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+    janitor(target, codedeploy, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -354,7 +369,7 @@ def test_the_janitor_leaves_another_executions_deployment_alone(target: Target) 
     codedeploy = Group()
     codedeploy.add("d-OTHER", "Ready", description=f"bluegreen {OTHER.execution_name}")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+    done = janitor(target, codedeploy, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == ALL
@@ -367,7 +382,7 @@ def test_the_janitor_has_nothing_to_do_for_an_execution_that_never_locked(target
     codedeploy = Group()
     codedeploy.add("d-SOMEONE", "Ready", description="someone else's")
 
-    done = clean_up(DEPLOYMENT, codedeploy, target.targets, target.table, JUST_ENDED)
+    done = janitor(target, codedeploy, JUST_ENDED)
 
     assert codedeploy.stopped == []
     assert target.state() == NONE
@@ -399,9 +414,9 @@ def test_every_register_scalable_target_the_app_sends_names_all_three_flags(
     codedeploy = Group()
 
     suspended = suspend(DEPLOYMENT, targets, target.table, NOW)
-    resume(suspended, targets, target.table)
+    resume(suspended, targets, target.table, target.callbacks, NOW)
     suspend(OTHER, targets, target.table, NOW)
-    clean_up(OTHER, codedeploy, targets, target.table, JUST_ENDED)
+    clean_up(OTHER, codedeploy, targets, target.table, JUST_ENDED, target.callbacks, NOW)
 
     assert len(sent) == 4
     for params in sent:

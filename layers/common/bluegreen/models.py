@@ -47,6 +47,9 @@ class Timings(Model):
     probe_required_passes: Annotated[int, Field(ge=1, le=100)] = 3
     probe_max_attempts: Annotated[int, Field(ge=1, le=500)] = 30
     probe_request_timeout_seconds: Annotated[float, Field(gt=0, le=20)] = 3.0
+    # Waiting behind another deployment: the release answers at once; asking again this
+    # often makes good a lost answer (TakeTurn's Retry allows 200 waits: 50 h by default).
+    turn_recheck_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
 
 
 class ServiceConfig(Model):

@@ -36,7 +36,6 @@ class ApprovalRequestSettings(TableSettings):
 
 
 class TurnSettings(TableSettings):
-    # Named, not referenced: the janitor watches the state machine that runs TakeTurn.
     JANITOR_FUNCTION_NAME: str
 
 
@@ -47,6 +46,7 @@ class ApprovalApiSettings(TableSettings):
 class NotifySettings(TableSettings):
     TOPIC_ARN: str
     SLACK_WEBHOOK_SECRET_NAME: str = ""
+    SENDER_EMAIL: str
 
 
 S = TypeVar("S", bound=_Settings)

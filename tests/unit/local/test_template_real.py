@@ -30,11 +30,11 @@ def stack() -> Iterator[LocalStack]:
 
 def test_every_function_exists_as_declared(stack: LocalStack) -> None:
     lambda_ = stack.client("lambda")
+    assert stack.app is not None
     for logical_id, resource in FUNCTIONS.items():
         properties = resource["Properties"]
-        configuration = lambda_.get_function(FunctionName=f"bluegreen-{logical_id}")[
-            "Configuration"
-        ]
+        name = stack.app.refs[logical_id]  # its FunctionName, else one made from the stack's
+        configuration = lambda_.get_function(FunctionName=name)["Configuration"]
         assert configuration["Handler"] == properties["Handler"]
         assert configuration["Runtime"] == properties["Runtime"]
         assert configuration["Architectures"] == properties["Architectures"]

@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # each function that uses these texts builds only the models 
     from bluegreen.domain.approval import ApprovalRecord
     from bluegreen.models import DeploymentState, Failure
 
-Outcome = Literal["succeeded", "rolled_back", "not_deployed", "needs_attention"]
+Outcome = Literal["succeeded", "rolled_back", "not_deployed", "superseded", "needs_attention"]
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,16 @@ def outcome_of(state: DeploymentState) -> Outcome:
         return "needs_attention"  # live, not rolled back, its end not seen
     if state.error is None:
         return "succeeded"
-    return "rolled_back" if state.scaling is not None else "not_deployed"
+    if state.scaling is not None:
+        return "rolled_back"
+    return "superseded" if state.error.error == "Superseded" else "not_deployed"
 
 
 _HEADLINES: dict[Outcome, str] = {
     "succeeded": "deployed",
     "rolled_back": "rolled back",
     "not_deployed": "not deployed",
+    "superseded": "superseded",
     "needs_attention": "NEEDS ATTENTION",
 }
 
@@ -171,11 +174,23 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
+def withdrawn_email(state: DeploymentState) -> Email:
+    """To the approvers of a request that a newer image superseded: no decision is needed."""
+    subject, body = outcome_text(state)
+    text = (
+        f"The approval request for {state.service.name} {state.image.tag} is withdrawn: "
+        "a newer image replaced it, and its links accept no decision.\n\n" + body + "\n"
+    )
+    return Email(to=list(state.service.approvers), subject=subject, text=text)
+
+
 def outcome_slack(state: DeploymentState) -> dict[str, Any]:
     subject, body = outcome_text(state)
-    icon = {"succeeded": ":white_check_mark:", "rolled_back": ":rewind:"}.get(
-        outcome_of(state), ":no_entry:"
-    )
+    icon = {
+        "succeeded": ":white_check_mark:",
+        "rolled_back": ":rewind:",
+        "superseded": ":fast_forward:",
+    }.get(outcome_of(state), ":no_entry:")
     return {
         "text": subject,
         "blocks": [

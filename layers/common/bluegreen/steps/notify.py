@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bluegreen.domain.messages import failure_of, outcome_of, outcome_slack, outcome_text
+from bluegreen.domain.messages import (
+    Email,
+    failure_of,
+    outcome_of,
+    outcome_slack,
+    outcome_text,
+    withdrawn_email,
+)
 from bluegreen.models import DeploymentState
 
 
@@ -17,6 +24,10 @@ class Publisher(Protocol):
 
 class Chat(Protocol):
     def post(self, payload: dict[str, Any]) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> str: ...
 
 
 class History(Protocol):
@@ -52,13 +63,22 @@ class Notified:
 
 
 def notify(
-    state: DeploymentState, topic: Publisher, chat: Chat | None, history: History, now: datetime
+    state: DeploymentState,
+    topic: Publisher,
+    chat: Chat | None,
+    history: History,
+    mailer: Mailer,
+    now: datetime,
 ) -> Notified:
     """Record and announce the outcome. An announcement never changes the outcome: each
-    channel that fails is reported back, not raised."""
+    channel that fails is reported back, not raised.
+
+    Approvers hear of a superseded image by email too when they may hold its links (it got
+    as far as its approval request): a superseded request needs no decision from them.
+    """
     outcome = outcome_of(state)
     subject, body = outcome_text(state)
-    channels: list[tuple[str, Callable[[], None]]] = [
+    channels: list[tuple[str, Callable[[], object]]] = [
         (
             "history",
             lambda: history.record_outcome(
@@ -74,6 +94,8 @@ def notify(
     ]
     if chat is not None:
         channels.append(("slack", lambda: chat.post(outcome_slack(state))))
+    if outcome == "superseded" and state.render is not None:
+        channels.append(("email", lambda: mailer.send(withdrawn_email(state))))
     problems = []
     for name, send in channels:
         try:
