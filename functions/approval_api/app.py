@@ -11,11 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import pages, wiring
 from bluegreen.clock import now
 from bluegreen.domain.approval import LinkParams
+from bluegreen.domain.queue import after_approval
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
     ApprovalExpired,
     ApprovalLinkInvalid,
     ApprovalNotFound,
+    Superseded,
 )
 from bluegreen.http_api import Request, response
 from bluegreen.observability import logger, metrics
@@ -80,7 +82,11 @@ def decide(request: Request, approval_id: str) -> dict[str, Any]:
         by=record.decided_by,
         execution_name=record.execution_name,
     )
-    verb = "approved: the deployment proceeds" if record.status == "approved" else "rejected"
+    if record.status == "approved":
+        queue = wiring.state_table().service_queue(f"{record.cluster}/{record.ecs_service}")
+        verb = after_approval(record.execution_name, queue)
+    else:
+        verb = "rejected; nothing changes"
     return _page(
         200,
         pages.message_page(
@@ -94,6 +100,10 @@ _ROUTES = {"GET": show, "POST": decide}
 
 
 def refuse(error: Exception) -> dict[str, Any]:
+    if isinstance(error, Superseded):  # our own words, naming the newer image
+        logger.info("approval refused", reason="Superseded")
+        text = f"This request was {error}; it accepts no decision. Nothing was changed."
+        return _page(409, pages.message_page("Superseded", text))
     for kind, (status, heading, text) in _REFUSALS.items():
         if isinstance(error, kind):
             logger.info("approval refused", reason=type(error).__name__)

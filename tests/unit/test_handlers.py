@@ -326,10 +326,24 @@ def test_post_approve_returns_200_and_the_execution_moves_on(
 
     body = assert_html_page(response, 200)
     assert "Deployment approved" in body
+    assert "approved; the deployment starts now." in body  # nothing deploys before it
     described = approvals.machine.finished(approvals.execution)
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["approval"]["approver"] == "approver@example.com"
     assert "ApprovalApproved" in emitted_metrics(capsys.readouterr().out)
+
+
+def test_an_approval_behind_another_deployment_says_it_deploys_after_that_one(
+    approvals: Approvals, link: str
+) -> None:
+    # Another execution took the lock while ours waited for its approval.
+    approvals.table.acquire_lock(rendered().service.lock_key, "demo-web-older", NOW)
+    nonce = page_nonce(approvals.call("GET", link))
+
+    response = approvals.call("POST", link, {"nonce": nonce, "decision": "approve"})
+
+    body = assert_html_page(response, 200)
+    assert "approved; it deploys after demo-web-older finishes." in body
 
 
 def test_post_reject_fails_the_execution_as_rejected(approvals: Approvals, link: str) -> None:

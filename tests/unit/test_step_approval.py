@@ -26,6 +26,7 @@ from bluegreen.errors import (
     ApproversUnreachable,
     AwsThrottled,
     MailRefused,
+    Superseded,
 )
 from bluegreen.models import ApprovalDecision, ApprovalTask, DeploymentState
 from bluegreen.steps import approval
@@ -168,6 +169,46 @@ def test_without_slack_only_emails_are_sent(world: World) -> None:
     assert not requested.slack_sent
     assert len(world.outbox.emails) == 2
     assert world.outbox.slack == []
+
+
+def test_a_request_for_an_image_already_superseded_sends_nothing(world: World) -> None:
+    newer = queued_image(world.deployment).model_copy(
+        update={"execution": "demo-web-newer", "tag": "v9.9.9", "digest": "sha256:" + "9" * 64}
+    )
+    world.execution, world.token = world.machine.start(world.deployment.dump())
+    world.store.admit(world.deployment.service.lock_key, queued_image(world.deployment))
+    world.store.admit(  # pushed later, admitted before our request went out
+        world.deployment.service.lock_key,
+        newer.model_copy(update={"pushed_at": newer.pushed_at + timedelta(seconds=1)}),
+    )
+    task = ApprovalTask(state=world.deployment, task_token=world.token)
+
+    with pytest.raises(Superseded, match=r"superseded by v9\.9\.9 \(9999999\)"):
+        approval.request(
+            task, world.store, world.store, world.outbox, world.outbox, SIGNING_KEY, BASE_URL, NOW
+        )
+
+    assert world.outbox.emails == []
+    assert world.outbox.slack == []
+    items = world.ddb.scan(TableName="bluegreen-state")["Items"]
+    (item,) = [i for i in items if i["pk"]["S"].startswith("APPROVAL#")]
+    assert item["status"]["S"] == "superseded"
+
+
+def test_a_superseded_request_shows_which_image_replaced_it_and_takes_no_decision(
+    world: World,
+) -> None:
+    requested = world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce is not None
+    world.store.supersede_approval(requested.approval_id, "v9.9.9 (9999999)", NOW)
+
+    review = world.review(ALICE)
+    assert review.nonce is None
+    assert (review.record.status, review.record.decided_by) == ("superseded", "v9.9.9 (9999999)")
+    with pytest.raises(Superseded, match=r"superseded by v9\.9\.9 \(9999999\)"):
+        world.decide(ALICE, nonce)
+    assert world.store.get_approval(requested.approval_id).status == "superseded"
 
 
 # --- review (GET) -------------------------------------------------------------------------

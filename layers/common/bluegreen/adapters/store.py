@@ -20,7 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bluegreen.adapters.aws import error_code, translated
-from bluegreen.domain.queue import Displaced, Queued, QueuedImage, Released
+from bluegreen.domain.queue import Displaced, Queued, QueuedImage, Released, ServiceQueue
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
     ApprovalNotFound,
@@ -277,6 +277,15 @@ class StateTable:
                 continue  # released in between: take it
             return Queued(behind=_image(item, "owner"))
         raise ServiceLocked(f"{key}: the lock changed hands five times while we looked")
+
+    def service_queue(self, key: str) -> ServiceQueue:
+        item = self.queue(key)
+        return ServiceQueue(
+            owner=item.get("owner"),
+            deploying=_image(item, "owner"),
+            waiting=_image(item, "waiting"),
+            running=_image(item, "current"),
+        )
 
     def queue(self, key: str) -> dict[str, Any]:
         """The service's queue item as stored (empty when nothing was ever queued)."""

@@ -79,3 +79,23 @@ class Queued:
     """TakeTurn's answer: the lock is ours (``behind`` is None), or we wait behind it."""
 
     behind: QueuedImage | None
+
+
+@dataclass(frozen=True)
+class ServiceQueue:
+    """Who deploys the service now, which image waits, and what production runs."""
+
+    owner: str | None
+    deploying: QueuedImage | None
+    waiting: QueuedImage | None
+    running: QueuedImage | None
+
+
+def after_approval(execution: str, queue: ServiceQueue) -> str:
+    """What an approval does now, in words: never "proceeds" for one that will not."""
+    if queue.waiting is not None and queue.waiting.execution != execution:
+        return f"approved, but superseded by {queue.waiting.label}: it will not be deployed"
+    if queue.owner is not None and queue.owner != execution:
+        behind = queue.deploying.label if queue.deploying else queue.owner
+        return f"approved; it deploys after {behind} finishes"
+    return "approved; the deployment starts now"

@@ -172,6 +172,8 @@ def decide(
     recipient = rules.verify(secret, approval_id, params, now)
     record = store.get_approval(approval_id)
     rules.check_open(record, now)
+    if record.status == "superseded":
+        raise Superseded(f"superseded by {record.decided_by}", by=record.decided_by)
     store.consume_nonce(approval_id, nonce, recipient, now)
     status: Literal["approved", "rejected"] = "approved" if decision == "approve" else "rejected"
     store.decide(approval_id, status, recipient, now)  # exactly one decision gets past here
