@@ -86,8 +86,9 @@ def test_an_approver_ses_refuses_does_not_stop_the_others_email(start, sample_se
         mine = [m for m in json.load(r) if run.state.image.tag in str(m.get("subject"))]
     assert [m["to"] for m in mine if m["channel"] == "email"] == ["approver@example.com"]
     # Who was not reached, and why, is kept in the execution's history.
-    (submitted,) = [e for e in run.history() if e["type"] == "TaskSubmitted"]
-    payload = json.loads(submitted["taskSubmittedEventDetails"]["output"])["Payload"]
+    submitted = [e for e in run.history() if e["type"] == "TaskSubmitted"]
+    payloads = [json.loads(e["taskSubmittedEventDetails"]["output"])["Payload"] for e in submitted]
+    (payload,) = [p for p in payloads if "emailed" in p]  # RequestApproval's, not TakeTurn's
     assert payload["emailed"] == ["approver@example.com"]
     assert [u["recipient"] for u in payload["unreached"]] == [unverified]
     assert "SES sandbox" in payload["unreached"][0]["reason"]
