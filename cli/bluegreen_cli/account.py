@@ -23,7 +23,7 @@ from bluegreen.adapters.parameters import Parameters
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.config import ServiceCatalog
-from bluegreen.domain.image import check_tag, pin_image
+from bluegreen.domain.image import RegistryImage, check_tag, confirmed, pin_image
 from bluegreen.errors import ConfigurationInvalid
 from bluegreen.models import ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
@@ -524,8 +524,8 @@ def service_history(
 # -- starting a deployment by hand -------------------------------------------------------
 
 
-def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
-    """(registry id, digest) of ``repository:tag`` in ECR."""
+def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, RegistryImage]:
+    """(registry id, the image as ECR holds it) of ``repository:tag``."""
     try:
         found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as e:
@@ -537,7 +537,12 @@ def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
     details = found.get("imageDetails", [])
     if not details:
         raise OpsError(f"no image {repository}:{tag} in ECR", 2)
-    return str(details[0]["registryId"]), str(details[0]["imageDigest"])
+    detail = details[0]
+    return str(detail["registryId"]), RegistryImage(
+        digest=str(detail["imageDigest"]),
+        tags=frozenset(detail.get("imageTags", [])),
+        pushed_at=detail.get("imagePushedAt"),
+    )
 
 
 def start_deployment(
@@ -554,17 +559,17 @@ def start_deployment(
     Raises ``ImageRefused`` (a mutable tag, before ECR is asked anything) like the trigger.
     """
     check_tag(service, tag)
-    registry_id, digest = find_image(ecr, service.repository, tag)
+    registry_id, found = find_image(ecr, service.repository, tag)
     pushed = EcrImageAction.model_validate(
         {
             "action-type": "PUSH",
             "result": "SUCCESS",
             "repository-name": service.repository,
-            "image-digest": digest,
+            "image-digest": found.digest,
             "image-tag": tag,
         }
     )
-    image = pin_image(service, pushed, registry_id, region)
+    image = confirmed(pin_image(service, pushed, registry_id, region), found)
     return trigger.start(service, image, "cli", Executions(stepfunctions, state_machine_arn), now)
 
 

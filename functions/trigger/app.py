@@ -28,7 +28,15 @@ def catalog() -> ServiceCatalog:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     push = EcrPushEvent.model_validate(event)
-    result = on_push(push.detail, push.account, push.region, catalog(), wiring.executions(), now())
+    result = on_push(
+        push.detail,
+        push.account,
+        push.region,
+        catalog(),
+        wiring.images(),
+        wiring.executions(),
+        now(),
+    )
     metrics.add_metric(name=f"Push{result.outcome.capitalize()}", unit="Count", value=1)
     log = logger.warning if result.outcome == "refused" else logger.info
     log(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bluegreen.domain.image import short_digest
 from bluegreen_cli import approval_page
 from bluegreen_cli.commands.ops import _help
 from bluegreen_cli.demo import outbox_links, push_image
@@ -89,7 +90,7 @@ def deployed() -> Iterator[Deployed]:
             )
             tag = secrets.token_hex(20)
             digest = push_image(stack.client("ecr"), "demo-web", tag)
-            arn = wait_for_execution(sfn, machine, tag[:12], timeout=30)
+            arn = wait_for_execution(sfn, machine, short_digest(digest), timeout=30)
             answer = approval_page.decide(_new_link(stack.endpoint_url, _LINKS), "approve")
             assert answer.status == 200
             assert _wait_end(stack, arn)["status"] == "SUCCEEDED"
@@ -320,16 +321,16 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
         assert stack.async_invocations.wait_idle()
     finally:
         events.enable_rule(Name=rule)
-    assert not [e for e in deployed.executions() if tag[:12] in e["name"]]
+    assert not [e for e in deployed.executions() if short_digest(digest) in e["name"]]
 
     started = as_json(bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--json"))
     again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
 
     assert started["outcome"] == "started"
-    assert started["execution_name"].startswith(f"demo-web-{tag}"[:50])
+    assert started["execution_name"] == f"demo-web-{short_digest(digest)}"
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith(f"duplicate: {started['execution_name']} already exists")
-    assert len([e for e in deployed.executions() if tag[:12] in e["name"]]) == 1
+    assert len([e for e in deployed.executions() if short_digest(digest) in e["name"]]) == 1
 
     link = _new_link(stack.endpoint_url, _LINKS)
     approved = bluegreen(deployed, "approve", link)
@@ -360,9 +361,9 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
 def test_reject_from_the_terminal(deployed: Deployed) -> None:
     stack = deployed.stack
     tag = secrets.token_hex(20)
-    push_image(stack.client("ecr"), "demo-web", tag)
+    digest = push_image(stack.client("ecr"), "demo-web", tag)
     arn = wait_for_execution(
-        stack.client("stepfunctions"), deployed.machine_arn, tag[:12], timeout=30
+        stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), timeout=30
     )
 
     rejected = bluegreen(deployed, "reject", _new_link(stack.endpoint_url, _LINKS), "--json")

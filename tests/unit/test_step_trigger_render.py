@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from bluegreen.adapters.ecr import EcrImages
 from bluegreen.adapters.ecs import EcsTaskDefinitions
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.errors import ImageRefused, ResourceMissing
@@ -29,6 +30,7 @@ from tests.unit.builders import (
     digest,
     image,
     push,
+    push_image,
     state,
 )
 
@@ -55,10 +57,21 @@ def started(aws: Aws, machine: str) -> list[dict[str, Any]]:
 # --- trigger ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def registry(aws: Aws) -> EcrImages:
+    return EcrImages(aws.client("ecr"))
+
+
+@pytest.fixture
+def pushed(aws: Aws) -> str:
+    """The digest of the image pushed as ``demo-web:COMMIT``."""
+    return push_image(aws.client("ecr"))
+
+
 def test_a_push_of_a_commit_starts_one_execution_with_the_pinned_image(
-    aws: Aws, machine: str, executions: Executions
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
 ) -> None:
-    result = on_push(push(tag=COMMIT), ACCOUNT, REGION, CATALOG, executions, NOW)
+    result = on_push(push(image_digest=pushed), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
 
     assert result.outcome == "started"
     (execution,) = started(aws, machine)
@@ -69,18 +82,35 @@ def test_a_push_of_a_commit_starts_one_execution_with_the_pinned_image(
     )["input"]
     deployment = DeploymentState.model_validate(json.loads(document))
     assert deployment.service == demo_service()
-    assert deployment.image.pinned.endswith(f"/demo-web@{DIGEST}")
+    assert deployment.image.pinned.endswith(f"/demo-web@{pushed}")
     assert deployment.image.tag == COMMIT
     assert deployment.source == "ecr-push"
     assert deployment.requested_at == NOW
     assert deployment.render is None  # nothing is decided before the state machine runs
 
 
-def test_the_same_event_twice_starts_nothing_new(
-    aws: Aws, machine: str, executions: Executions
+def test_the_push_time_is_ecrs_not_the_events(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
 ) -> None:
-    first = on_push(push(), ACCOUNT, REGION, CATALOG, executions, NOW)
-    again = on_push(push(), ACCOUNT, REGION, CATALOG, executions, NOW + timedelta(seconds=3))
+    (detail,) = aws.client("ecr").describe_images(
+        repositoryName="demo-web", imageIds=[{"imageDigest": pushed}]
+    )["imageDetails"]
+
+    result = on_push(push(image_digest=pushed), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
+
+    document = aws.client("stepfunctions").describe_execution(executionArn=result.execution_arn)
+    deployment = DeploymentState.model_validate_json(document["input"])
+    assert deployment.image.pushed_at == detail["imagePushedAt"]
+
+
+def test_the_same_event_twice_starts_nothing_new(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
+) -> None:
+    event = push(image_digest=pushed)
+    first = on_push(event, ACCOUNT, REGION, CATALOG, registry, executions, NOW)
+    again = on_push(
+        event, ACCOUNT, REGION, CATALOG, registry, executions, NOW + timedelta(seconds=3)
+    )
 
     assert again.outcome == "duplicate"
     assert again.execution_name == first.execution_name
@@ -88,24 +118,104 @@ def test_the_same_event_twice_starts_nothing_new(
     assert len(started(aws, machine)) == 1
 
 
-def test_another_digest_is_another_deployment(
-    aws: Aws, machine: str, executions: Executions
+def test_the_same_digest_under_a_second_tag_is_the_same_deployment(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
 ) -> None:
-    first = on_push(push(), ACCOUNT, REGION, CATALOG, executions, NOW)
-    rebuilt = on_push(
-        push(image_digest=digest("rebuilt")), ACCOUNT, REGION, CATALOG, executions, NOW
+    """ECR sends one event per tag: the image pushed as a commit and a version deploys once."""
+    assert push_image(aws.client("ecr"), tag="v1.4.0") == pushed
+
+    first = on_push(
+        push(tag=COMMIT, image_digest=pushed), ACCOUNT, REGION, CATALOG, registry, executions, NOW
+    )
+    second = on_push(
+        push(tag="v1.4.0", image_digest=pushed),
+        ACCOUNT,
+        REGION,
+        CATALOG,
+        registry,
+        executions,
+        NOW + timedelta(seconds=1),
     )
 
-    assert rebuilt.outcome == "started"
-    assert rebuilt.execution_name != first.execution_name
+    assert first.outcome == "started"
+    assert second.outcome == "duplicate"
+    assert second.execution_name == first.execution_name
+    assert second.execution_arn == first.execution_arn
+    assert first.execution_name in second.reason
+    assert len(started(aws, machine)) == 1
+
+
+def test_another_digest_is_another_deployment(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
+) -> None:
+    rebuilt = push_image(aws.client("ecr"), tag="0a1b2c3d", seed="rebuilt")
+    first = on_push(push(image_digest=pushed), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
+    second = on_push(
+        push(tag="0a1b2c3d", image_digest=rebuilt),
+        ACCOUNT,
+        REGION,
+        CATALOG,
+        registry,
+        executions,
+        NOW,
+    )
+
+    assert second.outcome == "started"
+    assert second.execution_name != first.execution_name
     assert len(started(aws, machine)) == 2
+
+
+def test_a_digest_the_repository_does_not_hold_is_refused_and_starts_nothing(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
+) -> None:
+    """DescribeImages answers ImageNotFoundException for a digest the repository lacks."""
+    forged = digest("never pushed")
+
+    result = on_push(push(image_digest=forged), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
+
+    assert result.outcome == "refused"
+    assert result.reason == (
+        f"digest {forged} is not an image of repository 'demo-web' (registry {ACCOUNT})"
+    )
+    assert result.execution_name is None
+    assert started(aws, machine) == []
+
+
+def test_another_repositorys_digest_is_refused(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
+) -> None:
+    """A digest is an image of the repository it was pushed to, not of any other."""
+    elsewhere = push_image(aws.client("ecr"), repository="billing", seed="billing build 7")
+
+    result = on_push(
+        push(image_digest=elsewhere), ACCOUNT, REGION, CATALOG, registry, executions, NOW
+    )
+
+    assert result.outcome == "refused"
+    assert f"digest {elsewhere} is not an image of repository 'demo-web'" in result.reason
+    assert started(aws, machine) == []
+
+
+def test_a_tag_the_digest_does_not_carry_is_refused(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
+) -> None:
+    result = on_push(
+        push(tag="v9.9.9", image_digest=pushed), ACCOUNT, REGION, CATALOG, registry, executions, NOW
+    )
+
+    assert result.outcome == "refused"
+    assert result.reason == (
+        f"digest {pushed} does not carry tag 'v9.9.9' in repository 'demo-web' "
+        f"(registry {ACCOUNT}) (its tags: {COMMIT})"
+    )
+    assert started(aws, machine) == []
 
 
 @pytest.mark.parametrize(("tag", "why"), [("latest", "mutable"), ("feature-x", "does not match")])
 def test_a_refused_tag_starts_nothing(
-    aws: Aws, machine: str, executions: Executions, tag: str, why: str
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, tag: str, why: str
 ) -> None:
-    result = on_push(push(tag=tag), ACCOUNT, REGION, CATALOG, executions, NOW)
+    result = on_push(push(tag=tag), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
 
     assert result.outcome == "refused"
     assert why in result.reason
@@ -114,16 +224,20 @@ def test_a_refused_tag_starts_nothing(
 
 
 def test_a_push_without_digest_starts_nothing(
-    aws: Aws, machine: str, executions: Executions
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions
 ) -> None:
-    result = on_push(push(image_digest=None), ACCOUNT, REGION, CATALOG, executions, NOW)
+    result = on_push(push(image_digest=None), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
 
     assert result.outcome == "refused"
     assert started(aws, machine) == []
 
 
-def test_an_unknown_repository_is_ignored(aws: Aws, machine: str, executions: Executions) -> None:
-    result = on_push(push(repository="billing"), ACCOUNT, REGION, CATALOG, executions, NOW)
+def test_an_unknown_repository_is_ignored(
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions
+) -> None:
+    result = on_push(
+        push(repository="billing"), ACCOUNT, REGION, CATALOG, registry, executions, NOW
+    )
 
     assert result.outcome == "ignored"
     assert "'billing' is not in the service configuration" in result.reason
@@ -132,18 +246,20 @@ def test_an_unknown_repository_is_ignored(aws: Aws, machine: str, executions: Ex
 
 @pytest.mark.parametrize(("action", "result"), [("DELETE", "SUCCESS"), ("PUSH", "FAILURE")])
 def test_anything_but_a_successful_push_is_ignored(
-    aws: Aws, machine: str, executions: Executions, action: str, result: str
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, action: str, result: str
 ) -> None:
-    outcome = on_push(push(action=action, result=result), ACCOUNT, REGION, CATALOG, executions, NOW)
+    outcome = on_push(
+        push(action=action, result=result), ACCOUNT, REGION, CATALOG, registry, executions, NOW
+    )
 
     assert outcome.outcome == "ignored"
     assert started(aws, machine) == []
 
 
 def test_a_deployment_started_by_hand_is_marked_so(
-    aws: Aws, machine: str, executions: Executions
+    aws: Aws, machine: str, registry: EcrImages, executions: Executions, pushed: str
 ) -> None:
-    result = start(demo_service(), image(), "cli", executions, NOW)
+    result = start(demo_service(), image(image_digest=pushed), "cli", executions, NOW)
 
     (execution,) = started(aws, machine)
     document = aws.client("stepfunctions").describe_execution(
@@ -151,7 +267,8 @@ def test_a_deployment_started_by_hand_is_marked_so(
     )["input"]
     assert json.loads(document)["source"] == "cli"
     # and a push of the same image afterwards is the same deployment
-    assert on_push(push(), ACCOUNT, REGION, CATALOG, executions, NOW).outcome == "duplicate"
+    again = on_push(push(image_digest=pushed), ACCOUNT, REGION, CATALOG, registry, executions, NOW)
+    assert again.outcome == "duplicate"
     assert result.outcome == "started"
 
 

@@ -700,7 +700,7 @@ def reject(
 
 _EXAMPLES = {
     "executions": "bluegreen executions --service demo-web --status FAILED --limit 5",
-    "show": "bluegreen show demo-web-3f2a9c1-0123456789abcdef",
+    "show": "bluegreen show demo-web-01ad8e0d9c3e",
     "history": "bluegreen history demo-web --json | jq -r '.deployments[0].tag'",
     "deploy": "bluegreen deploy demo-web --tag 3f2a9c1 --follow",
     "approve": "bluegreen approve 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
