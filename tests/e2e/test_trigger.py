@@ -3,8 +3,10 @@ HTTP only: one deployment per image, nothing from a forged event."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -87,3 +89,43 @@ def test_another_repositorys_digest_is_refused(endpoint: str) -> None:
     assert answer["outcome"] == "refused"
     assert f"digest {digest} is not an image of repository 'demo-web'" in answer["reason"]
     assert executions_for(endpoint, digest) == []
+
+
+def service_history(endpoint: str) -> list[dict[str, Any]]:
+    """The sample service's history, as the table keeps it (newest first)."""
+    ddb = aws(endpoint, "dynamodb")
+    table = next(t for t in ddb.list_tables()["TableNames"] if "StateTable" in t)
+    found = ddb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :d)",
+        ExpressionAttributeValues={":pk": {"S": "SERVICE#demo/web"}, ":d": {"S": "DEPLOY#"}},
+        ScanIndexForward=False,
+    )
+    return [json.loads(item["summary"]["S"]) for item in found["Items"]]
+
+
+def refusals_told(endpoint: str, pushed: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in outbox(endpoint)
+        if m["channel"] == "slack" and f"push refused: {pushed}" in m.get("text", "")
+    ]
+
+
+def test_a_refused_tag_is_in_the_history_and_told_to_the_channel_once(endpoint: str) -> None:
+    handled = invocations(endpoint, "TriggerFunction")
+
+    digest = push(endpoint, "latest", image=secrets.token_hex(8))
+    wait(lambda: invocations(endpoint, "TriggerFunction") > handled, 60, "the trigger")
+
+    entry = next(e for e in service_history(endpoint) if e.get("digest") == digest)
+    assert entry["outcome"] == "refused"
+    assert entry["tag"] == "latest"
+    assert entry["reason"].startswith("tag 'latest' is mutable")
+    (told,) = refusals_told(endpoint, "demo-web:latest")
+    assert entry["reason"] in json.dumps(told["blocks"])
+    # EventBridge delivers at least once: the same push again tells nobody anything new.
+    again = invoke_trigger(endpoint, push_event("latest", digest))
+    assert (again["outcome"], again["announced"]) == ("refused", False)
+    assert len(refusals_told(endpoint, "demo-web:latest")) == 1
+    assert len([e for e in service_history(endpoint) if e.get("digest") == digest]) == 1

@@ -272,6 +272,26 @@ def test_history_for_people_says_what_runs_first(deployed: Deployed) -> None:
     assert "succeeded" in result.stdout
 
 
+def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
+    stack = deployed.stack
+    digest = push_image(stack.client("ecr"), "demo-web", "latest")
+    assert stack.events.wait_idle()
+    assert stack.async_invocations.wait_idle()
+
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--json"))
+    shown = bluegreen(deployed, "history", "demo-web")
+
+    refused = next(d for d in history["deployments"] if d.get("digest") == digest)
+    assert (refused["outcome"], refused["tag"], refused["running"]) == ("refused", "latest", False)
+    assert refused["execution_name"] is None
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("demo/web runs ")  # a refusal never hides what runs
+    row = next(line for line in shown.stdout.splitlines() if "refused" in line)
+    assert " latest " in row
+    assert "refused: tag 'latest' is mutable and cannot identify a release" in row
+    assert row.rstrip().endswith(" -")  # no execution to show
+
+
 def test_history_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
     result = bluegreen(deployed, "history", "nope")
 

@@ -137,20 +137,37 @@ def test_the_same_sample_event_delivered_twice_starts_nothing_new(
     assert len(executions(aws)) == 1
 
 
-def test_a_push_of_latest_is_refused_and_starts_nothing(
+def test_a_push_of_latest_is_refused_starts_nothing_and_is_told_once(
     aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
     trigger: ModuleType,
     lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    ddb = aws.client("dynamodb")
+    table = StateTable(ddb, create_state_table(ddb))
+    monkeypatch.setenv("TABLE_NAME", "bluegreen-state")
+    topic = aws.client("sns").create_topic(Name="bluegreen-notifications")["TopicArn"]
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")
     push = ecr_push()
     push["detail"]["image-tag"] = "latest"
 
-    result = trigger.lambda_handler(push, lambda_context)
+    with http_server(lambda _request: (200, b"ok")) as slack:
+        aws.client("secretsmanager").create_secret(
+            Name="bluegreen/slack-webhook", SecretString=f"{slack.url}/services/T0/B0/xyz"
+        )
+        result = trigger.lambda_handler(push, lambda_context)
+        again = trigger.lambda_handler(push, LambdaContext())  # EventBridge delivered it twice
 
-    assert result["outcome"] == "refused"
+    assert result["outcome"] == again["outcome"] == "refused"
     assert "mutable" in result["reason"]
+    assert (result["announced"], again["announced"]) == (True, False)
     assert executions(aws) == []
+    (entry,) = table.history(SERVICE.lock_key)
+    assert (entry["outcome"], entry["tag"]) == ("refused", "latest")
+    (posted,) = slack.requests
+    assert "demo-web push refused: demo-web:latest" in json.loads(posted.body)["text"]
     assert "PushRefused" in emitted_metrics(capsys.readouterr().out)
 
 

@@ -26,6 +26,7 @@ import typer
 from bluegreen.errors import BluegreenError
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bluegreen_cli import approval_page
@@ -467,7 +468,8 @@ def history(
     services_file: ServicesOption = None,
     services_parameter: ParameterOption = None,
 ) -> None:
-    """What was deployed to a service and how it ended, newest first.
+    """What was deployed to a service and how it ended, newest first, and the pushes that
+    were refused and why.
 
     Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
     marked as running.
@@ -505,18 +507,25 @@ def history(
     table.add_column("task def", no_wrap=True)
     table.add_column("execution", overflow="fold", min_width=20)
     for r in rows:
-        outcome = str(r.get("outcome"))
-        style = "green" if outcome == "succeeded" else "red"
         table.add_row(
             "▶" if r.get("running") else "",
             _when(r.get("finished_at"), zone=False),
-            _tag(r.get("tag")),
-            f"[{style}]{outcome}[/]" + (f" ({r['error']})" if r.get("error") else ""),
+            _tag(r.get("tag") or _short(r.get("digest"), 19)),
+            _outcome(r),
             str(r.get("approved_by") or "-"),
             str(r.get("task_definition") or "-").rsplit("/", 1)[-1],
-            str(r.get("execution_name")),
+            str(r.get("execution_name") or "-"),
         )
     console.print(table)
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    """How an entry ended; a refused push says why (it started no execution to show)."""
+    outcome = str(row.get("outcome"))
+    if outcome == "refused":
+        return f"[yellow]refused[/]: {escape(_short(row.get('reason'), 120))}"
+    style = "green" if outcome == "succeeded" else "red"
+    return f"[{style}]{outcome}[/]" + (f" ({row['error']})" if row.get("error") else "")
 
 
 # -- deploy -------------------------------------------------------------------------------

@@ -1,19 +1,29 @@
 """ECR push -> a deployment execution, named so a duplicated event starts nothing new.
 
 Nothing in the event is trusted: the digest must be an image of the service's repository,
-carrying the pushed tag, as ECR itself answers; ECR's push time comes with it.
+carrying the pushed tag, as ECR itself answers; ECR's push time comes with it. A push the
+service may not deploy is refused, and the refusal recorded in the service's history and
+told to its channel, once per pushed image and tag; a push to a repository no service
+deploys is only logged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import RegistryImage, confirmed, execution_name, pin_image
+from bluegreen.domain.messages import refusal_slack, refusal_text
+from bluegreen.domain.refusal import Refusal
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
 from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
+
+if TYPE_CHECKING:
+    from bluegreen.steps.notify import Chat, Publisher
 
 
 class Starter(Protocol):
@@ -24,6 +34,23 @@ class Registry(Protocol):
     def by_digest(self, registry_id: str, repository: str, digest: str) -> RegistryImage | None: ...
 
 
+class RefusalLog(Protocol):
+    def first_refusal(self, key: str, refusal: str, at: datetime) -> bool: ...
+
+    def record_outcome(
+        self, key: str, execution: str, at: datetime, summary: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a refusal goes: the service's history, the topic, and Slack when configured."""
+
+    history: RefusalLog
+    topic: Publisher
+    chat: Chat | None
+
+
 def on_push(
     push: EcrImageAction,
     registry_id: str,
@@ -31,8 +58,11 @@ def on_push(
     catalog: ServiceCatalog,
     registry: Registry,
     executions: Starter,
+    channel: Callable[[], Channel],
     now: datetime,
 ) -> TriggerResult:
+    """What to make of one push. ``channel`` is built only for a refusal: a push that starts
+    a deployment needs no table, topic or Slack."""
     if push.action_type != "PUSH" or push.result != "SUCCESS":
         return TriggerResult(outcome="ignored", reason=f"{push.action_type} {push.result}")
     try:
@@ -45,8 +75,38 @@ def on_push(
             claimed, registry.by_digest(claimed.registry_id, claimed.repository, claimed.digest)
         )
     except ImageRefused as e:
-        return TriggerResult(outcome="refused", reason=str(e))
+        return refuse(Refusal.of_push(service, push, str(e), now), channel())
     return start(service, image, "ecr-push", executions, now)
+
+
+def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
+    """Record and announce ``refusal`` unless it was before. As for a deployment's outcome,
+    a channel that fails is reported back, not raised: the push stays refused."""
+    if not channel.history.first_refusal(refusal.key, refusal.identity, refusal.at):
+        return TriggerResult(outcome="refused", reason=refusal.reason)
+    subject, body = refusal_text(refusal)
+    attributes = {"outcome": "refused", "service": refusal.service}
+    sends: list[tuple[str, Callable[[], None]]] = [
+        (
+            "history",
+            lambda: channel.history.record_outcome(
+                refusal.key, f"refused-{refusal.identity[:12]}", refusal.at, refusal.summary()
+            ),
+        ),
+        ("sns", lambda: channel.topic.publish(subject, body, attributes)),
+    ]
+    if channel.chat is not None:
+        chat = channel.chat
+        sends.append(("slack", lambda: chat.post(refusal_slack(refusal))))
+    problems = []
+    for name, send in sends:
+        try:
+            send()
+        except Exception as e:  # reported to the caller, who logs it
+            problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
+    return TriggerResult(
+        outcome="refused", reason=refusal.reason, announced=True, problems=problems
+    )
 
 
 def start(
