@@ -398,6 +398,78 @@ def test_reject_from_the_terminal(deployed: Deployed) -> None:
     assert history["deployments"][0]["running"] is False
 
 
+# -- retry ----------------------------------------------------------------------------
+
+
+def _rejected(deployed: Deployed, arn: str) -> str:
+    """Reject the execution waiting at ``arn`` through its link; its name once it ended."""
+    link = _new_link(deployed.stack.endpoint_url, _LINKS)
+    assert bluegreen(deployed, "reject", link).exit_code == 0
+    ended = _wait_end(deployed.stack, arn)
+    assert ended["status"] == "FAILED"
+    return str(ended["name"])
+
+
+def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deployed) -> None:
+    stack = deployed.stack
+    tag = secrets.token_hex(20)
+    digest = push_image(stack.client("ecr"), "demo-web", tag)
+    first = _rejected(
+        deployed,
+        wait_for_execution(
+            stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
+        ),
+    )
+    pushed_again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
+    assert f"to deploy this image again: bluegreen retry {first}" in pushed_again.stdout
+
+    retried = as_json(bluegreen(deployed, "retry", first, "--json"))
+    while_it_runs = bluegreen(deployed, "retry", first)
+
+    assert retried["outcome"] == "started"
+    assert retried["execution_name"] == f"{first}-retry2"
+    assert retried["reason"] == f"demo-web:{tag} -> demo-web (retry of {first})"
+    assert while_it_runs.exit_code == 2
+    assert while_it_runs.stderr.strip() == (
+        f"bluegreen: {first}-retry2, a retry of this image, is RUNNING: wait for it to end"
+    )
+    shown = as_json(bluegreen(deployed, "show", retried["execution_name"], "--json"))
+    assert shown["retry_of"] == first
+    assert shown["document"]["retry_of"] == first
+    assert shown["document"]["source"] == "cli"
+    assert shown["document"]["image"]["digest"] == digest
+    assert shown["document"]["image"]["tag"] == tag
+    for_people = bluegreen(deployed, "show", retried["execution_name"])
+    assert any(line.split() == ["retry", "of", first] for line in for_people.stdout.splitlines())
+    listed = as_json(bluegreen(deployed, "executions", "--json"))
+    assert next(e for e in listed if e["name"] == retried["execution_name"])["retry_of"] == first
+
+    # Rejected again, the image is retried under the next free number.
+    _rejected(deployed, retried["execution_arn"])
+    again = as_json(bluegreen(deployed, "retry", first, "--json"))
+    assert again["execution_name"] == f"{first}-retry3"
+    assert again["reason"].endswith(f"(retry of {first})")
+    running = bluegreen(deployed, "retry", again["execution_name"])
+    assert running.exit_code == 2
+    assert running.stderr.strip().startswith(
+        f"bluegreen: {first}-retry3 is RUNNING: it has not ended"
+    )
+    _rejected(deployed, again["execution_arn"])
+
+
+def test_a_succeeded_running_or_unknown_execution_is_not_retried(deployed: Deployed) -> None:
+    succeeded = bluegreen(deployed, "retry", deployed.name)
+    unknown = bluegreen(deployed, "retry", "nope")
+
+    assert succeeded.exit_code == 2
+    assert succeeded.stderr.strip() == (
+        f"bluegreen: {deployed.name} is SUCCEEDED: its image is deployed; only a FAILED, "
+        "ABORTED or TIMED_OUT execution is retried"
+    )
+    assert unknown.exit_code == 2
+    assert unknown.stderr.strip() == "bluegreen: no execution 'nope'"
+
+
 # -- expected failures stay one line ----------------------------------------------------
 
 
@@ -458,7 +530,7 @@ def test_approve_of_an_unreachable_page_is_a_one_line_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["executions", "show", "history", "deploy", "approve", "reject"]
+    "command", ["executions", "show", "history", "deploy", "retry", "approve", "reject"]
 )
 def test_every_command_explains_itself_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])

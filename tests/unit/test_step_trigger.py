@@ -191,6 +191,25 @@ def test_a_deployment_started_by_hand_is_marked_so(aws: Aws, trigger: Trigger, p
     assert trigger.on(push(image_digest=pushed)).outcome == "duplicate"
 
 
+def test_a_retry_is_named_and_marked_after_the_execution_it_retries(
+    aws: Aws, trigger: Trigger, pushed: str
+) -> None:
+    executions = Executions(aws.client("stepfunctions"), trigger.machine)
+    first = trigger.on(push(image_digest=pushed))
+    assert first.execution_name is not None
+
+    retried = start(
+        demo_service(), image(image_digest=pushed), "cli", executions, NOW, first.execution_name, 2
+    )
+
+    assert retried.outcome == "started"
+    assert retried.execution_name == f"{first.execution_name}-retry2"
+    assert retried.reason.endswith(f"(retry of {first.execution_name})")
+    document = trigger.document(retried)
+    assert (document.retry_of, document.source) == (first.execution_name, "cli")
+    assert document.image.digest == pushed
+
+
 # --- what is refused, and told ------------------------------------------------------------
 
 

@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bluegreen.config import ServiceCatalog
-from bluegreen.domain.image import RegistryImage, confirmed, execution_name, pin_image
+from bluegreen.domain.image import (
+    RegistryImage,
+    confirmed,
+    execution_name,
+    pin_image,
+    retry_name,
+)
 from bluegreen.domain.messages import refusal_slack, refusal_text
 from bluegreen.domain.refusal import Refusal
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
@@ -115,21 +121,30 @@ def start(
     source: Literal["ecr-push", "cli"],
     executions: Starter,
     now: datetime,
+    retry_of: str | None = None,
+    attempt: int = 2,
 ) -> TriggerResult:
     """Start the deployment of ``image``; the same (service, digest) twice is a duplicate,
-    whichever tag it came with: the answer names the execution that already has it."""
+    whichever tag it came with: the answer names the execution that already has it.
+
+    An explicit retry names the execution it retries (``retry_of``) and is named after it
+    (``<first execution>-retry<attempt>``): the image's own name is taken for 90 days.
+    """
+    name = execution_name(service, image) if retry_of is None else retry_name(retry_of, attempt)
     state = DeploymentState(
-        execution_name=execution_name(service, image),
+        execution_name=name,
         service=service,
         image=image,
         source=source,
         requested_at=now,
+        retry_of=retry_of,
     )
     arn, started = executions.start(state.execution_name, state.dump())
     pushed = f"{image.repository}:{image.tag}"
+    retrying = f" (retry of {retry_of})" if retry_of else ""
     return TriggerResult(
         outcome="started" if started else "duplicate",
-        reason=f"{pushed} -> {service.name}"
+        reason=f"{pushed} -> {service.name}{retrying}"
         if started
         else f"{pushed} is the image of {state.execution_name}, started before: nothing new",
         execution_name=state.execution_name,
