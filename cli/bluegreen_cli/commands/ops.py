@@ -567,8 +567,9 @@ def deploy(
 
     The tag is looked up in ECR and the image pinned by its digest. Mutable tags (latest,
     main, ...) are refused like the trigger refuses them. The execution gets the same name
-    a push would give it, so deploying an image whose deployment exists starts nothing and
-    says duplicate. Exit status with --follow: 0 when it deployed, 1 otherwise.
+    a push would give it (the service and the digest, whatever the tag), so deploying an
+    image whose deployment exists starts nothing and says duplicate; `bluegreen retry`
+    deploys it again on purpose. Exit status with --follow: 0 when it deployed, 1 otherwise.
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
