@@ -196,7 +196,7 @@ def refusal_text(refusal: Refusal) -> tuple[str, str]:
         f"Reason: {refusal.reason}",
         f"Service: {refusal.service} ({refusal.key}, {refusal.environment})",
         f"Digest: {refusal.digest or '(none)'}",
-        f"Pushed: {refusal.at:%Y-%m-%d %H:%M:%S} UTC",
+        f"Refused at: {refusal.at:%Y-%m-%d %H:%M:%S} UTC",
     ]
     return subject, "\n".join(lines)
 
