@@ -77,12 +77,13 @@ test_url = "https://checkout-test.example.com:8443/health"
 
 HANDLERS: dict[str, Handler] = {
     "trigger": Handler(
-        ["ssm", "stepfunctions"],
+        ["ssm", "ecr", "stepfunctions"],
         # catalog() reads the SSM parameter: the bench creates its client and validates the
-        # same kind of document, without the call.
+        # same kind of document, without the call. A push it starts: ECR confirms the image.
         [
             "wiring.parameters()",
             f"ServiceCatalog.parse({_SERVICES!r}, 'bench')",
+            "wiring.images()",
             "wiring.executions()",
         ],
         [("bluegreen.push:EcrPushEvent", "ecr_push")],

@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 
 import boto3
 from bluegreen.adapters.aws import error_code
+from bluegreen.adapters.ecr import EcrImages
 from bluegreen.adapters.parameters import Parameters
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.config import ServiceCatalog
-from bluegreen.domain.image import check_tag, pin_image
-from bluegreen.errors import ConfigurationInvalid
-from bluegreen.models import ServiceConfig
+from bluegreen.domain.image import RegistryImage, check_tag, confirmed, pin_image, retry_name
+from bluegreen.errors import ConfigurationInvalid, ImageRefused
+from bluegreen.models import DeploymentState, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
 from bluegreen.steps import trigger
 from botocore.config import Config
@@ -49,6 +50,8 @@ DEFAULT_STACK = "bluegreen"
 DEFAULT_SERVICES_PARAMETER = "/bluegreen/services"
 DEFAULT_REGION = "us-east-1"
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+# Ended without deploying its image (rejected, expired, rolled back, stopped): may be retried.
+RETRYABLE = ("FAILED", "ABORTED", "TIMED_OUT")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # An operator waits at a terminal: fail in seconds when the endpoint is not there. The number
@@ -333,6 +336,7 @@ class ExecutionSummary:
     source: str | None = None
     error: str | None = None
     cause: str | None = None
+    retry_of: str | None = None  # the execution this one retries, on purpose
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -346,6 +350,7 @@ class ExecutionSummary:
             "duration_seconds": self.duration_seconds,
             "state": self.state,
             "source": self.source,
+            "retry_of": self.retry_of,
             "error": self.error,
             "cause": self.cause,
         }
@@ -424,6 +429,7 @@ class Deployments:
             source=document.get("source") if document else None,
             error=described.get("error"),
             cause=described.get("cause"),
+            retry_of=document.get("retry_of") if document else None,
         )
         if status == "RUNNING" or history is not None:
             summary.state = last_entered(history if history is not None else self._tail(arn))
@@ -524,8 +530,8 @@ def service_history(
 # -- starting a deployment by hand -------------------------------------------------------
 
 
-def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
-    """(registry id, digest) of ``repository:tag`` in ECR."""
+def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, RegistryImage]:
+    """(registry id, the image as ECR holds it) of ``repository:tag``."""
     try:
         found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as e:
@@ -537,7 +543,12 @@ def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
     details = found.get("imageDetails", [])
     if not details:
         raise OpsError(f"no image {repository}:{tag} in ECR", 2)
-    return str(details[0]["registryId"]), str(details[0]["imageDigest"])
+    detail = details[0]
+    return str(detail["registryId"]), RegistryImage(
+        digest=str(detail["imageDigest"]),
+        tags=frozenset(detail.get("imageTags", [])),
+        pushed_at=detail.get("imagePushedAt"),
+    )
 
 
 def start_deployment(
@@ -554,18 +565,91 @@ def start_deployment(
     Raises ``ImageRefused`` (a mutable tag, before ECR is asked anything) like the trigger.
     """
     check_tag(service, tag)
-    registry_id, digest = find_image(ecr, service.repository, tag)
+    registry_id, found = find_image(ecr, service.repository, tag)
     pushed = EcrImageAction.model_validate(
         {
             "action-type": "PUSH",
             "result": "SUCCESS",
             "repository-name": service.repository,
-            "image-digest": digest,
+            "image-digest": found.digest,
             "image-tag": tag,
         }
     )
-    image = pin_image(service, pushed, registry_id, region)
+    image = confirmed(pin_image(service, pushed, registry_id, region), found)
     return trigger.start(service, image, "cli", Executions(stepfunctions, state_machine_arn), now)
+
+
+def retry_deployment(
+    execution: str,
+    catalog: ServiceCatalog,
+    ecr: Any,
+    stepfunctions: Any,
+    state_machine_arn: str,
+    now: datetime,
+) -> tuple[ServiceConfig, TriggerResult]:
+    """Start again, on purpose, the deployment of an execution that ended without deploying
+    its image: same service (as configured now) and image, marked as a retry of it.
+
+    Refused (exit code 2): an execution that succeeded or has not ended, a retry of it that
+    runs or succeeded, an image ECR no longer holds under its tag.
+    """
+    described = _described(stepfunctions, execution_arn(state_machine_arn, execution), execution)
+    name, status = str(described["name"]), str(described["status"])
+    if status not in RETRYABLE:
+        why = "its image is deployed" if status == "SUCCEEDED" else "it has not ended"
+        raise OpsError(
+            f"{name} is {status}: {why}; only a FAILED, ABORTED or TIMED_OUT execution is retried",
+            2,
+        )
+    try:
+        first = DeploymentState.model_validate_json(described.get("input") or "")
+    except ValueError as e:
+        raise OpsError(f"{name} is not a deployment execution: nothing to retry", 2) from e
+    service = catalog.named(first.service.name)
+    if first.image.repository != service.repository:
+        raise ImageRefused(
+            f"{first.image.repository}:{first.image.tag} is not of {service.name}'s repository "
+            f"{service.repository!r} any more"
+        )
+    found = EcrImages(ecr).by_digest(
+        first.image.registry_id, first.image.repository, first.image.digest
+    )
+    image = confirmed(first.image, found)
+    executions = Executions(stepfunctions, state_machine_arn)
+    attempt = _next_attempt(stepfunctions, state_machine_arn, name)
+    started = trigger.start(service, image, "cli", executions, now, retry_of=name, attempt=attempt)
+    return service, started
+
+
+def _described(stepfunctions: Any, arn: str, shown: str) -> dict[str, Any]:
+    try:
+        return dict(stepfunctions.describe_execution(executionArn=arn))
+    except ClientError as e:
+        if error_code(e) in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise OpsError(f"no execution {shown!r}", 2) from e
+        raise
+
+
+def _next_attempt(stepfunctions: Any, state_machine_arn: str, name: str) -> int:
+    """The first free retry number of ``name``'s image; refused while a retry runs or once
+    one has deployed the image."""
+    attempt = 2
+    while True:
+        candidate = retry_name(name, attempt)
+        arn = execution_arn(state_machine_arn, candidate)
+        try:
+            status = str(stepfunctions.describe_execution(executionArn=arn)["status"])
+        except ClientError as e:
+            if error_code(e) == "ExecutionDoesNotExist":
+                return attempt
+            raise
+        if status not in RETRYABLE:
+            raise OpsError(
+                f"{candidate}, a retry of this image, is {status}: "
+                + ("the image is deployed" if status == "SUCCEEDED" else "wait for it to end"),
+                2,
+            )
+        attempt += 1
 
 
 # -- approval pages ------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from bluegreen.domain.image import short_digest
+
 from bluegreen_cli import approval_page
 from bluegreen_cli.follow import ExecutionWatcher, Phase, phases, wait_for_execution
 
@@ -142,7 +144,9 @@ def run(
         for m in sfn.list_state_machines()["stateMachines"]
         if "deploy" in m["name"]
     )
-    watcher = ExecutionWatcher(sfn, wait_for_execution(sfn, machine, tag[:12], timeout=30))
+    watcher = ExecutionWatcher(
+        sfn, wait_for_execution(sfn, machine, short_digest(digest), timeout=30)
+    )
     say("execution", watcher.arn.rsplit(":", 1)[-1])
 
     decided = False

@@ -9,8 +9,8 @@ from bluegreen.clock import now
 from bluegreen.config import ServiceCatalog
 from bluegreen.observability import logger, metrics
 from bluegreen.push import EcrPushEvent
-from bluegreen.settings import TriggerSettings, load
-from bluegreen.steps.trigger import on_push
+from bluegreen.settings import ChannelSettings, TriggerSettings, load
+from bluegreen.steps.trigger import Channel, on_push
 
 
 @cache
@@ -24,17 +24,40 @@ def catalog() -> ServiceCatalog:
     return ServiceCatalog.parse(wiring.parameters().text(name), f"SSM parameter {name}")
 
 
+def channel() -> Channel:
+    """Where a refused push is told: built on the first refusal, not at every cold start."""
+    settings = load(ChannelSettings)
+    return Channel(
+        wiring.state_table(),
+        wiring.topic(settings.TOPIC_ARN),
+        wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
+    )
+
+
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     push = EcrPushEvent.model_validate(event)
-    result = on_push(push.detail, push.account, push.region, catalog(), wiring.executions(), now())
+    result = on_push(
+        push.detail,
+        push.account,
+        push.region,
+        catalog(),
+        wiring.images(),
+        wiring.executions(),
+        channel,
+        now(),
+    )
     metrics.add_metric(name=f"Push{result.outcome.capitalize()}", unit="Count", value=1)
+    for problem in result.problems:
+        metrics.add_metric(name="NotificationFailures", unit="Count", value=1)
+        logger.error("refusal not told", problem=problem)
     log = logger.warning if result.outcome == "refused" else logger.info
     log(
         f"push {result.outcome}",
         outcome=result.outcome,
         reason=result.reason,
         execution_name=result.execution_name,
+        announced=result.announced,
     )
     return result.model_dump(mode="json")

@@ -78,21 +78,47 @@ def http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def push(endpoint: str, tag: str) -> str:
+def push(endpoint: str, tag: str, image: str | None = None, repository: str = "demo-web") -> str:
+    """Push the image named ``image`` (by default, one of its own per tag) as ``tag``; its
+    digest. The same ``image`` under another tag is the same digest, tagged once more."""
+    seed = image if image is not None else tag
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {
             "mediaType": "application/vnd.docker.container.image.v1+json",
             "size": 7,
-            "digest": "sha256:" + hashlib.sha256(tag.encode()).hexdigest(),
+            "digest": "sha256:" + hashlib.sha256(seed.encode()).hexdigest(),
         },
         "layers": [],
     }
     pushed = aws(endpoint, "ecr").put_image(
-        repositoryName="demo-web", imageManifest=json.dumps(manifest), imageTag=tag
+        repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
     )
     return str(pushed["image"]["imageId"]["imageDigest"])
+
+
+def push_event(tag: str, digest: str, repository: str = "demo-web") -> dict[str, Any]:
+    """An "ECR Image Action" push event as EventBridge hands it to the trigger."""
+    event: dict[str, Any] = json.loads((ROOT / "events" / "ecr-push.json").read_text())
+    detail = {"image-digest": digest, "image-tag": tag, "repository-name": repository}
+    event["detail"].update(detail)
+    return event
+
+
+def invoke_trigger(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Run the trigger on ``event`` (as a redelivery would) and return what it answered."""
+    trigger = json.loads(http(f"{endpoint}/_local/app")[1])["functions"]["TriggerFunction"]
+    invoked = aws(endpoint, "lambda").invoke(FunctionName=trigger, Payload=json.dumps(event))
+    answer: dict[str, Any] = json.loads(invoked["Payload"].read())
+    return answer
+
+
+def outbox(endpoint: str) -> list[dict[str, Any]]:
+    status, body = http(f"{endpoint}/_local/outbox")
+    assert status == 200
+    messages: list[dict[str, Any]] = json.loads(body)
+    return messages
 
 
 def state_machine(endpoint: str) -> str:
@@ -100,10 +126,18 @@ def state_machine(endpoint: str) -> str:
     return next(m["stateMachineArn"] for m in machines if "deploy" in m["name"])
 
 
-def executions_for(endpoint: str, tag: str) -> list[dict[str, Any]]:
+def executions_for(endpoint: str, tag_or_digest: str) -> list[dict[str, Any]]:
+    """The executions started for the image pushed as ``tag_or_digest`` (or of that digest),
+    as their input documents say: execution names carry the digest, not the tag."""
     sfn = aws(endpoint, "stepfunctions")
     found = sfn.list_executions(stateMachineArn=state_machine(endpoint))["executions"]
-    return [e for e in found if tag[:12] in e["name"]]
+    mine = []
+    for execution in found:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        image = json.loads(described.get("input") or "{}").get("image", {})
+        if tag_or_digest in (image.get("tag"), image.get("digest")):
+            mine.append(execution)
+    return mine
 
 
 def wait(predicate: Any, timeout: float, what: str) -> Any:

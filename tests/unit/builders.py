@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -178,6 +178,53 @@ class Aws:
 
     def fresh(self, service: str) -> Any:
         return self.session.client(service)
+
+
+def image_manifest(seed: str) -> str:
+    """A Docker image manifest whose layers (and so whose digest) follow from ``seed``."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1024,
+                "digest": digest(f"{seed}/config"),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 2048,
+                    "digest": digest(f"{seed}/layer"),
+                }
+            ],
+        }
+    )
+
+
+def ecr_digest(seed: str = "demo-web build 1") -> str:
+    """The digest ECR gives the image of ``seed``: the SHA-256 of its manifest's bytes."""
+    return "sha256:" + hashlib.sha256(image_manifest(seed).encode()).hexdigest()
+
+
+def push_image(
+    ecr: Any, tag: str = COMMIT, seed: str = "demo-web build 1", repository: str = "demo-web"
+) -> str:
+    """Push the image of ``seed`` (its repository created if need be); the digest ECR gives it.
+
+    moto stores the digest the request names (it would derive another from the layers), so
+    the request names ECR's. The same ``seed`` under another tag is the same image, tagged
+    once more.
+    """
+    with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    ecr.put_image(
+        repositoryName=repository,
+        imageManifest=image_manifest(seed),
+        imageTag=tag,
+        imageDigest=ecr_digest(seed),
+    )
+    return ecr_digest(seed)
 
 
 def create_state_table(ddb: Any, name: str = "bluegreen-state") -> str:

@@ -326,3 +326,19 @@ def test_history_is_newest_first_and_per_service(table: StateTable) -> None:
     assert table.history(KEY, limit=1) == [{"execution_name": "third", "n": 90}]
     assert [h["execution_name"] for h in table.history("demo/api")] == ["elsewhere"]
     assert table.history("demo/none") == []
+
+
+def test_a_refusal_is_claimed_once_per_service_and_stays_out_of_the_history(
+    table: StateTable,
+) -> None:
+    table.record_outcome(KEY, "first", NOW, {"execution_name": "first"})
+
+    claims = [
+        table.first_refusal(KEY, "latest-of-build-7", NOW),
+        table.first_refusal(KEY, "latest-of-build-7", NOW + timedelta(hours=1)),
+        table.first_refusal("demo/api", "latest-of-build-7", NOW),
+        table.first_refusal(KEY, "latest-of-build-8", NOW),
+    ]
+
+    assert claims == [True, False, True, True]
+    assert table.history(KEY) == [{"execution_name": "first"}]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bluegreen.domain.image import short_digest
 from bluegreen_cli import approval_page
 from bluegreen_cli.commands.ops import _help
 from bluegreen_cli.demo import outbox_links, push_image
@@ -89,7 +90,7 @@ def deployed() -> Iterator[Deployed]:
             )
             tag = secrets.token_hex(20)
             digest = push_image(stack.client("ecr"), "demo-web", tag)
-            arn = wait_for_execution(sfn, machine, tag[:12], timeout=30)
+            arn = wait_for_execution(sfn, machine, short_digest(digest), timeout=30)
             answer = approval_page.decide(_new_link(stack.endpoint_url, _LINKS), "approve")
             assert answer.status == 200
             assert _wait_end(stack, arn)["status"] == "SUCCEEDED"
@@ -271,6 +272,26 @@ def test_history_for_people_says_what_runs_first(deployed: Deployed) -> None:
     assert "succeeded" in result.stdout
 
 
+def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
+    stack = deployed.stack
+    digest = push_image(stack.client("ecr"), "demo-web", "latest")
+    assert stack.events.wait_idle()
+    assert stack.async_invocations.wait_idle()
+
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--json"))
+    shown = bluegreen(deployed, "history", "demo-web")
+
+    refused = next(d for d in history["deployments"] if d.get("digest") == digest)
+    assert (refused["outcome"], refused["tag"], refused["running"]) == ("refused", "latest", False)
+    assert refused["execution_name"] is None
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("demo/web runs ")  # a refusal never hides what runs
+    row = next(line for line in shown.stdout.splitlines() if "refused" in line)
+    assert " latest " in row
+    assert "refused: tag 'latest' is mutable and cannot identify a release" in row
+    assert row.rstrip().endswith(" -")  # no execution to show
+
+
 def test_history_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
     result = bluegreen(deployed, "history", "nope")
 
@@ -320,16 +341,16 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
         assert stack.async_invocations.wait_idle()
     finally:
         events.enable_rule(Name=rule)
-    assert not [e for e in deployed.executions() if tag[:12] in e["name"]]
+    assert not [e for e in deployed.executions() if short_digest(digest) in e["name"]]
 
     started = as_json(bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--json"))
     again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
 
     assert started["outcome"] == "started"
-    assert started["execution_name"].startswith(f"demo-web-{tag}"[:50])
+    assert started["execution_name"] == f"demo-web-{short_digest(digest)}"
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith(f"duplicate: {started['execution_name']} already exists")
-    assert len([e for e in deployed.executions() if tag[:12] in e["name"]]) == 1
+    assert len([e for e in deployed.executions() if short_digest(digest) in e["name"]]) == 1
 
     link = _new_link(stack.endpoint_url, _LINKS)
     approved = bluegreen(deployed, "approve", link)
@@ -360,9 +381,9 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
 def test_reject_from_the_terminal(deployed: Deployed) -> None:
     stack = deployed.stack
     tag = secrets.token_hex(20)
-    push_image(stack.client("ecr"), "demo-web", tag)
+    digest = push_image(stack.client("ecr"), "demo-web", tag)
     arn = wait_for_execution(
-        stack.client("stepfunctions"), deployed.machine_arn, tag[:12], timeout=30
+        stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), timeout=30
     )
 
     rejected = bluegreen(deployed, "reject", _new_link(stack.endpoint_url, _LINKS), "--json")
@@ -375,6 +396,78 @@ def test_reject_from_the_terminal(deployed: Deployed) -> None:
     assert mine["error"]
     assert history["deployments"][0]["outcome"] == "not_deployed"
     assert history["deployments"][0]["running"] is False
+
+
+# -- retry ----------------------------------------------------------------------------
+
+
+def _rejected(deployed: Deployed, arn: str) -> str:
+    """Reject the execution waiting at ``arn`` through its link; its name once it ended."""
+    link = _new_link(deployed.stack.endpoint_url, _LINKS)
+    assert bluegreen(deployed, "reject", link).exit_code == 0
+    ended = _wait_end(deployed.stack, arn)
+    assert ended["status"] == "FAILED"
+    return str(ended["name"])
+
+
+def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deployed) -> None:
+    stack = deployed.stack
+    tag = secrets.token_hex(20)
+    digest = push_image(stack.client("ecr"), "demo-web", tag)
+    first = _rejected(
+        deployed,
+        wait_for_execution(
+            stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
+        ),
+    )
+    pushed_again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
+    assert f"to deploy this image again: bluegreen retry {first}" in pushed_again.stdout
+
+    retried = as_json(bluegreen(deployed, "retry", first, "--json"))
+    while_it_runs = bluegreen(deployed, "retry", first)
+
+    assert retried["outcome"] == "started"
+    assert retried["execution_name"] == f"{first}-retry2"
+    assert retried["reason"] == f"demo-web:{tag} -> demo-web (retry of {first})"
+    assert while_it_runs.exit_code == 2
+    assert while_it_runs.stderr.strip() == (
+        f"bluegreen: {first}-retry2, a retry of this image, is RUNNING: wait for it to end"
+    )
+    shown = as_json(bluegreen(deployed, "show", retried["execution_name"], "--json"))
+    assert shown["retry_of"] == first
+    assert shown["document"]["retry_of"] == first
+    assert shown["document"]["source"] == "cli"
+    assert shown["document"]["image"]["digest"] == digest
+    assert shown["document"]["image"]["tag"] == tag
+    for_people = bluegreen(deployed, "show", retried["execution_name"])
+    assert any(line.split() == ["retry", "of", first] for line in for_people.stdout.splitlines())
+    listed = as_json(bluegreen(deployed, "executions", "--json"))
+    assert next(e for e in listed if e["name"] == retried["execution_name"])["retry_of"] == first
+
+    # Rejected again, the image is retried under the next free number.
+    _rejected(deployed, retried["execution_arn"])
+    again = as_json(bluegreen(deployed, "retry", first, "--json"))
+    assert again["execution_name"] == f"{first}-retry3"
+    assert again["reason"].endswith(f"(retry of {first})")
+    running = bluegreen(deployed, "retry", again["execution_name"])
+    assert running.exit_code == 2
+    assert running.stderr.strip().startswith(
+        f"bluegreen: {first}-retry3 is RUNNING: it has not ended"
+    )
+    _rejected(deployed, again["execution_arn"])
+
+
+def test_a_succeeded_running_or_unknown_execution_is_not_retried(deployed: Deployed) -> None:
+    succeeded = bluegreen(deployed, "retry", deployed.name)
+    unknown = bluegreen(deployed, "retry", "nope")
+
+    assert succeeded.exit_code == 2
+    assert succeeded.stderr.strip() == (
+        f"bluegreen: {deployed.name} is SUCCEEDED: its image is deployed; only a FAILED, "
+        "ABORTED or TIMED_OUT execution is retried"
+    )
+    assert unknown.exit_code == 2
+    assert unknown.stderr.strip() == "bluegreen: no execution 'nope'"
 
 
 # -- expected failures stay one line ----------------------------------------------------
@@ -437,7 +530,7 @@ def test_approve_of_an_unreachable_page_is_a_one_line_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["executions", "show", "history", "deploy", "approve", "reject"]
+    "command", ["executions", "show", "history", "deploy", "retry", "approve", "reject"]
 )
 def test_every_command_explains_itself_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])

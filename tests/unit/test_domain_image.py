@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
-from bluegreen.domain.image import check_tag, execution_name, pin_image
+from bluegreen.domain.image import (
+    RegistryImage,
+    check_tag,
+    confirmed,
+    execution_name,
+    pin_image,
+    retry_name,
+    short_digest,
+)
 from bluegreen.errors import ImageRefused
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,9 +101,32 @@ def test_check_tag_alone_refuses_what_pin_image_refuses() -> None:
     check_tag(demo_service(), COMMIT)  # and lets an immutable one through, unchanged
 
 
+# --- what the registry confirms ---------------------------------------------------------
+
+PUSHED_AT = datetime(2026, 3, 2, 9, 29, 58, tzinfo=UTC)
+
+
+def test_an_image_the_registry_holds_under_the_tag_is_confirmed_with_its_push_time() -> None:
+    held = RegistryImage(DIGEST, frozenset({COMMIT, "v1.4.0"}), PUSHED_AT)
+
+    assert confirmed(image(), held) == image().model_copy(update={"pushed_at": PUSHED_AT})
+
+
+def test_an_image_the_registry_does_not_hold_is_refused() -> None:
+    with pytest.raises(ImageRefused, match=f"digest {DIGEST} is not an image of repository"):
+        confirmed(image(), None)
+
+
+def test_an_image_whose_digest_lacks_the_tag_is_refused_naming_its_tags() -> None:
+    held = RegistryImage(DIGEST, frozenset({"v1.4.0"}), PUSHED_AT)
+
+    with pytest.raises(ImageRefused, match=r"does not carry tag '3f2c.*' .*\(its tags: v1.4.0\)"):
+        confirmed(image(), held)
+
+
 # --- execution names ----------------------------------------------------------------------
 
-names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,60}", fullmatch=True)
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}", fullmatch=True)
 tags = st.text(min_size=1, max_size=128)
 digests = st.binary(min_size=1, max_size=16).map(lambda b: digest(b.hex()))
 
@@ -112,6 +144,14 @@ def test_execution_names_are_valid_deterministic_and_differ_per_digest(
     assert (one == other) == (first == second)
 
 
+@given(name=names, first=tags, second=tags)
+def test_the_same_digest_under_any_tag_is_one_execution(name: str, first: str, second: str) -> None:
+    """ECR sends one event per tag of an image: every one names the same execution."""
+    service = demo_service(name=name)
+
+    assert execution_name(service, image(tag=first)) == execution_name(service, image(tag=second))
+
+
 @given(first=names, second=names)
 def test_the_same_digest_for_two_services_gets_two_names(first: str, second: str) -> None:
     a = execution_name(demo_service(name=first), image())
@@ -120,7 +160,36 @@ def test_the_same_digest_for_two_services_gets_two_names(first: str, second: str
     assert (a == b) == (first == second)
 
 
-def test_the_execution_name_reads_as_service_and_tag() -> None:
+def test_the_execution_name_reads_as_service_and_short_digest() -> None:
     name = execution_name(demo_service(), image(tag="v1.4.2"))
 
-    assert name.startswith("demo-web-v1-4-2-")
+    assert name == f"demo-web-{DIGEST.removeprefix('sha256:')[:12]}"
+    assert short_digest(DIGEST) == DIGEST.removeprefix("sha256:")[:12]
+
+
+def test_a_service_name_step_functions_would_refuse_keeps_its_readable_part() -> None:
+    name = execution_name(demo_service(name="payments/eu.west"), image())
+
+    assert name.startswith("payments-eu-west-")
+    assert name.endswith(f"-{short_digest(DIGEST)}")
+
+
+@given(name=names, attempt=st.integers(min_value=2, max_value=10**6))
+def test_a_retry_is_named_after_the_first_execution_within_80_characters(
+    name: str, attempt: int
+) -> None:
+    first = execution_name(demo_service(name=name), image())
+
+    retry = retry_name(first, attempt)
+
+    assert SFN_NAME.fullmatch(retry), retry
+    assert retry == f"{first}-retry{attempt}"
+    assert retry_name(retry, attempt + 1) == retry_name(first, attempt + 1)
+
+
+def test_a_retry_of_a_long_name_is_cut_to_80_characters() -> None:
+    """Names given before this scheme may be longer: the suffix always fits."""
+    retry = retry_name("x" * 80, 12)
+
+    assert len(retry) == 80
+    assert retry.endswith("-retry12")

@@ -14,7 +14,9 @@ from bluegreen.domain.messages import (
     outcome_of,
     outcome_slack,
     outcome_text,
+    refusal_text,
 )
+from bluegreen.domain.refusal import Refusal
 from bluegreen.models import (
     ApprovalDecision,
     DeploymentProgress,
@@ -24,7 +26,7 @@ from bluegreen.models import (
     StepError,
 )
 
-from tests.unit.builders import COMMIT, NOW, PREVIOUS_IMAGE, rendered
+from tests.unit.builders import COMMIT, NOW, PREVIOUS_IMAGE, demo_service, push, rendered
 
 LINK = "https://approvals.example.com/approvals/appr-9?r=YQ&exp=1772447400&sig=c2ln"
 TOKEN = "task-token-from-step-functions"
@@ -217,3 +219,18 @@ def test_the_outcome_in_slack_leads_with_an_icon_and_the_subject(
     assert payload["text"] == subject
     assert payload["blocks"][0]["text"]["text"] == f"{icon} *{subject}*"
     assert body in payload["blocks"][1]["text"]["text"]
+
+
+def test_a_refusal_says_what_was_pushed_why_nothing_ran_and_bounds_what_it_quotes() -> None:
+    """A refused push's values come from the event: what is quoted of them is bounded."""
+    long_tag = "x" * 5000
+    refusal = Refusal.of_push(
+        demo_service(), push(tag=long_tag), f"tag {long_tag!r} is not allowed", NOW
+    )
+
+    subject, body = refusal_text(refusal)
+
+    assert subject.startswith("[bluegreen] demo-web push refused: demo-web:xxx")
+    assert body.startswith(f"Nothing was deployed: the push of demo-web:{'x' * 300} was refused.")
+    assert len(body) < 2000
+    assert len(refusal.summary()["tag"]) == 300

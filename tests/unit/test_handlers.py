@@ -37,8 +37,10 @@ from tests.unit.builders import (
     create_pass_machine,
     create_state_table,
     demo_service,
+    ecr_digest,
     event,
     http_server,
+    push_image,
     register_scalable_target,
     rendered,
     sent_emails,
@@ -76,7 +78,15 @@ def trigger(aws: Aws, monkeypatch: pytest.MonkeyPatch, load_handler: Loader) -> 
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)
     monkeypatch.setenv("SERVICES_PARAMETER_NAME", SERVICES_PARAMETER)
     put_services(aws, SERVICES_FILE.read_text())
+    push_image(aws.client("ecr"), tag=event("ecr-push.json")["detail"]["image-tag"])
     return load_handler("trigger")
+
+
+def ecr_push() -> dict[str, Any]:
+    """The sample push event, naming the image the ``trigger`` fixture pushed."""
+    pushed = event("ecr-push.json")
+    pushed["detail"]["image-digest"] = ecr_digest()
+    return pushed
 
 
 def put_services(aws: Aws, text: str, kind: str = "String") -> None:
@@ -98,7 +108,7 @@ def test_the_sample_push_starts_one_deployment(
     lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    push = event("ecr-push.json")
+    push = ecr_push()
 
     result = trigger.lambda_handler(push, lambda_context)
 
@@ -120,35 +130,52 @@ def test_the_sample_push_starts_one_deployment(
 def test_the_same_sample_event_delivered_twice_starts_nothing_new(
     aws: Aws, trigger: ModuleType, lambda_context: LambdaContext
 ) -> None:
-    first = trigger.lambda_handler(event("ecr-push.json"), lambda_context)
-    again = trigger.lambda_handler(event("ecr-push.json"), LambdaContext())
+    first = trigger.lambda_handler(ecr_push(), lambda_context)
+    again = trigger.lambda_handler(ecr_push(), LambdaContext())
 
     assert again["outcome"] == "duplicate"
     assert again["execution_arn"] == first["execution_arn"]
     assert len(executions(aws)) == 1
 
 
-def test_a_push_of_latest_is_refused_and_starts_nothing(
+def test_a_push_of_latest_is_refused_starts_nothing_and_is_told_once(
     aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
     trigger: ModuleType,
     lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    push = event("ecr-push.json")
+    ddb = aws.client("dynamodb")
+    table = StateTable(ddb, create_state_table(ddb))
+    monkeypatch.setenv("TABLE_NAME", "bluegreen-state")
+    topic = aws.client("sns").create_topic(Name="bluegreen-notifications")["TopicArn"]
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")
+    push = ecr_push()
     push["detail"]["image-tag"] = "latest"
 
-    result = trigger.lambda_handler(push, lambda_context)
+    with http_server(lambda _request: (200, b"ok")) as slack:
+        aws.client("secretsmanager").create_secret(
+            Name="bluegreen/slack-webhook", SecretString=f"{slack.url}/services/T0/B0/xyz"
+        )
+        result = trigger.lambda_handler(push, lambda_context)
+        again = trigger.lambda_handler(push, LambdaContext())  # EventBridge delivered it twice
 
-    assert result["outcome"] == "refused"
+    assert result["outcome"] == again["outcome"] == "refused"
     assert "mutable" in result["reason"]
+    assert (result["announced"], again["announced"]) == (True, False)
     assert executions(aws) == []
+    (entry,) = table.history(SERVICE.lock_key)
+    assert (entry["outcome"], entry["tag"]) == ("refused", "latest")
+    (posted,) = slack.requests
+    assert "demo-web push refused: demo-web:latest" in json.loads(posted.body)["text"]
     assert "PushRefused" in emitted_metrics(capsys.readouterr().out)
 
 
 def test_a_push_to_an_unconfigured_repository_is_ignored(
     aws: Aws, trigger: ModuleType, lambda_context: LambdaContext
 ) -> None:
-    push = event("ecr-push.json")
+    push = ecr_push()
     push["detail"]["repository-name"] = "billing"
 
     assert trigger.lambda_handler(push, lambda_context)["outcome"] == "ignored"
@@ -161,7 +188,7 @@ def test_an_event_that_is_not_eventbridge_is_rejected(
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError):
-        trigger.lambda_handler({"detail": event("ecr-push.json")["detail"]}, lambda_context)
+        trigger.lambda_handler({"detail": ecr_push()["detail"]}, lambda_context)
 
 
 def test_an_invalid_configuration_fails_the_push_naming_the_field_until_it_is_fixed(
@@ -173,14 +200,14 @@ def test_an_invalid_configuration_fails_the_push_naming_the_field_until_it_is_fi
     put_services(aws, broken)
 
     with pytest.raises(ConfigurationInvalid) as raised:
-        trigger.lambda_handler(event("ecr-push.json"), lambda_context)
+        trigger.lambda_handler(ecr_push(), lambda_context)
 
     assert str(raised.value).startswith(f"SSM parameter {SERVICES_PARAMETER}: ")
     assert "services.demo-web.timings.probe_interval_seconds: " in str(raised.value)
     assert executions(aws) == []
     # A failed read is not kept: the same warm function reads the fixed parameter.
     put_services(aws, SERVICES_FILE.read_text())
-    assert trigger.lambda_handler(event("ecr-push.json"), lambda_context)["outcome"] == "started"
+    assert trigger.lambda_handler(ecr_push(), lambda_context)["outcome"] == "started"
 
 
 def test_a_missing_configuration_parameter_is_named(
@@ -189,7 +216,7 @@ def test_a_missing_configuration_parameter_is_named(
     aws.client("ssm").delete_parameter(Name=SERVICES_PARAMETER)
 
     with pytest.raises(ConfigurationInvalid, match=f"{SERVICES_PARAMETER}: does not exist"):
-        trigger.lambda_handler(event("ecr-push.json"), lambda_context)
+        trigger.lambda_handler(ecr_push(), lambda_context)
 
 
 def test_a_secure_string_configuration_is_refused_not_parsed_as_ciphertext(
@@ -198,7 +225,7 @@ def test_a_secure_string_configuration_is_refused_not_parsed_as_ciphertext(
     put_services(aws, SERVICES_FILE.read_text(), kind="SecureString")
 
     with pytest.raises(ConfigurationInvalid, match=r"is a SecureString; store .* as a String"):
-        trigger.lambda_handler(event("ecr-push.json"), lambda_context)
+        trigger.lambda_handler(ecr_push(), lambda_context)
 
 
 # --- request approval and the approval API ------------------------------------------------

@@ -1,7 +1,7 @@
 """Operators' commands: inspect deployments and act on them without the AWS console.
 
-``executions``, ``show``, ``history``, ``deploy``, ``approve`` and ``reject``. Each finds the
-app from the CloudFormation stack's Outputs (or by name on the local stack, see
+``executions``, ``show``, ``history``, ``deploy``, ``retry``, ``approve`` and ``reject``. Each
+finds the app from the CloudFormation stack's Outputs (or by name on the local stack, see
 :func:`bluegreen_cli.account.resolve`), prints for people or, with ``--json``, for scripts,
 and ends an expected failure (an unknown service, no credentials, an unreachable endpoint)
 with one line on stderr and a non-zero exit status: 2 for bad input, 1 otherwise.
@@ -26,11 +26,13 @@ import typer
 from bluegreen.errors import BluegreenError
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bluegreen_cli import approval_page
 from bluegreen_cli.account import (
     DEFAULT_STACK,
+    RETRYABLE,
     STATUSES,
     Account,
     Deployments,
@@ -42,6 +44,7 @@ from bluegreen_cli.account import (
     Target,
     explain,
     page_outcome,
+    retry_deployment,
     running_task_definition,
     service_history,
     service_ref,
@@ -283,7 +286,7 @@ def executions(
     table.add_column("now / error", overflow="fold", min_width=12)
     for e in found:
         table.add_row(
-            e.name,
+            e.name + (f"\n[dim]retry of {e.retry_of}[/]" if e.retry_of else ""),
             _status(e.status),
             e.service or "-",
             _tag(e.tag),
@@ -363,6 +366,8 @@ def _print_detail(console: Console, detail: ExecutionDetail) -> None:
             ("digest", str(image.get("digest"))),
             ("requested", f"{_when(doc.get('requested_at'))} (by {doc.get('source', '?')})"),
         ]
+        if doc.get("retry_of"):
+            rows.append(("retry of", str(doc["retry_of"])))
         rows += _document_rows(doc, e)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
@@ -467,7 +472,8 @@ def history(
     services_file: ServicesOption = None,
     services_parameter: ParameterOption = None,
 ) -> None:
-    """What was deployed to a service and how it ended, newest first.
+    """What was deployed to a service and how it ended, newest first, and the pushes that
+    were refused and why.
 
     Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
     marked as running.
@@ -505,18 +511,25 @@ def history(
     table.add_column("task def", no_wrap=True)
     table.add_column("execution", overflow="fold", min_width=20)
     for r in rows:
-        outcome = str(r.get("outcome"))
-        style = "green" if outcome == "succeeded" else "red"
         table.add_row(
             "▶" if r.get("running") else "",
             _when(r.get("finished_at"), zone=False),
-            _tag(r.get("tag")),
-            f"[{style}]{outcome}[/]" + (f" ({r['error']})" if r.get("error") else ""),
+            _tag(r.get("tag") or _short(r.get("digest"), 19)),
+            _outcome(r),
             str(r.get("approved_by") or "-"),
             str(r.get("task_definition") or "-").rsplit("/", 1)[-1],
-            str(r.get("execution_name")),
+            str(r.get("execution_name") or "-"),
         )
     console.print(table)
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    """How an entry ended; a refused push says why (it started no execution to show)."""
+    outcome = str(row.get("outcome"))
+    if outcome == "refused":
+        return f"[yellow]refused[/]: {escape(_short(row.get('reason'), 120))}"
+    style = "green" if outcome == "succeeded" else "red"
+    return f"[{style}]{outcome}[/]" + (f" ({row['error']})" if row.get("error") else "")
 
 
 # -- deploy -------------------------------------------------------------------------------
@@ -554,8 +567,9 @@ def deploy(
 
     The tag is looked up in ECR and the image pinned by its digest. Mutable tags (latest,
     main, ...) are refused like the trigger refuses them. The execution gets the same name
-    a push would give it, so deploying an image whose deployment exists starts nothing and
-    says duplicate. Exit status with --follow: 0 when it deployed, 1 otherwise.
+    a push would give it (the service and the digest, whatever the tag), so deploying an
+    image whose deployment exists starts nothing and says duplicate; `bluegreen retry`
+    deploys it again on purpose. Exit status with --follow: 0 when it deployed, 1 otherwise.
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
@@ -582,10 +596,9 @@ def deploy(
             f"duplicate: {result.execution_name} already exists ({existing}); "
             "nothing new was started"
         )
-        if existing != "RUNNING" and not follow:
+        if existing in RETRYABLE and not follow:
             console.print(
-                "[dim]an execution name is used once: to deploy this image again, push it "
-                "under another tag[/]"
+                f"[dim]to deploy this image again: bluegreen retry {result.execution_name}[/]"
             )
     if not follow:
         if as_json:
@@ -596,6 +609,77 @@ def deploy(
     assert result.execution_arn is not None
     with _reported(account.target.endpoint_url):
         ended = _follow(console, sfn, result.execution_arn, config.approvers, timeout)
+    if as_json:
+        _print_json({**document, **ended})
+    raise typer.Exit(0 if ended["status"] == "SUCCEEDED" else 1)
+
+
+# -- retry --------------------------------------------------------------------------------
+
+
+def retry(
+    ctx: typer.Context,
+    execution: Annotated[
+        str,
+        typer.Argument(
+            help="The execution to retry (name or ARN): one that ended FAILED, ABORTED or "
+            "TIMED_OUT."
+        ),
+    ],
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", help="Follow the retry with live progress until it ends."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="With --follow: stop following after this many seconds (the deployment goes on).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    stack: StackOption = None,
+    services_file: ServicesOption = None,
+    services_parameter: ParameterOption = None,
+) -> None:
+    """Deploy again, on purpose, the image of an execution that did not deploy it.
+
+    For an execution that was rejected, expired, rolled back, stopped or failed: a new
+    execution of the same service (as configured now) and image, named
+    <execution>-retry<N> (the next free number) and marked as a retry of it, which `show`
+    and `executions` say. The image must still be in ECR with its tag; it asks for approval
+    like any deployment. A SUCCEEDED or RUNNING execution is not retried, nor one whose
+    retry runs or succeeded. Exit status with --follow: 0 when it deployed, 1 otherwise.
+    """
+    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
+    with _reported(account.target.endpoint_url):
+        sfn = account.client("stepfunctions")
+        service, result = retry_deployment(
+            execution,
+            account.catalog,
+            account.client("ecr"),
+            sfn,
+            _resources(account).state_machine(),
+            datetime.now(UTC),
+        )
+    console = _console(stderr=as_json)
+    if result.outcome == "started":
+        console.print(f"started {result.execution_name} ({result.reason})")
+    else:  # another operator's retry, started a moment before
+        console.print(f"duplicate: {result.execution_name} already exists; nothing new started")
+    document: dict[str, Any] = {**result.model_dump(mode="json"), "status": "RUNNING"}
+    if not follow:
+        if as_json:
+            _print_json(document)
+        else:
+            console.print(f"[dim]see it: bluegreen show {result.execution_name}[/]")
+        return
+    assert result.execution_arn is not None
+    with _reported(account.target.endpoint_url):
+        ended = _follow(console, sfn, result.execution_arn, service.approvers, timeout)
     if as_json:
         _print_json({**document, **ended})
     raise typer.Exit(0 if ended["status"] == "SUCCEEDED" else 1)
@@ -700,9 +784,10 @@ def reject(
 
 _EXAMPLES = {
     "executions": "bluegreen executions --service demo-web --status FAILED --limit 5",
-    "show": "bluegreen show demo-web-3f2a9c1-0123456789abcdef",
+    "show": "bluegreen show demo-web-01ad8e0d9c3e",
     "history": "bluegreen history demo-web --json | jq -r '.deployments[0].tag'",
     "deploy": "bluegreen deploy demo-web --tag 3f2a9c1 --follow",
+    "retry": "bluegreen retry demo-web-01ad8e0d9c3e --follow",
     "approve": "bluegreen approve 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
     "reject": "bluegreen reject 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
 }
@@ -717,7 +802,7 @@ def _help(docstring: str | None) -> str:
 def register(app: typer.Typer) -> None:
     """Add the operators' commands and the global options to the ``bluegreen`` app."""
     app.callback()(options)
-    for command in (executions, show, history, deploy, approve, reject):
+    for command in (executions, show, history, deploy, retry, approve, reject):
         name = command.__name__
         app.command(name=name, help=_help(command.__doc__), epilog=f"Example: {_EXAMPLES[name]}")(
             command

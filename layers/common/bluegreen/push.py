@@ -50,3 +50,7 @@ class TriggerResult(Model):
     reason: str
     execution_name: str | None = None
     execution_arn: str | None = None
+    # A refusal: told to the service's history and channel now (False: told before).
+    announced: bool = False
+    # Channels a refusal could not be told to (each failure, never raised).
+    problems: list[str] = Field(default_factory=list)

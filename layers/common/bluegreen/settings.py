@@ -43,10 +43,16 @@ class ApprovalApiSettings(TableSettings):
     SIGNING_SECRET_ARN: str
 
 
-class NotifySettings(TableSettings):
+class ChannelSettings(TableSettings):
+    """Where outcomes are told: the topic, Slack, and the history in the table."""
+
     TOPIC_ARN: str
     SLACK_WEBHOOK_SECRET_NAME: str = ""
     SENDER_EMAIL: str
+
+
+class NotifySettings(ChannelSettings):
+    pass
 
 
 S = TypeVar("S", bound=_Settings)

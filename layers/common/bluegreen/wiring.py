@@ -20,6 +20,7 @@ from bluegreen.adapters.aws import SDK_CONFIG
 if TYPE_CHECKING:
     from bluegreen.adapters.autoscaling import ScalableTargets
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
+    from bluegreen.adapters.ecr import EcrImages
     from bluegreen.adapters.ecs import EcsTaskDefinitions
     from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
     from bluegreen.adapters.parameters import Parameters
@@ -34,6 +35,13 @@ def task_definitions() -> EcsTaskDefinitions:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
 
     return EcsTaskDefinitions(boto3.client("ecs", config=SDK_CONFIG))
+
+
+@cache
+def images() -> EcrImages:
+    from bluegreen.adapters.ecr import EcrImages
+
+    return EcrImages(boto3.client("ecr", config=SDK_CONFIG))
 
 
 @cache

@@ -104,6 +104,49 @@ def test_ecr_refuses_a_manifest_that_is_not_json_or_a_wrong_digest(stack: LocalS
     assert ecr.describe_images(repositoryName="strict")["imageDetails"] == []
 
 
+def test_ecr_describe_images_by_digest_answers_only_for_the_repository_holding_it(
+    stack: LocalStack,
+) -> None:
+    """ECR DescribeImages with imageIds: ImageNotFoundException, with ECR's message
+    ("The image with imageId {imageDigest:'…', imageTag:'null'} does not exist within the
+    repository with name '…' in the registry with id '…'"), for a digest the repository does
+    not hold, another repository's included; the image it does hold is one detail with
+    every tag and its imagePushedAt."""
+    ecr = stack.client("ecr")
+    for name in ("held", "other"):
+        ecr.create_repository(repositoryName=name)
+    digest = ecr.put_image(
+        repositoryName="held", imageManifest=image_manifest("held:1"), imageTag="3f2a9c1"
+    )["image"]["imageId"]["imageDigest"]
+    ecr.put_image(repositoryName="held", imageManifest=image_manifest("held:1"), imageTag="v1.4.0")
+    forged = "sha256:" + hashlib.sha256(b"never pushed").hexdigest()
+
+    answers = [
+        refusal(
+            lambda repository=repository, wanted=wanted: ecr.describe_images(
+                registryId=ACCOUNT, repositoryName=repository, imageIds=[{"imageDigest": wanted}]
+            )
+        )
+        for repository, wanted in (("held", forged), ("other", digest))
+    ]
+    (detail,) = ecr.describe_images(
+        registryId=ACCOUNT, repositoryName="held", imageIds=[{"imageDigest": digest}]
+    )["imageDetails"]
+
+    assert answers == [
+        {
+            "Code": "ImageNotFoundException",
+            "Message": f"The image with imageId {{imageDigest:'{wanted}', imageTag:'null'}} "
+            f"does not exist within the repository with name '{repository}' in the registry "
+            f"with id '{ACCOUNT}'",
+        }
+        for repository, wanted in (("held", forged), ("other", digest))
+    ]
+    assert detail["imageDigest"] == digest
+    assert sorted(detail["imageTags"]) == ["3f2a9c1", "v1.4.0"]
+    assert detail["imagePushedAt"].tzinfo is not None
+
+
 # -- Application Auto Scaling --------------------------------------------------------------
 
 

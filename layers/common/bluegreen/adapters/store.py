@@ -7,13 +7,14 @@ Single-table layout (pk, sk):
                                                the scaling snapshot it saved), the image
                                                waiting, and the image production runs
   SERVICE#<cluster>/<service>  DEPLOY#<time>#<execution>   one finished deployment
+  SERVICE#<cluster>/<service>  REFUSED#<refusal>           a refused push, once announced
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
+_REFUSAL_REMEMBERED = timedelta(days=90)
 
 
 def _item(values: dict[str, Any]) -> dict[str, AttributeValueTypeDef]:
@@ -440,6 +442,33 @@ class StateTable:
                     }
                 ),
             )
+
+    def first_refusal(self, key: str, refusal: str, at: datetime) -> bool:
+        """Claim the announcement of a refused push; False when it was claimed before.
+
+        ``refusal`` identifies the push (service, tag, digest): a redelivered event, or the
+        same image pushed again under the same tag, is told to the channel once. The claim
+        expires, as Step Functions forgets execution names, after 90 days.
+        """
+        try:
+            with translated():
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item=_item(
+                        {
+                            "pk": f"SERVICE#{key}",
+                            "sk": f"REFUSED#{refusal}",
+                            "refused_at": at.isoformat(),
+                            "expires_at": int((at + _REFUSAL_REMEMBERED).timestamp()),
+                        }
+                    ),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
 
     def history(self, key: str, limit: int = 20) -> list[dict[str, Any]]:
         with translated():

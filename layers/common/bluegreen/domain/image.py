@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bluegreen.errors import ImageRefused
@@ -15,6 +17,19 @@ if TYPE_CHECKING:  # the trigger's model: RenderTaskDefinition only checks tags 
 # Tags that are moved by design. Refused whatever a service's tag_pattern says.
 FLOATING_TAGS = frozenset({"latest", "main", "master", "stable", "prod", "production", "edge"})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Step Functions' execution names: at most 80 characters; ours use only [A-Za-z0-9_-].
+NAME_MAX_LENGTH = 80
+_SERVICE_PART_MAX = 50  # leaves room for the digest and a retry's suffix
+SHORT_DIGEST_LENGTH = 12  # hex characters, as container tools show an image id
+
+
+@dataclass(frozen=True)
+class RegistryImage:
+    """An image as the registry knows it: the truth the push event only claims."""
+
+    digest: str
+    tags: frozenset[str]
+    pushed_at: datetime | None
 
 
 def pin_image(
@@ -52,11 +67,47 @@ def check_tag(service: ServiceConfig, tag: str | None) -> None:
         )
 
 
-def execution_name(service: ServiceConfig, image: ImageRef) -> str:
-    """Deterministic per (service, digest): a duplicated push event names the same execution.
+def confirmed(image: ImageRef, found: RegistryImage | None) -> ImageRef:
+    """``image`` as the registry confirms it, with its push time; :class:`ImageRefused` when
+    the registry does not hold that digest in that repository, or the digest lacks the tag."""
+    where = f"repository {image.repository!r} (registry {image.registry_id})"
+    if found is None or found.digest != image.digest:
+        raise ImageRefused(f"digest {image.digest} is not an image of {where}")
+    if image.tag not in found.tags:
+        carried = ", ".join(sorted(found.tags)) or "none"
+        raise ImageRefused(
+            f"digest {image.digest} does not carry tag {image.tag!r} in {where} "
+            f"(its tags: {carried})"
+        )
+    return image.model_copy(update={"pushed_at": found.pushed_at})
 
-    Step Functions allows 80 characters of ``[A-Za-z0-9_-]``; the digest part stays unique.
+
+def short_digest(digest: str) -> str:
+    """The digest's first hex characters: how people (and execution names) tell images apart."""
+    return digest.removeprefix("sha256:")[:SHORT_DIGEST_LENGTH]
+
+
+def execution_name(service: ServiceConfig, image: ImageRef) -> str:
+    """Deterministic per (service, digest), whatever the tag: one image, one execution.
+
+    ECR sends one event per tag, and EventBridge may deliver each more than once: every one
+    of them names the same execution. Reads as ``<service>-<short digest>``; a service name
+    that had to be shortened or changed to fit Step Functions' ``[A-Za-z0-9_-]`` keeps a
+    fingerprint of the original, so two services never share a name.
     """
-    readable = re.sub(r"[^A-Za-z0-9_-]", "-", f"{service.name}-{image.tag}")[:50]
-    fingerprint = hashlib.sha256(f"{service.name}|{image.digest}".encode()).hexdigest()[:16]
-    return f"{readable}-{fingerprint}"
+    return f"{_service_part(service.name)}-{short_digest(image.digest)}"
+
+
+def retry_name(name: str, attempt: int) -> str:
+    """The name of an explicit retry: ``<first execution's name>-retry<attempt>`` (≤ 80)."""
+    base = re.sub(r"-retry\d+$", "", name)
+    suffix = f"-retry{attempt}"
+    return base[: NAME_MAX_LENGTH - len(suffix)] + suffix
+
+
+def _service_part(name: str) -> str:
+    readable = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+    if readable == name and len(name) <= _SERVICE_PART_MAX:
+        return name
+    fingerprint = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{readable[: _SERVICE_PART_MAX - 9]}-{fingerprint}"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # each function that uses these texts builds only the models it reads
     from bluegreen.domain.approval import ApprovalRecord
+    from bluegreen.domain.refusal import Refusal
     from bluegreen.models import DeploymentState, Failure
 
 Outcome = Literal["succeeded", "rolled_back", "not_deployed", "superseded", "needs_attention"]
@@ -195,6 +196,32 @@ def outcome_slack(state: DeploymentState) -> dict[str, Any]:
         "text": subject,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} *{subject}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
+        ],
+    }
+
+
+def refusal_text(refusal: Refusal) -> tuple[str, str]:
+    """A subject line and a body for a refused push: whoever pushed learns why nothing ran."""
+    subject = (
+        f"[bluegreen] {refusal.service} push refused: {refusal.pushed} ({refusal.environment})"
+    )
+    lines = [
+        f"Nothing was deployed: the push of {refusal.pushed} was refused.",
+        f"Reason: {refusal.reason}",
+        f"Service: {refusal.service} ({refusal.key}, {refusal.environment})",
+        f"Digest: {refusal.digest or '(none)'}",
+        f"Refused at: {refusal.at:%Y-%m-%d %H:%M:%S} UTC",
+    ]
+    return subject, "\n".join(lines)
+
+
+def refusal_slack(refusal: Refusal) -> dict[str, Any]:
+    subject, body = refusal_text(refusal)
+    return {
+        "text": subject,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f":no_entry_sign: *{subject}*"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
         ],
     }

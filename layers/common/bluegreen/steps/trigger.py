@@ -1,19 +1,60 @@
-"""ECR push -> a deployment execution, named so a duplicated event starts nothing new."""
+"""ECR push -> a deployment execution, named so a duplicated event starts nothing new.
+
+Nothing in the event is trusted: the digest must be an image of the service's repository,
+carrying the pushed tag, as ECR itself answers; ECR's push time comes with it. A push the
+service may not deploy is refused, and the refusal recorded in the service's history and
+told to its channel, once per pushed image and tag; a push to a repository no service
+deploys is only logged.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bluegreen.config import ServiceCatalog
-from bluegreen.domain.image import execution_name, pin_image
+from bluegreen.domain.image import (
+    RegistryImage,
+    confirmed,
+    execution_name,
+    pin_image,
+    retry_name,
+)
+from bluegreen.domain.messages import refusal_slack, refusal_text
+from bluegreen.domain.refusal import Refusal
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
 from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
 
+if TYPE_CHECKING:
+    from bluegreen.steps.notify import Chat, Publisher
+
 
 class Starter(Protocol):
     def start(self, name: str, document: dict[str, object]) -> tuple[str, bool]: ...
+
+
+class Registry(Protocol):
+    def by_digest(self, registry_id: str, repository: str, digest: str) -> RegistryImage | None: ...
+
+
+class RefusalLog(Protocol):
+    def first_refusal(self, key: str, refusal: str, at: datetime) -> bool: ...
+
+    def record_outcome(
+        self, key: str, execution: str, at: datetime, summary: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a refusal goes: the service's history, the topic, and Slack when configured."""
+
+    history: RefusalLog
+    topic: Publisher
+    chat: Chat | None
 
 
 def on_push(
@@ -21,9 +62,13 @@ def on_push(
     registry_id: str,
     region: str,
     catalog: ServiceCatalog,
+    registry: Registry,
     executions: Starter,
+    channel: Callable[[], Channel],
     now: datetime,
 ) -> TriggerResult:
+    """What to make of one push. ``channel`` is built only for a refusal: a push that starts
+    a deployment needs no table, topic or Slack."""
     if push.action_type != "PUSH" or push.result != "SUCCESS":
         return TriggerResult(outcome="ignored", reason=f"{push.action_type} {push.result}")
     try:
@@ -31,10 +76,43 @@ def on_push(
     except ServiceNotConfigured as e:
         return TriggerResult(outcome="ignored", reason=str(e))
     try:
-        image = pin_image(service, push, registry_id, region)
+        claimed = pin_image(service, push, registry_id, region)
+        image = confirmed(
+            claimed, registry.by_digest(claimed.registry_id, claimed.repository, claimed.digest)
+        )
     except ImageRefused as e:
-        return TriggerResult(outcome="refused", reason=str(e))
+        return refuse(Refusal.of_push(service, push, str(e), now), channel())
     return start(service, image, "ecr-push", executions, now)
+
+
+def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
+    """Record and announce ``refusal`` unless it was before. As for a deployment's outcome,
+    a channel that fails is reported back, not raised: the push stays refused."""
+    if not channel.history.first_refusal(refusal.key, refusal.identity, refusal.at):
+        return TriggerResult(outcome="refused", reason=refusal.reason)
+    subject, body = refusal_text(refusal)
+    attributes = {"outcome": "refused", "service": refusal.service}
+    sends: list[tuple[str, Callable[[], None]]] = [
+        (
+            "history",
+            lambda: channel.history.record_outcome(
+                refusal.key, f"refused-{refusal.identity[:12]}", refusal.at, refusal.summary()
+            ),
+        ),
+        ("sns", lambda: channel.topic.publish(subject, body, attributes)),
+    ]
+    if channel.chat is not None:
+        chat = channel.chat
+        sends.append(("slack", lambda: chat.post(refusal_slack(refusal))))
+    problems = []
+    for name, send in sends:
+        try:
+            send()
+        except Exception as e:  # reported to the caller, who logs it
+            problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
+    return TriggerResult(
+        outcome="refused", reason=refusal.reason, announced=True, problems=problems
+    )
 
 
 def start(
@@ -43,19 +121,32 @@ def start(
     source: Literal["ecr-push", "cli"],
     executions: Starter,
     now: datetime,
+    retry_of: str | None = None,
+    attempt: int = 2,
 ) -> TriggerResult:
-    """Start the deployment of ``image``; the same (service, digest) twice is a duplicate."""
+    """Start the deployment of ``image``; the same (service, digest) twice is a duplicate,
+    whichever tag it came with: the answer names the execution that already has it.
+
+    An explicit retry names the execution it retries (``retry_of``) and is named after it
+    (``<first execution>-retry<attempt>``): the image's own name is taken for 90 days.
+    """
+    name = execution_name(service, image) if retry_of is None else retry_name(retry_of, attempt)
     state = DeploymentState(
-        execution_name=execution_name(service, image),
+        execution_name=name,
         service=service,
         image=image,
         source=source,
         requested_at=now,
+        retry_of=retry_of,
     )
     arn, started = executions.start(state.execution_name, state.dump())
+    pushed = f"{image.repository}:{image.tag}"
+    retrying = f" (retry of {retry_of})" if retry_of else ""
     return TriggerResult(
         outcome="started" if started else "duplicate",
-        reason=f"{image.repository}:{image.tag} -> {service.name}",
+        reason=f"{pushed} -> {service.name}{retrying}"
+        if started
+        else f"{pushed} is the image of {state.execution_name}, started before: nothing new",
         execution_name=state.execution_name,
         execution_arn=arn,
     )

@@ -1,0 +1,370 @@
+"""The trigger step with moto-backed adapters: ECR, Step Functions, the table, the topic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from bluegreen.adapters.ecr import EcrImages
+from bluegreen.adapters.notifications import Topic
+from bluegreen.adapters.stepfunctions import Executions
+from bluegreen.adapters.store import StateTable
+from bluegreen.models import DeploymentState
+from bluegreen.push import EcrImageAction, TriggerResult
+from bluegreen.steps.trigger import Channel, on_push, start
+
+from tests.unit.builders import (
+    ACCOUNT,
+    COMMIT,
+    NOW,
+    REGION,
+    Aws,
+    catalog,
+    create_pass_machine,
+    create_state_table,
+    demo_service,
+    digest,
+    image,
+    push,
+    push_image,
+)
+
+CATALOG = catalog()
+
+
+@dataclass
+class Chat:
+    posted: list[dict[str, Any]] = field(default_factory=list)
+
+    def post(self, payload: dict[str, Any]) -> None:
+        self.posted.append(payload)
+
+
+@dataclass
+class Trigger:
+    """The trigger on the emulated account, and what it told the service's channel."""
+
+    aws: Aws
+    machine: str
+    table: StateTable
+    topic: Topic
+    queue: str
+    chat: Chat = field(default_factory=Chat)
+    channels_built: int = 0
+
+    def channel(self) -> Channel:
+        self.channels_built += 1
+        return Channel(self.table, self.topic, self.chat)
+
+    def on(self, event: EcrImageAction, at: Any = NOW) -> TriggerResult:
+        registry = EcrImages(self.aws.client("ecr"))
+        executions = Executions(self.aws.client("stepfunctions"), self.machine)
+        return on_push(event, ACCOUNT, REGION, CATALOG, registry, executions, self.channel, at)
+
+    def started(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.aws.client("stepfunctions").list_executions(
+            stateMachineArn=self.machine
+        )["executions"]
+        return listed
+
+    def document(self, result: TriggerResult) -> DeploymentState:
+        described = self.aws.client("stepfunctions").describe_execution(
+            executionArn=result.execution_arn
+        )
+        return DeploymentState.model_validate_json(described["input"])
+
+    def published(self) -> list[dict[str, Any]]:
+        """What the topic's subscribers received (an SQS queue subscribed to it)."""
+        answer = self.aws.client("sqs").receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.table.history(demo_service().lock_key)
+
+
+@pytest.fixture
+def trigger(aws: Aws) -> Trigger:
+    sns, sqs, ddb = aws.client("sns"), aws.client("sqs"), aws.client("dynamodb")
+    topic = sns.create_topic(Name="bluegreen-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="operators")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return Trigger(
+        aws,
+        create_pass_machine(aws.client("stepfunctions")),
+        StateTable(ddb, create_state_table(ddb)),
+        Topic(sns, topic),
+        queue,
+    )
+
+
+@pytest.fixture
+def pushed(aws: Aws) -> str:
+    """The digest of the image pushed as ``demo-web:COMMIT``."""
+    return push_image(aws.client("ecr"))
+
+
+# --- what starts a deployment -------------------------------------------------------------
+
+
+def test_a_push_of_a_commit_starts_one_execution_with_the_pinned_image(
+    trigger: Trigger, pushed: str
+) -> None:
+    result = trigger.on(push(image_digest=pushed))
+
+    assert result.outcome == "started"
+    (execution,) = trigger.started()
+    assert execution["name"] == result.execution_name
+    assert execution["executionArn"] == result.execution_arn
+    deployment = trigger.document(result)
+    assert deployment.service == demo_service()
+    assert deployment.image.pinned.endswith(f"/demo-web@{pushed}")
+    assert deployment.image.tag == COMMIT
+    assert deployment.source == "ecr-push"
+    assert deployment.requested_at == NOW
+    assert deployment.render is None  # nothing is decided before the state machine runs
+    assert trigger.channels_built == 0  # a push that deploys needs no table, topic or Slack
+
+
+def test_the_push_time_is_ecrs(aws: Aws, trigger: Trigger, pushed: str) -> None:
+    (detail,) = aws.client("ecr").describe_images(
+        repositoryName="demo-web", imageIds=[{"imageDigest": pushed}]
+    )["imageDetails"]
+
+    result = trigger.on(push(image_digest=pushed))
+
+    assert trigger.document(result).image.pushed_at == detail["imagePushedAt"]
+
+
+def test_the_same_event_twice_starts_nothing_new(trigger: Trigger, pushed: str) -> None:
+    first = trigger.on(push(image_digest=pushed))
+    again = trigger.on(push(image_digest=pushed), NOW + timedelta(seconds=3))
+
+    assert again.outcome == "duplicate"
+    assert again.execution_name == first.execution_name
+    assert again.execution_arn == first.execution_arn
+    assert len(trigger.started()) == 1
+
+
+def test_the_same_digest_under_a_second_tag_is_the_same_deployment(
+    aws: Aws, trigger: Trigger, pushed: str
+) -> None:
+    """ECR sends one event per tag: the image pushed as a commit and a version deploys once."""
+    assert push_image(aws.client("ecr"), tag="v1.4.0") == pushed
+
+    first = trigger.on(push(tag=COMMIT, image_digest=pushed))
+    second = trigger.on(push(tag="v1.4.0", image_digest=pushed), NOW + timedelta(seconds=1))
+
+    assert first.outcome == "started"
+    assert second.outcome == "duplicate"
+    assert second.execution_name == first.execution_name
+    assert second.execution_arn == first.execution_arn
+    assert f"is the image of {first.execution_name}" in second.reason
+    assert len(trigger.started()) == 1
+    assert trigger.published() == []  # a duplicate is no refusal
+
+
+def test_another_digest_is_another_deployment(aws: Aws, trigger: Trigger, pushed: str) -> None:
+    rebuilt = push_image(aws.client("ecr"), tag="0a1b2c3d", seed="rebuilt")
+
+    first = trigger.on(push(image_digest=pushed))
+    second = trigger.on(push(tag="0a1b2c3d", image_digest=rebuilt))
+
+    assert second.outcome == "started"
+    assert second.execution_name != first.execution_name
+    assert len(trigger.started()) == 2
+
+
+def test_a_deployment_started_by_hand_is_marked_so(aws: Aws, trigger: Trigger, pushed: str) -> None:
+    executions = Executions(aws.client("stepfunctions"), trigger.machine)
+
+    result = start(demo_service(), image(image_digest=pushed), "cli", executions, NOW)
+
+    assert result.outcome == "started"
+    assert trigger.document(result).source == "cli"
+    # and a push of the same image afterwards is the same deployment
+    assert trigger.on(push(image_digest=pushed)).outcome == "duplicate"
+
+
+def test_a_retry_is_named_and_marked_after_the_execution_it_retries(
+    aws: Aws, trigger: Trigger, pushed: str
+) -> None:
+    executions = Executions(aws.client("stepfunctions"), trigger.machine)
+    first = trigger.on(push(image_digest=pushed))
+    assert first.execution_name is not None
+
+    retried = start(
+        demo_service(), image(image_digest=pushed), "cli", executions, NOW, first.execution_name, 2
+    )
+
+    assert retried.outcome == "started"
+    assert retried.execution_name == f"{first.execution_name}-retry2"
+    assert retried.reason.endswith(f"(retry of {first.execution_name})")
+    document = trigger.document(retried)
+    assert (document.retry_of, document.source) == (first.execution_name, "cli")
+    assert document.image.digest == pushed
+
+
+# --- what is refused, and told ------------------------------------------------------------
+
+
+def test_a_digest_the_repository_does_not_hold_is_refused_and_starts_nothing(
+    trigger: Trigger, pushed: str
+) -> None:
+    """DescribeImages answers ImageNotFoundException for a digest the repository lacks."""
+    forged = digest("never pushed")
+
+    result = trigger.on(push(image_digest=forged))
+
+    assert result.outcome == "refused"
+    assert result.reason == (
+        f"digest {forged} is not an image of repository 'demo-web' (registry {ACCOUNT})"
+    )
+    assert result.execution_name is None
+    assert trigger.started() == []
+
+
+def test_another_repositorys_digest_is_refused(aws: Aws, trigger: Trigger, pushed: str) -> None:
+    """A digest is an image of the repository it was pushed to, not of any other."""
+    elsewhere = push_image(aws.client("ecr"), repository="billing", seed="billing build 7")
+
+    result = trigger.on(push(image_digest=elsewhere))
+
+    assert result.outcome == "refused"
+    assert f"digest {elsewhere} is not an image of repository 'demo-web'" in result.reason
+    assert trigger.started() == []
+
+
+def test_a_tag_the_digest_does_not_carry_is_refused(trigger: Trigger, pushed: str) -> None:
+    result = trigger.on(push(tag="v9.9.9", image_digest=pushed))
+
+    assert result.outcome == "refused"
+    assert result.reason == (
+        f"digest {pushed} does not carry tag 'v9.9.9' in repository 'demo-web' "
+        f"(registry {ACCOUNT}) (its tags: {COMMIT})"
+    )
+    assert trigger.started() == []
+
+
+@pytest.mark.parametrize(("tag", "why"), [("latest", "mutable"), ("feature-x", "does not match")])
+def test_a_refused_tag_starts_nothing(trigger: Trigger, tag: str, why: str) -> None:
+    result = trigger.on(push(tag=tag))
+
+    assert result.outcome == "refused"
+    assert why in result.reason
+    assert result.execution_name is None
+    assert trigger.started() == []
+
+
+def test_a_push_without_digest_starts_nothing(trigger: Trigger) -> None:
+    result = trigger.on(push(image_digest=None))
+
+    assert result.outcome == "refused"
+    assert trigger.started() == []
+
+
+def test_a_refusal_is_kept_in_the_history_and_told_to_the_channel(trigger: Trigger) -> None:
+    event = push(tag="latest", image_digest=digest("a build"))
+
+    result = trigger.on(event)
+
+    assert result.announced is True
+    assert result.problems == []
+    (entry,) = trigger.history()
+    assert entry == {
+        "execution_name": None,
+        "service": "demo-web",
+        "environment": demo_service().environment,
+        "outcome": "refused",
+        "reason": result.reason,
+        "repository": "demo-web",
+        "tag": "latest",
+        "digest": digest("a build"),
+        "requested_at": NOW.isoformat(),
+        "finished_at": NOW.isoformat(),
+    }
+    (message,) = trigger.published()
+    assert message["Subject"] == (
+        f"[bluegreen] demo-web push refused: demo-web:latest ({demo_service().environment})"
+    )
+    assert f"Reason: {result.reason}" in message["Message"]
+    assert message["MessageAttributes"]["outcome"]["Value"] == "refused"
+    assert message["MessageAttributes"]["service"]["Value"] == "demo-web"
+    (posted,) = trigger.chat.posted
+    assert posted["text"] == message["Subject"]
+    assert result.reason in json.dumps(posted["blocks"])
+
+
+def test_a_refusal_is_told_once_however_often_it_comes(trigger: Trigger) -> None:
+    """A redelivered event, or the same image pushed again under the same tag."""
+    event = push(tag="latest", image_digest=digest("a build"))
+    trigger.on(event)
+
+    again = [trigger.on(event, NOW + timedelta(minutes=m)) for m in (1, 30)]
+
+    assert [(r.outcome, r.announced) for r in again] == [("refused", False)] * 2
+    assert len(trigger.history()) == 1
+    assert len(trigger.published()) == 1
+    assert len(trigger.chat.posted) == 1
+
+
+def test_another_image_refused_under_the_same_tag_is_told_too(trigger: Trigger) -> None:
+    first = trigger.on(push(tag="latest", image_digest=digest("a build")))
+    second = trigger.on(
+        push(tag="latest", image_digest=digest("the next build")), NOW + timedelta(hours=1)
+    )
+
+    assert (first.announced, second.announced) == (True, True)
+    assert [e["digest"] for e in trigger.history()] == [digest("the next build"), digest("a build")]
+    assert len(trigger.chat.posted) == 2
+
+
+def test_a_forged_digest_is_told_as_such(trigger: Trigger, pushed: str) -> None:
+    forged = digest("never pushed")
+
+    result = trigger.on(push(image_digest=forged))
+
+    assert result.announced is True
+    (entry,) = trigger.history()
+    assert (entry["tag"], entry["digest"]) == (COMMIT, forged)
+    assert "is not an image of repository 'demo-web'" in entry["reason"]
+
+
+def test_a_channel_that_fails_is_reported_and_the_others_still_told(
+    aws: Aws, trigger: Trigger
+) -> None:
+    trigger.topic = Topic(aws.client("sns"), f"arn:aws:sns:{REGION}:{ACCOUNT}:deleted")
+
+    result = trigger.on(push(tag="latest"))
+
+    assert result.outcome == "refused"
+    assert result.announced is True
+    (problem,) = result.problems
+    assert problem.startswith("sns: NotFoundException")
+    assert len(trigger.history()) == 1
+    assert len(trigger.chat.posted) == 1
+
+
+def test_an_unknown_repository_is_ignored_and_told_to_nobody(trigger: Trigger) -> None:
+    result = trigger.on(push(repository="billing", tag="latest"))
+
+    assert result.outcome == "ignored"
+    assert "'billing' is not in the service configuration" in result.reason
+    assert trigger.started() == []
+    assert trigger.channels_built == 0
+
+
+@pytest.mark.parametrize(("action", "result"), [("DELETE", "SUCCESS"), ("PUSH", "FAILURE")])
+def test_anything_but_a_successful_push_is_ignored(
+    trigger: Trigger, action: str, result: str
+) -> None:
+    outcome = trigger.on(push(action=action, result=result))
+
+    assert outcome.outcome == "ignored"
+    assert trigger.started() == []
+    assert trigger.channels_built == 0
