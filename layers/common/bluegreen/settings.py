@@ -48,11 +48,11 @@ class ChannelSettings(TableSettings):
 
     TOPIC_ARN: str
     SLACK_WEBHOOK_SECRET_NAME: str = ""
-    SENDER_EMAIL: str
 
 
 class NotifySettings(ChannelSettings):
-    pass
+    # Approvers are told by email when a newer image withdraws their request.
+    SENDER_EMAIL: str
 
 
 S = TypeVar("S", bound=_Settings)
