@@ -101,3 +101,7 @@ class ApprovalExpired(BluegreenError):
 
 class ApprovalAlreadyDecided(BluegreenError):
     """The approval was already decided, or the one-time form was already used."""
+
+
+class LocksNotRecovered(BluegreenError):
+    """The janitor's sweep could not recover a lock whose owner has ended (it stays held)."""

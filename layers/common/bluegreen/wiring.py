@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
     from bluegreen.adapters.parameters import Parameters
     from bluegreen.adapters.secrets import Secrets
-    from bluegreen.adapters.stepfunctions import Executions, TaskCallbacks
+    from bluegreen.adapters.stepfunctions import Executions, ExecutionStatuses, TaskCallbacks
     from bluegreen.adapters.store import StateTable
 
 
@@ -78,6 +78,16 @@ def executions() -> Executions:
 
     return Executions(
         boto3.client("stepfunctions", config=SDK_CONFIG), load(TriggerSettings).STATE_MACHINE_ARN
+    )
+
+
+@cache
+def execution_statuses() -> ExecutionStatuses:
+    from bluegreen.adapters.stepfunctions import ExecutionStatuses
+    from bluegreen.settings import JanitorSettings, load
+
+    return ExecutionStatuses(
+        boto3.client("stepfunctions", config=SDK_CONFIG), load(JanitorSettings).STATE_MACHINE_ARN
     )
 
 
