@@ -33,6 +33,7 @@ from tests.unit.builders import (
     create_state_table,
     demo_service,
     digest,
+    event,
     image,
     register_scalable_target,
     rendered,
@@ -273,17 +274,8 @@ def test_a_report_is_plain_json(world: World) -> None:
 
 # --- the janitor's handler -------------------------------------------------------------------
 
-SCHEDULED_EVENT = {
-    "version": "0",
-    "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-03-02T10:05:00Z",
-    "region": "us-east-1",
-    "resources": ["arn:aws:events:us-east-1:123456789012:rule/bluegreen-JanitorFunctionSweepLocks"],
-    "detail": {},
-}
+SCHEDULED_EVENT = event("janitor-scheduled.json")
+RECOVER_DEMO_WEB = event("janitor-recover.json")
 
 
 @pytest.fixture
@@ -318,13 +310,13 @@ def test_the_janitor_answers_a_recovery_request_with_its_report(
     world.abort(world.start(DEPLOYMENT))
     suspend(DEPLOYMENT, world.targets, world.table, NOW)
 
-    answer = janitor.lambda_handler({"recover": "demo/web"}, lambda_context)
+    answer = janitor.lambda_handler(RECOVER_DEMO_WEB, lambda_context)
 
     (report,) = answer["locks"]
     assert report["outcome"] == "recovered"
     assert report["owner_status"] == "ABORTED"
     assert world.owner() is None
-    again = janitor.lambda_handler({"recover": "demo/web"}, lambda_context)
+    again = janitor.lambda_handler(RECOVER_DEMO_WEB, lambda_context)
     assert again["locks"][0]["outcome"] == "free"
 
 
@@ -339,11 +331,11 @@ def test_a_sweep_that_leaves_an_ended_owners_lock_fails_so_lambda_retries_it(
 
 
 @pytest.mark.parametrize(
-    "event",
+    "unknown",
     [{"recover": "demo"}, {"recover": "../x/y"}, {"detail-type": "Something"}, {}],
 )
 def test_the_janitor_refuses_what_it_does_not_know(
-    janitor: ModuleType, lambda_context: LambdaContext, event: dict[str, Any]
+    janitor: ModuleType, lambda_context: LambdaContext, unknown: dict[str, Any]
 ) -> None:
     with pytest.raises(ValueError, match="expected an execution status change"):
-        janitor.lambda_handler(event, lambda_context)
+        janitor.lambda_handler(unknown, lambda_context)
