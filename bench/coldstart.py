@@ -128,7 +128,7 @@ HANDLERS: dict[str, Handler] = {
         [
             "wiring.state_table()",
             "wiring.task_callbacks()",
-            "wiring.execution_status()",
+            "wiring.execution_statuses('arn:aws:states:us-east-1:123456789012:stateMachine:x')",
             "wiring.recovery()",
         ],
         [("bluegreen.models:TurnTask", "turn_task")],

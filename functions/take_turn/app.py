@@ -18,7 +18,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         task,
         wiring.state_table(),
         wiring.task_callbacks(),
-        wiring.execution_status(),
+        wiring.execution_statuses(task.state_machine_arn),
         wiring.recovery(),
         now(),
     )

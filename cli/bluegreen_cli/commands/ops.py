@@ -1,10 +1,11 @@
 """Operators' commands: inspect deployments and act on them without the AWS console.
 
-``executions``, ``show``, ``history``, ``deploy``, ``retry``, ``approve`` and ``reject``. Each
-finds the app from the CloudFormation stack's Outputs (or by name on the local stack, see
-:func:`bluegreen_cli.account.resolve`), prints for people or, with ``--json``, for scripts,
-and ends an expected failure (an unknown service, no credentials, an unreachable endpoint)
-with one line on stderr and a non-zero exit status: 2 for bad input, 1 otherwise.
+``executions``, ``show``, ``history``, ``deploy``, ``retry``, ``approve``, ``reject`` and
+``recover``. Each finds the app from the CloudFormation stack's Outputs (or by name on the
+local stack, see :func:`bluegreen_cli.account.resolve`), prints for people or, with
+``--json``, for scripts, and ends an expected failure (an unknown service, no credentials,
+an unreachable endpoint) with one line on stderr and a non-zero exit status: 2 for bad
+input, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import typer
+from bluegreen.adapters.stepfunctions import ExecutionStatuses
+from bluegreen.adapters.store import StateTable
+from bluegreen.domain.recovery import MISSING
 from bluegreen.errors import BluegreenError
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
@@ -51,6 +55,7 @@ from bluegreen_cli.account import (
     start_deployment,
 )
 from bluegreen_cli.follow import PROGRESS, ExecutionWatcher, Phase, phases
+from bluegreen_cli.recovery import LockView, invoke_recovery, janitor_function, lock_view
 
 # -- where the commands look: global options, also accepted after the command -------------
 
@@ -780,6 +785,107 @@ def reject(
     _decide(link, "reject", as_json)
 
 
+# -- recover ------------------------------------------------------------------------------
+
+
+def recover(
+    ctx: typer.Context,
+    service: Annotated[
+        str,
+        typer.Argument(
+            help="The service: its name in the service configuration, or cluster/service."
+        ),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Recover without asking.")] = False,
+    as_json: JsonOption = False,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    stack: StackOption = None,
+    services_file: ServicesOption = None,
+    services_parameter: ParameterOption = None,
+) -> None:
+    """A service's lock, and its recovery when the execution holding it has ended.
+
+    Shows who holds the lock since when, whether that execution still runs, and the scaling
+    it saved. When it has ended (its cleanup never ran), the janitor recovers the lock, as
+    its sweep would: it rolls back what the execution left, restores the saved scaling and
+    releases the lock. A lock held by a running execution is left alone. Exit status 1 when
+    the lock is still held by an ended execution afterwards.
+    """
+    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
+    with _reported(account.target.endpoint_url):
+        key = service_ref(account.catalog, service).key
+        found = _resources(account)
+        table = StateTable(account.client("dynamodb"), found.table())
+        owners = ExecutionStatuses(account.client("stepfunctions"), found.state_machine())
+        before = lock_view(table, owners, key)
+    console = _console(stderr=as_json)
+    document: dict[str, Any] = {"service": key, "lock": before.to_json(), "report": None}
+    _print_lock(console, before)
+    if not before.held_by_ended_owner:
+        if as_json:
+            _print_json({**document, "after": before.to_json()})
+        return
+    if not yes and not typer.confirm(
+        f"Recover {key}: roll back what {before.owner} left, restore the scaling it saved, "
+        "release the lock?",
+        err=True,
+    ):
+        console.print("nothing was done")
+        if as_json:
+            _print_json({**document, "after": before.to_json()})
+        raise typer.Exit(1)
+    with _reported(account.target.endpoint_url):
+        janitor = janitor_function(
+            account.client("cloudformation"), account.client("lambda"), account.target.stack
+        )
+        report = invoke_recovery(account.client("lambda"), janitor, key)
+        after = lock_view(table, owners, key)
+    console.print(f"janitor: {report.get('outcome')}")
+    for action in report.get("actions") or []:
+        console.print(f"  {action}")
+    if after.held_by_ended_owner:
+        console.print(f"[red]{key} is still locked by {after.owner} ({after.owner_status})[/]")
+    if as_json:
+        _print_json({**document, "report": report, "after": after.to_json()})
+    raise typer.Exit(1 if after.held_by_ended_owner else 0)
+
+
+def _print_lock(console: Console, view: LockView) -> None:
+    if not view.held:
+        console.print(f"{view.key} is not locked: nothing to recover")
+        return
+    console.print(f"{view.key} is locked by {view.owner} since {_when(view.since)}")
+    if view.owner_running:
+        console.print(
+            f"  its owner is {view.owner_status}: the lock is its own, nothing to recover"
+        )
+    elif view.owner_status == MISSING:
+        console.print("  its owner is unknown to Step Functions")
+    else:
+        console.print(f"  its owner ended {view.owner_status} at {_when(view.ended)}")
+    snap = view.snapshot
+    if snap is None:
+        console.print("  scaling: nothing saved (it never suspended scaling)")
+    elif not snap.get("registered"):
+        console.print(f"  scaling: {snap.get('resource_id')} has no scalable target")
+    else:
+        held = [
+            name
+            for name, flag in (
+                ("in", "dynamic_scaling_in_suspended"),
+                ("out", "dynamic_scaling_out_suspended"),
+                ("scheduled", "scheduled_scaling_suspended"),
+            )
+            if snap.get(flag)
+        ]
+        before = f"suspended before: {', '.join(held)}" if held else "not suspended before"
+        console.print(
+            f"  scaling saved at {_when(snap.get('suspended_at'))}: "
+            f"{snap.get('resource_id')}, {before}"
+        )
+
+
 # -- registration -------------------------------------------------------------------------
 
 _EXAMPLES = {
@@ -790,6 +896,7 @@ _EXAMPLES = {
     "retry": "bluegreen retry demo-web-01ad8e0d9c3e --follow",
     "approve": "bluegreen approve 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
     "reject": "bluegreen reject 'https://approvals.example.com/approvals/AbC?r=...&s=...'",
+    "recover": "bluegreen recover demo-web --yes",
 }
 
 
@@ -802,7 +909,7 @@ def _help(docstring: str | None) -> str:
 def register(app: typer.Typer) -> None:
     """Add the operators' commands and the global options to the ``bluegreen`` app."""
     app.callback()(options)
-    for command in (executions, show, history, deploy, retry, approve, reject):
+    for command in (executions, show, history, deploy, retry, approve, reject, recover):
         name = command.__name__
         app.command(name=name, help=_help(command.__doc__), epilog=f"Example: {_EXAMPLES[name]}")(
             command

@@ -4,11 +4,14 @@ moto stores rules and targets but never delivers to Lambda or Step Functions tar
 the AWS services it emulates emit no events. This module fills both gaps:
 
 - :func:`pattern_refusal` answers a PutRule or TestEventPattern whose pattern EventBridge
-  refuses, and :func:`matches` (from :mod:`event_patterns`) matches as EventBridge does;
+  refuses (:func:`put_rule_refusal` also a ScheduleExpression, see
+  :mod:`schedule_expressions`), and :func:`matches` (from :mod:`event_patterns`) matches as
+  EventBridge does;
 - :class:`EventBus` delivers an event, on a worker thread as EventBridge does
   (asynchronously, after the producer's call returned), to every enabled rule of moto's
   events backend whose pattern matches, invoking Lambda targets in-process and starting
-  executions for Step Functions targets;
+  executions for Step Functions targets (and, with :meth:`EventBus.emit_to_rule`, a
+  scheduled rule's firing to that rule's targets, see :mod:`scheduled_rules`);
 - :func:`ecr_image_action` and :func:`put_events_entries` shape events exactly as AWS does
   (an ECR push, a client's PutEvents), and :class:`ExecutionWatcher` notices Step
   Functions executions changing status and emits "Step Functions Execution Status Change".
@@ -27,7 +30,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from bluegreen_cli.local import event_patterns
+from bluegreen_cli.local import event_patterns, schedule_expressions
 from bluegreen_cli.local.event_patterns import InvalidEventPattern as InvalidEventPattern
 from bluegreen_cli.local.event_patterns import matches as matches
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
@@ -187,9 +190,21 @@ def pattern_refusal(text: str, quota: int | None = None) -> tuple[int, dict[str,
 
 
 def put_rule_refusal(request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-    """EventBridge's error answer to a PutRule whose EventPattern it refuses, or None."""
+    """EventBridge's error answer to a PutRule it refuses (its EventPattern, its
+    ScheduleExpression, or neither given), or None."""
     text = request.get("EventPattern")
-    if text is None:
+    schedule = request.get("ScheduleExpression")
+    if not text and not schedule:
+        return 400, {
+            "__type": "ValidationException",
+            "message": "Parameter(s) EventPattern or ScheduleExpression must be specified.",
+        }
+    if schedule:
+        try:
+            schedule_expressions.parse(str(schedule))
+        except schedule_expressions.InvalidSchedule as e:
+            return 400, {"__type": "ValidationException", "message": str(e)}
+    if not text:
         return None
     return pattern_refusal(str(text), quota=event_patterns.PATTERN_SIZE_QUOTA)
 
@@ -363,7 +378,8 @@ class EventBus:
         self._lambda_exists = lambda_exists
         # (rule ARN, pattern) already reported as not evaluable: said once, not per event.
         self._reported: set[tuple[str, str]] = set()
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        # (bus, event, the one rule it is for: a scheduled rule's firing; None: all rules)
+        self._queue: queue.Queue[tuple[str, dict[str, Any], Any] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._idle = threading.Condition()
         self._pending = 0
@@ -387,7 +403,15 @@ class EventBus:
             self._pending += 1
             self.emitted += 1
         log.info("event %s / %s", event.get("source"), event.get("detail-type"))
-        self._queue.put((bus, event))
+        self._queue.put((bus, event, None))
+
+    def emit_to_rule(self, rule: Any, event: dict[str, Any]) -> None:
+        """Queue an event for one rule's targets only: a scheduled rule's firing, which
+        EventBridge hands its own targets and matches against no other rule."""
+        with self._idle:
+            self._pending += 1
+            self.emitted += 1
+        self._queue.put((str(rule.event_bus_name), event, rule))
 
     def put_events(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer a PutEvents call: accept valid entries, queue them, report the rest.
@@ -428,9 +452,12 @@ class EventBus:
             item = self._queue.get()
             if item is None:
                 return
-            bus, event = item
+            bus, event, rule = item
             try:
-                self._deliver(bus, event)
+                if rule is None:
+                    self._deliver(bus, event)
+                else:
+                    self._deliver_to_rule(rule, event)
             except Exception:
                 log.exception("delivering %s failed", event.get("detail-type"))
             finally:

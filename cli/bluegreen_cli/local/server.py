@@ -2,7 +2,8 @@
 
 Requests are dispatched on one port:
 
-- ``/_local/...``: control routes (health, outbox, Slack webhook sink, sample switch, stats);
+- ``/_local/...``: control routes (health, outbox, Slack webhook sink, sample switch, stats,
+  firing a scheduled rule now);
 - the HTTP API routes of the template (``/approvals/{approval_id}``): the API's function,
   with an API Gateway payload format 2.0 event;
 - ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in a worker process;
@@ -65,6 +66,7 @@ from bluegreen_cli.local.runtime import (
     serve_invoke,
 )
 from bluegreen_cli.local.sandbox import FunctionLog, stderr_log
+from bluegreen_cli.local.scheduled_rules import NotScheduled, RuleNotFound, ScheduledRules
 from bluegreen_cli.local.template import (
     LocalApp,
     LocalFunction,
@@ -231,6 +233,7 @@ class LocalStack:
         )
         self.events = eventbridge.EventBus(self._invoke_target, self._start_execution_target)
         self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
+        self.schedules = ScheduledRules(self.events.emit_to_rule)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -283,6 +286,7 @@ class LocalStack:
         # A fresh account: nothing sent, no executions seen.
         self.outbox = Outbox()
         self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
+        self.schedules = ScheduledRules(self.events.emit_to_rule)
         self._bind()
         self._simulator = self._make_simulator()
         if self._simulator is not None:
@@ -315,6 +319,7 @@ class LocalStack:
             if self.with_sample:
                 self._serve_sample()
             self._watcher.start()
+            self.schedules.start()
         except BaseException:
             self.stop()
             raise
@@ -329,6 +334,7 @@ class LocalStack:
         if self in _running:
             _running.remove(self)
         self._watcher.stop()
+        self.schedules.stop()
         self.events.stop()
         self.async_invocations.stop()
         for part in (self._load_balancer, self._simulator):
@@ -378,7 +384,11 @@ class LocalStack:
             **runtime,
             "state_transitions": eventbridge.state_transitions(),
             "executions": executions,
-            "events": {"emitted": self.events.emitted, "delivered": self.events.delivered},
+            "events": {
+                "emitted": self.events.emitted,
+                "delivered": self.events.delivered,
+                "scheduled": self.schedules.fired,
+            },
             "rights": self.rights.stats() if self.rights else {},
         }
 
@@ -605,6 +615,8 @@ class LocalStack:
             return self._sample_switch(request)
         if path == "/_local/stats":
             return _json_response(self.stats())
+        if path.startswith("/_local/rules/") and path.endswith("/fire"):
+            return self._fire_rule(request, path.removeprefix("/_local/rules/")[: -len("/fire")])
         if path == "/_local/app" and self.app is not None:
             return _json_response(
                 {
@@ -618,6 +630,18 @@ class LocalStack:
                 }
             )
         return _json_response({"message": f"no local route {path}"}, 404)
+
+    def _fire_rule(self, request: Request, name: str) -> Response:
+        """Run a scheduled rule's next firing now (its targets get the event at once)."""
+        if request.method != "POST":
+            return _json_response({"message": "use POST"}, 405)
+        try:
+            event = self.schedules.fire_now(name)
+        except RuleNotFound as e:
+            return _json_response({"message": str(e)}, 404)
+        except NotScheduled as e:
+            return _json_response({"message": str(e)}, 409)
+        return _json_response({"rule": name, "event": event})
 
     def _slack(self, request: Request, webhook: str) -> Response:
         # An incoming webhook takes a JSON body, or (legacy) a form field named payload.

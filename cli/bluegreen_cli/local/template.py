@@ -77,6 +77,7 @@ class LocalRule:
     pattern: dict[str, Any]
     target_arn: str
     owner: str
+    schedule: str | None = None  # its ScheduleExpression (a scheduled rule)
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,14 @@ def _assume_role_policy(service: str) -> str:
             ],
         }
     )
+
+
+def _rule_trigger(pattern: dict[str, Any], schedule: Any) -> dict[str, str]:
+    """PutRule's EventPattern and/or ScheduleExpression (a scheduled rule may have no pattern)."""
+    trigger = {"EventPattern": json.dumps(pattern)} if pattern or not schedule else {}
+    if schedule:
+        trigger["ScheduleExpression"] = str(schedule)
+    return trigger
 
 
 def _short(name: str, limit: int = 64) -> str:
@@ -565,6 +574,31 @@ class AppBuilder:
                     },
                 },
             )
+        elif kind == "Schedule":
+            # SAM's Schedule event: a scheduled rule on the default bus; Enabled (a boolean)
+            # or State says whether it fires.
+            enabled = properties.get("Enabled")
+            state = properties.get("State") or (
+                "ENABLED" if enabled is None or _flag(enabled) else "DISABLED"
+            )
+            self._put_rule(
+                owner=logical_id,
+                generated_id=f"{logical_id}{event_name}",
+                name=str(properties.get("Name") or self._default_name(f"{logical_id}{event_name}")),
+                bus="default",
+                pattern={},
+                schedule=str(properties.get("Schedule")),
+                state=str(state),
+                target={
+                    "Id": f"{logical_id}{event_name}LambdaTarget",
+                    "Arn": arn,
+                    **{
+                        k: properties[k]
+                        for k in ("Input", "RetryPolicy", "DeadLetterConfig")
+                        if k in properties
+                    },
+                },
+            )
         elif kind == "HttpApi":
             method = str(properties.get("Method", "ANY")).upper()
             path = str(properties.get("Path", "$default"))
@@ -583,10 +617,11 @@ class AppBuilder:
         pattern: dict[str, Any],
         state: str,
         target: dict[str, Any],
+        schedule: str | None = None,
     ) -> None:
         events = self.clients("events")
         rule = events.put_rule(
-            Name=_short(name), EventBusName=bus, EventPattern=json.dumps(pattern), State=state
+            Name=_short(name), EventBusName=bus, State=state, **_rule_trigger(pattern, schedule)
         )
         events.put_targets(Rule=_short(name), EventBusName=bus, Targets=[target])
         self.app.rules.append(
@@ -596,6 +631,7 @@ class AppBuilder:
                 pattern=pattern,
                 target_arn=str(target["Arn"]),
                 owner=owner,
+                schedule=schedule,
             )
         )
         # SAM's generated AWS::Events::Rule, which other resources may refer to.
@@ -606,11 +642,12 @@ class AppBuilder:
         name = str(properties.get("Name") or self._default_name(logical_id))
         bus = str(properties.get("EventBusName", "default"))
         events = self.clients("events")
+        schedule = properties.get("ScheduleExpression")
         rule = events.put_rule(
             Name=name,
             EventBusName=bus,
-            EventPattern=json.dumps(properties.get("EventPattern") or {}),
             State=str(properties.get("State", "ENABLED")),
+            **_rule_trigger(properties.get("EventPattern") or {}, schedule),
         )
         targets = properties.get("Targets") or []
         if targets:
@@ -623,6 +660,7 @@ class AppBuilder:
                     pattern=properties.get("EventPattern") or {},
                     target_arn=str(target["Arn"]),
                     owner=logical_id,
+                    schedule=str(schedule) if schedule else None,
                 )
             )
         self._record(logical_id, name, Arn=rule["RuleArn"])

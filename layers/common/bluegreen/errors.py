@@ -117,3 +117,7 @@ class Superseded(BluegreenError):
 class ImageOutdated(BluegreenError):
     """The image is older than the one production runs (or is being deployed): a push never
     takes a service backwards; an operator's rollback does."""
+
+
+class LocksNotRecovered(BluegreenError):
+    """The janitor's sweep could not recover a lock whose owner has ended (it stays held)."""

@@ -245,4 +245,9 @@ class TurnTask(Model):
 
     state: DeploymentState
     task_token: Annotated[str, Field(min_length=1, max_length=1024)]
-    execution_arn: Annotated[str, Field(pattern=r"^arn:[^:]+:states:")]
+    execution_arn: Annotated[str, Field(pattern=r"^arn:[^:]+:states:[^:]*:\d*:execution:[^:]+:")]
+
+    @property
+    def state_machine_arn(self) -> str:
+        machine = self.execution_arn.rsplit(":", 1)[0]
+        return machine.replace(":execution:", ":stateMachine:")

@@ -28,6 +28,10 @@ class TableSettings(_Settings):
     TABLE_NAME: str
 
 
+class JanitorSettings(TableSettings):
+    STATE_MACHINE_ARN: str
+
+
 class ApprovalRequestSettings(TableSettings):
     APPROVAL_BASE_URL: str
     SIGNING_SECRET_ARN: str

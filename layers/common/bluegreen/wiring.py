@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from bluegreen.adapters.parameters import Parameters
     from bluegreen.adapters.recovery import JanitorRecovery
     from bluegreen.adapters.secrets import Secrets
-    from bluegreen.adapters.stepfunctions import Executions, ExecutionStatus, TaskCallbacks
+    from bluegreen.adapters.stepfunctions import Executions, ExecutionStatuses, TaskCallbacks
     from bluegreen.adapters.store import StateTable
 
 
@@ -91,17 +91,23 @@ def executions() -> Executions:
 
 
 @cache
+def execution_statuses(state_machine_arn: str | None = None) -> ExecutionStatuses:
+    """The deploy state machine's executions: the janitor names the machine in its settings;
+    TakeTurn, run by it, knows it from its own execution's ARN."""
+    from bluegreen.adapters.stepfunctions import ExecutionStatuses
+
+    if state_machine_arn is None:
+        from bluegreen.settings import JanitorSettings, load
+
+        state_machine_arn = load(JanitorSettings).STATE_MACHINE_ARN
+    return ExecutionStatuses(boto3.client("stepfunctions", config=SDK_CONFIG), state_machine_arn)
+
+
+@cache
 def task_callbacks() -> TaskCallbacks:
     from bluegreen.adapters.stepfunctions import TaskCallbacks
 
     return TaskCallbacks(boto3.client("stepfunctions", config=SDK_CONFIG))
-
-
-@cache
-def execution_status() -> ExecutionStatus:
-    from bluegreen.adapters.stepfunctions import ExecutionStatus
-
-    return ExecutionStatus(boto3.client("stepfunctions", config=SDK_CONFIG))
 
 
 @cache

@@ -62,6 +62,12 @@ Resources:
               source: [mini.app]
               detail:
                 kind: [{prefix: "wanted"}]
+        Nightly:
+          # Disabled: a test enables it to see SAM's Schedule event fire.
+          Type: Schedule
+          Properties:
+            Schedule: cron(0 3 * * ? *)
+            Enabled: false
         Aborted:
           Type: EventBridgeRule
           Properties:

@@ -1,4 +1,4 @@
-"""Step Functions: start a deployment execution, answer an approval's callback."""
+"""Step Functions: start a deployment execution, answer an approval's callback, describe one."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from bluegreen.errors import ApprovalExpired
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
+
+    from bluegreen.domain.recovery import OwnerExecution
 
 
 class Executions:
@@ -37,22 +39,6 @@ class Executions:
         return str(started["executionArn"]), True
 
 
-class ExecutionStatus:
-    def __init__(self, client: SFNClient) -> None:
-        self._sfn = client
-
-    def running(self, execution_arn: str) -> bool:
-        """Whether the execution still runs; one that does not exist does not."""
-        try:
-            with translated():
-                found = self._sfn.describe_execution(executionArn=execution_arn)
-        except ClientError as e:
-            if error_code(e) == "ExecutionDoesNotExist":
-                return False
-            raise
-        return found["status"] == "RUNNING"
-
-
 class TaskCallbacks:
     def __init__(self, client: SFNClient) -> None:
         self._sfn = client
@@ -72,3 +58,32 @@ class TaskCallbacks:
         }
         with translated(expired):
             call()
+
+
+class ExecutionStatuses:
+    """The deploy state machine's executions, looked up by name (a lock names its owner)."""
+
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def arn(self, name: str) -> str:
+        return self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def describe(self, name: str) -> OwnerExecution | None:
+        """The execution, or None when Step Functions knows none of that name."""
+        from bluegreen.domain.recovery import OwnerExecution
+
+        try:
+            with translated():
+                found = self._sfn.describe_execution(executionArn=self.arn(name))
+        except ClientError as e:
+            if error_code(e) == "ExecutionDoesNotExist":
+                return None
+            raise
+        return OwnerExecution(
+            name=name,
+            status=str(found["status"]),
+            input=found.get("input"),
+            stopped_at=found.get("stopDate"),
+        )

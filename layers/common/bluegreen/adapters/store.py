@@ -352,6 +352,28 @@ class StateTable:
         item = self.queue(key)
         return item if item.get("owner") else None
 
+    def held_locks(self) -> list[dict[str, Any]]:
+        """Every lock item, each with its ``key`` (cluster/service); read-only.
+
+        A scan: locks have no index of their own, and the janitor's sweep reads them every
+        few minutes. Only the lock items come back (the filter), the rest is read and paid for.
+        """
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :lock AND begins_with(pk, :prefix)",
+            "ExpressionAttributeValues": _item({":lock": "LOCK", ":prefix": "LOCK#"}),
+        }
+        while True:
+            with translated():
+                page = self._ddb.scan(**request)
+            for found in page.get("Items", []):
+                item = _plain(found)
+                items.append({**item, "key": str(item["pk"]).removeprefix("LOCK#")})
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda i: str(i["key"]))
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def save_snapshot(self, key: str, owner: str, snap: ScalingSnapshot) -> None:
         with translated():
             self._ddb.update_item(

@@ -1,4 +1,10 @@
-"""An execution that ended ABORTED or TIMED_OUT ran no Catch: clean up after it."""
+"""An execution that ended ABORTED or TIMED_OUT ran no Catch: clean up after it.
+
+:func:`clean_up` answers the execution's status-change event. :func:`recover` does the same
+for a lock whose owner has ended when that event never came (lost, or its rule disabled),
+and :func:`sweep` for every lock in the table: a lock held by a running execution is left
+alone, so both are safe to run at any time, and running them again changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bluegreen.domain import deployment as rules
+from bluegreen.domain import scaling
+from bluegreen.domain.recovery import MISSING, LockReport, OwnerExecution
 from bluegreen.errors import RollbackInProgress
 from bluegreen.models import DeploymentState
-from bluegreen.steps.queue import Callbacks
+from bluegreen.steps.queue import Callbacks, release
 from bluegreen.steps.scaling import Locks, Targets, restore
 
 # Lambda retries a failed asynchronous invocation twice, about one and then two minutes
@@ -80,6 +88,123 @@ def clean_up(
         done.append(f"scaling of {snap.resource_id} restored")
     done.append(f"lock of {service.lock_key} released")
     return done
+
+
+class OwnerExecutions(Protocol):
+    def describe(self, name: str) -> OwnerExecution | None: ...
+
+
+class LockTable(Locks, Protocol):
+    def held_locks(self) -> list[dict[str, Any]]: ...
+
+
+def recover(
+    key: str,
+    executions: OwnerExecutions,
+    deployments: ActiveDeployments,
+    targets: Targets,
+    locks: Locks,
+    callbacks: Callbacks,
+    now: datetime,
+) -> LockReport:
+    """Recover the lock of ``key`` (cluster/service) if its owner has ended; else leave it.
+
+    The owner's own input says which service, CodeDeploy group and scaling it deployed;
+    :func:`clean_up` then rolls back what it left, restores the scaling saved in the lock,
+    and releases it, waiting for a rollback in progress while the owner ended recently.
+    """
+    lock = locks.lock(key) or {}
+    owner = lock.get("owner")
+    if not owner:
+        return LockReport(key, "free", actions=[f"nothing to recover: {key} is not locked"])
+    owner = str(owner)
+    report = LockReport(key, "failed", owner=owner, since=lock.get("since"))
+    execution = executions.describe(owner)
+    report.owner_status = execution.status if execution else MISSING
+    if execution is not None and execution.running:
+        report.outcome = "left-alone"
+        report.actions = [f"left alone: {owner} is {execution.status}"]
+        return report
+    state = _document(execution)
+    if state is None or execution is None:
+        report.actions = _release_unknown(key, owner, targets, locks, callbacks, execution, now)
+    else:
+        if state.service.lock_key != key:
+            report.actions = [f"{owner} deployed {state.service.lock_key}, not {key}: left held"]
+            return report
+        ended = execution.stopped_at or now
+        try:
+            report.actions = clean_up(
+                state, deployments, targets, locks, now - ended, callbacks, now
+            )
+        except RollbackInProgress as e:
+            report.outcome = "waiting"
+            report.actions = [str(e)]
+            return report
+    still = (locks.lock(key) or {}).get("owner")
+    report.outcome = "failed" if still == owner else "recovered"
+    return report
+
+
+def _document(execution: OwnerExecution | None) -> DeploymentState | None:
+    if execution is None or not execution.input:
+        return None
+    try:
+        return DeploymentState.model_validate_json(execution.input)
+    except ValueError:  # pydantic's ValidationError: not a deployment document
+        return None
+
+
+def _release_unknown(
+    key: str,
+    owner: str,
+    targets: Targets,
+    locks: Locks,
+    callbacks: Callbacks,
+    execution: OwnerExecution | None,
+    now: datetime,
+) -> list[str]:
+    """The owner is unknown to Step Functions, or its input is no deployment document: which
+    CodeDeploy group it used is unknown too, so only the lock's own record is acted on."""
+    why = "is unknown to Step Functions" if execution is None else "has no deployment document"
+    done = [f"{owner} {why}: no CodeDeploy deployment looked at"]
+    snap = locks.saved_snapshot(key, owner)
+    if snap is not None and snap.registered:
+        targets.set_suspended(snap.resource_id, scaling.prior_state(snap))
+        done.append(f"scaling of {snap.resource_id} restored")
+    release(key, owner, locks, callbacks, now, deployed=False)
+    done.append(f"lock of {key} released")
+    return done
+
+
+def sweep(
+    executions: OwnerExecutions,
+    deployments: ActiveDeployments,
+    targets: Targets,
+    locks: LockTable,
+    callbacks: Callbacks,
+    now: datetime,
+) -> list[LockReport]:
+    """:func:`recover` every lock in the table; one that fails stops no other."""
+    reports = []
+    for item in locks.held_locks():
+        if not item.get("owner"):
+            continue  # a lock item nobody holds
+        key = str(item["key"])
+        try:
+            reports.append(recover(key, executions, deployments, targets, locks, callbacks, now))
+        except Exception as e:
+            owner = item.get("owner")
+            reports.append(
+                LockReport(
+                    key,
+                    "failed",
+                    owner=str(owner) if owner else None,
+                    since=item.get("since"),
+                    actions=[f"{type(e).__name__}: {e}"],
+                )
+            )
+    return reports
 
 
 def _active(

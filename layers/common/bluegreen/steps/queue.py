@@ -16,6 +16,7 @@ from bluegreen.models import DeploymentState, Turn, TurnTask
 
 if TYPE_CHECKING:
     from bluegreen.domain.approval import ApprovalRecord
+    from bluegreen.domain.recovery import OwnerExecution
 
 
 class Queue(Protocol):
@@ -34,7 +35,7 @@ class Callbacks(Protocol):
 
 
 class Owners(Protocol):
-    def running(self, execution_arn: str) -> bool: ...
+    def describe(self, name: str) -> OwnerExecution | None: ...
 
 
 class Recovery(Protocol):
@@ -99,8 +100,8 @@ def take_turn(
         turn = Turn(acquired=True, behind=behind, at=now)
         callbacks.succeed(task.task_token, turn.model_dump(mode="json", exclude_none=True))
         return queued
-    owner_arn = task.execution_arn.rsplit(":", 1)[0] + f":{queued.behind.execution}"
-    if not owners.running(owner_arn):
+    owner = owners.describe(queued.behind.execution)
+    if owner is None or not owner.running:
         recovery.request(key)
     return queued
 
