@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from bluegreen.domain.image import short_digest
+from bluegreen.domain.digest import short_digest
 
 from bluegreen_cli import approval_page
 from bluegreen_cli.follow import ExecutionWatcher, Phase, phases, wait_for_execution

@@ -21,8 +21,6 @@ from botocore.exceptions import ClientError
 from bluegreen_cli.account import OpsError
 
 # The template's Output naming the janitor, and the logical id SAM names the function after.
-JANITOR_OUTPUT = "JanitorFunctionName"
-JANITOR_LOGICAL_ID = "JanitorFunction"
 
 
 @dataclass(frozen=True)
@@ -69,28 +67,9 @@ def lock_view(table: StateTable, executions: ExecutionStatuses, key: str) -> Loc
     )
 
 
-def janitor_function(cloudformation: Any, lambda_client: Any, stack: str) -> str:
-    """The janitor's name: the stack's Output, else (no such stack: the local stack) the
-    function SAM named after its logical id, preferring one named after the stack."""
-    try:
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError:
-        pass
-    else:
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
-        if outputs.get(JANITOR_OUTPUT):
-            return str(outputs[JANITOR_OUTPUT])
-    names = [
-        str(f["FunctionName"])
-        for page in lambda_client.get_paginator("list_functions").paginate()
-        for f in page["Functions"]
-        if JANITOR_LOGICAL_ID in f["FunctionName"]
-    ]
-    names = [n for n in names if n.startswith(f"{stack}-")] or names
-    if len(names) != 1:
-        found = ", ".join(sorted(names)) or "none"
-        raise OpsError(f"cannot tell which function is the janitor (found: {found}): pass --stack")
-    return names[0]
+def janitor_function(stack: str) -> str:
+    """The janitor's name: template.yaml names it after the stack (TakeTurn calls it so)."""
+    return f"{stack}-janitor"
 
 
 def invoke_recovery(lambda_client: Any, function: str, key: str) -> dict[str, Any]:

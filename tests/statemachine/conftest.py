@@ -99,14 +99,23 @@ def sample_service(stack: LocalStack) -> SampleService:
 def start(stack: LocalStack, sample_service: SampleService, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Start the state machine on a fresh image of the sample service."""
 
-    def _start(service: ServiceConfig | None = None) -> Run:
+    def _start(
+        service: ServiceConfig | None = None,
+        tag: str | None = None,
+        pushed_at: datetime | None = None,
+    ) -> Run:
         service = service or sample_service()
-        tag = hashlib.sha1(request.node.name.encode()).hexdigest()[:12]  # noqa: S324 - a name
+        tag = tag or hashlib.sha1(request.node.name.encode()).hexdigest()[:12]  # noqa: S324
         digest = (
             "sha256:" + hashlib.sha256(f"{request.node.name}{time.time()}".encode()).hexdigest()
         )
         image = ImageRef(
-            registry_id=ACCOUNT, region="us-east-1", repository="demo-web", tag=tag, digest=digest
+            registry_id=ACCOUNT,
+            region="us-east-1",
+            repository="demo-web",
+            tag=tag,
+            digest=digest,
+            pushed_at=pushed_at or datetime.now(UTC),
         )
         state = DeploymentState(
             execution_name=execution_name(service, image),

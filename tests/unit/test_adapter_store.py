@@ -222,7 +222,8 @@ def test_a_newer_image_displaces_the_one_waiting_with_its_approval(table: StateT
     table.attach_approval(KEY, "exec-a", "appr-a")
 
     assert table.admit(KEY, newer) == Displaced(older, approval_id="appr-a", token=None)
-    with pytest.raises(Superseded, match=r"superseded by v1\.0\.2 \(2222222\), pushed later"):
+    newer_label = r"v1\.0\.2 \(222222222222\)"
+    with pytest.raises(Superseded, match=rf"superseded by {newer_label}, pushed later"):
         table.attach_approval(KEY, "exec-a", "appr-a2")
     with pytest.raises(Superseded, match=r"v1\.0\.2"):
         table.take_turn(KEY, older, "token-a", NOW)
@@ -289,7 +290,7 @@ def test_a_newer_image_displaces_the_one_waiting_for_its_turn(table: StateTable)
 def test_a_push_never_takes_production_backwards(table: StateTable) -> None:
     deploy(table, image("exec-b", 2))
 
-    with pytest.raises(ImageOutdated, match=r"before v1\.0\.2 \(2222222\), which production"):
+    with pytest.raises(ImageOutdated, match=r"before v1\.0\.2 \(2{12}\), which production"):
         table.admit(KEY, image("exec-a", 1))
     with pytest.raises(ImageOutdated, match="production runs already"):
         table.admit(KEY, image("exec-b-retry2", 2))

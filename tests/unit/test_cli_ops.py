@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bluegreen.domain.image import short_digest
+from bluegreen.domain.digest import short_digest
 from bluegreen_cli import approval_page
 from bluegreen_cli.commands.ops import _help
 from bluegreen_cli.demo import outbox_links, push_image

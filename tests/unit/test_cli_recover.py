@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
+from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
+from bluegreen.domain.digest import short_digest
 from bluegreen.models import DeploymentState
 from bluegreen.steps.scaling import restore, suspend
 from bluegreen_cli.demo import push_image
@@ -95,8 +97,8 @@ class Locked:
 def locked(sample: Sample) -> Iterator[Locked]:
     sfn = sample.stack.client("stepfunctions")
     tag = secrets.token_hex(20)
-    push_image(sample.stack.client("ecr"), "demo-web", tag)
-    arn = wait_for_execution(sfn, sample.machine, tag[:12], timeout=30)
+    digest = push_image(sample.stack.client("ecr"), "demo-web", tag)
+    arn = wait_for_execution(sfn, sample.machine, short_digest(digest), timeout=30)
     document = DeploymentState.model_validate_json(
         sfn.describe_execution(executionArn=arn)["input"]
     )
@@ -107,7 +109,16 @@ def locked(sample: Sample) -> Iterator[Locked]:
     if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
         sfn.stop_execution(executionArn=arn)
     if sample.owner() == document.execution_name:  # a test that left it held
-        restore(document.service, document.execution_name, None, targets, sample.table)
+        callbacks = TaskCallbacks(sfn)
+        restore(
+            document.service,
+            document.execution_name,
+            None,
+            targets,
+            sample.table,
+            callbacks,
+            datetime.now(UTC),
+        )
 
 
 def stop(sample: Sample, execution_arn: str) -> None:

@@ -183,7 +183,7 @@ def test_a_request_for_an_image_already_superseded_sends_nothing(world: World) -
     )
     task = ApprovalTask(state=world.deployment, task_token=world.token)
 
-    with pytest.raises(Superseded, match=r"superseded by v9\.9\.9 \(9999999\)"):
+    with pytest.raises(Superseded, match=r"superseded by v9\.9\.9 \(999999999999\)"):
         approval.request(
             task, world.store, world.store, world.outbox, world.outbox, SIGNING_KEY, BASE_URL, NOW
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from bluegreen.adapters.autoscaling import ScalableTargets
-from bluegreen.adapters.stepfunctions import ExecutionStatuses
+from bluegreen.adapters.stepfunctions import ExecutionStatuses, TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain import deployment as rules
 from bluegreen.domain.recovery import LockReport
@@ -60,6 +60,7 @@ class World:
     executions: ExecutionStatuses
     machine: str
     codedeploy: Group
+    callbacks: TaskCallbacks
 
     def start(self, deployment: DeploymentState) -> str:
         """The execution of ``deployment``, RUNNING (its machine waits an hour)."""
@@ -100,10 +101,14 @@ class World:
         return None if lock is None else str(lock["owner"])
 
     def recover(self, now: datetime, key: str = KEY) -> LockReport:
-        return recover(key, self.executions, self.codedeploy, self.targets, self.table, now)
+        return recover(
+            key, self.executions, self.codedeploy, self.targets, self.table, self.callbacks, now
+        )
 
     def sweep(self, now: datetime) -> list[LockReport]:
-        return sweep(self.executions, self.codedeploy, self.targets, self.table, now)
+        return sweep(
+            self.executions, self.codedeploy, self.targets, self.table, self.callbacks, now
+        )
 
 
 @pytest.fixture
@@ -120,6 +125,7 @@ def world(aws: Aws) -> World:
         ExecutionStatuses(sfn, machine),
         machine,
         Group(),
+        TaskCallbacks(sfn),
     )
 
 

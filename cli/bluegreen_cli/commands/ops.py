@@ -836,9 +836,7 @@ def recover(
             _print_json({**document, "after": before.to_json()})
         raise typer.Exit(1)
     with _reported(account.target.endpoint_url):
-        janitor = janitor_function(
-            account.client("cloudformation"), account.client("lambda"), account.target.stack
-        )
+        janitor = janitor_function(account.target.stack)
         report = invoke_recovery(account.client("lambda"), janitor, key)
         after = lock_view(table, owners, key)
     console.print(f"janitor: {report.get('outcome')}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bluegreen.domain.digest import short_digest
 from bluegreen.errors import ImageRefused
 from bluegreen.models import ImageRef, ServiceConfig
 
@@ -20,7 +21,6 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Step Functions' execution names: at most 80 characters; ours use only [A-Za-z0-9_-].
 NAME_MAX_LENGTH = 80
 _SERVICE_PART_MAX = 50  # leaves room for the digest and a retry's suffix
-SHORT_DIGEST_LENGTH = 12  # hex characters, as container tools show an image id
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,6 @@ def confirmed(image: ImageRef, found: RegistryImage | None) -> ImageRef:
             f"(its tags: {carried})"
         )
     return image.model_copy(update={"pushed_at": found.pushed_at})
-
-
-def short_digest(digest: str) -> str:
-    """The digest's first hex characters: how people (and execution names) tell images apart."""
-    return digest.removeprefix("sha256:")[:SHORT_DIGEST_LENGTH]
 
 
 def execution_name(service: ServiceConfig, image: ImageRef) -> str:

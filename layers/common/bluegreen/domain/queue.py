@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from bluegreen.domain.digest import short_digest
+
 if TYPE_CHECKING:
     from bluegreen.models import DeploymentState
 
@@ -38,10 +40,6 @@ class QueuedImage(BaseModel):
     def label(self) -> str:
         """``v1.4.1 (9f8e7d6)``: the tag people know, and the digest that identifies it."""
         return f"{self.tag} ({short_digest(self.digest)})"
-
-
-def short_digest(digest: str) -> str:
-    return digest.removeprefix("sha256:")[:7]
 
 
 def queued_image(state: DeploymentState) -> QueuedImage:
