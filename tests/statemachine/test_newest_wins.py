@@ -57,7 +57,7 @@ def test_a_newer_push_supersedes_the_one_waiting_for_approval_and_its_links_die(
     withdrawn = [
         m for m in outbox(stack) if m["channel"] == "email" and "a1a1a1a superseded" in m["subject"]
     ]
-    assert [m["to"] for m in withdrawn] == [["approver@example.com"]]
+    assert [m["to"] for m in withdrawn] == ["approver@example.com"]
     assert any(m["channel"] == "slack" and "a1a1a1a superseded" in m["text"] for m in outbox(stack))
 
     assert newer.decide("approve") == 200
