@@ -44,7 +44,7 @@ from bluegreen_cli.local.apigw import http_api_event, http_api_response
 from bluegreen_cli.local.async_invoke import AsyncInvoker, serve_event_invoke
 from bluegreen_cli.local.autoscaling import completed_register_scalable_target
 from bluegreen_cli.local.awserror import AwsError
-from bluegreen_cli.local.ecr import checked_put_image
+from bluegreen_cli.local.ecr import checked_put_image, stamp_push_time
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.rights import Rights
@@ -804,9 +804,11 @@ class LocalStack:
     def _after(self, target: str, request: dict[str, Any], response: dict[str, Any]) -> None:
         if target == ECR_PUT_IMAGE:
             image = response["image"]
+            repository = str(image.get("repositoryName") or request["repositoryName"])
+            stamp_push_time(ACCOUNT_ID, REGION, repository, str(image["imageId"]["imageDigest"]))
             self.events.emit(
                 eventbridge.ecr_image_action(
-                    repository=str(image.get("repositoryName") or request["repositoryName"]),
+                    repository=repository,
                     digest=str(image["imageId"]["imageDigest"]),
                     tag=image["imageId"].get("imageTag") or request.get("imageTag"),
                     manifest_media_type=image.get("imageManifestMediaType")
