@@ -372,6 +372,11 @@ class LocalStack:
     ) -> None:
         self.stop()
 
+    @property
+    def codedeploy(self) -> Any:
+        """The local CodeDeploy (``codedeploy.CodeDeploySimulator``), for observers."""
+        return self._simulator
+
     def stats(self) -> dict[str, Any]:
         runtime = self.runtime.stats() if self.runtime else {"invocations": 0, "functions": {}}
         executions: dict[str, int] = {}
