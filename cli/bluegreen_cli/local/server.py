@@ -186,6 +186,7 @@ class LocalStack:
         function_environment: dict[str, str] | None = None,
         function_log: FunctionLog | None = None,
         codedeploy_timing: Any = None,
+        function_workers: int | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -196,6 +197,8 @@ class LocalStack:
         self.function_environment = dict(function_environment or {})
         # Where the functions' own output goes (their CloudWatch log): stderr by default.
         self.function_log = function_log or stderr_log()
+        # Execution environments per function at most (None: the runtime's default).
+        self.function_workers = function_workers
         # How long the local CodeDeploy's work takes (codedeploy.Timing; None: its defaults).
         self.codedeploy_timing = codedeploy_timing
         # The sample ALB's production and test listener ports (0: any free port); the
@@ -315,6 +318,7 @@ class LocalStack:
                 self.endpoint_url,
                 extra_environment=self.function_environment,
                 log=self.function_log,
+                **({"max_workers": self.function_workers} if self.function_workers else {}),
             )
             self._local_account_setup()
             if self.with_sample:
