@@ -322,12 +322,28 @@ def _settle(
     return False
 
 
-def _label(execution: dict[str, Any]) -> str:
-    """How an execution ended: SUCCEEDED, its error name when it failed, else its status."""
-    status = str(execution["status"])
-    if status == "FAILED" and execution.get("error"):
-        return str(execution["error"])
-    return status
+def succeed_states_of(clients: Callable[[str], Any], machine: str) -> set[str]:
+    described = clients("stepfunctions").describe_state_machine(stateMachineArn=machine)
+    states = json.loads(described["definition"]).get("States", {})
+    return {name for name, state in states.items() if state.get("Type") == "Succeed"}
+
+
+def ending_of(clients: Callable[[str], Any], execution_arn: str, succeed_states: set[str]) -> str:
+    """How an execution ended: its error name when it failed; SUCCEEDED, with the Succeed
+    state it ended in when the state machine has several; else its status."""
+    sfn = clients("stepfunctions")
+    described = sfn.describe_execution(executionArn=execution_arn)
+    status = str(described["status"])
+    if status == "FAILED" and described.get("error"):
+        return str(described["error"])
+    if status != "SUCCEEDED" or len(succeed_states) < 2:
+        return status
+    ended_in = None
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            name = event.get("stateEnteredEventDetails", {}).get("name")
+            ended_in = name if name in succeed_states else ended_in
+    return f"{status} ({ended_in})" if ended_in else status
 
 
 def _digest_of(image: str | None) -> str | None:
@@ -491,10 +507,8 @@ def run(
         say(f"{'ended' if finished else 'deadline reached'} after {wall:.1f} s; reading back")
 
         executions = _executions(clients, machine)
-        sfn = clients("stepfunctions")
-        ended = Counter(
-            _label(sfn.describe_execution(executionArn=e["executionArn"])) for e in executions
-        )
+        succeed_states = succeed_states_of(clients, machine)
+        ended = Counter(ending_of(clients, e["executionArn"], succeed_states) for e in executions)
         deployments, deployment_statuses, rollbacks = _deployments(stack, clients, stack.samples)
         pushed_at = _push_times(clients, stack.samples)
         final = {s.repository_name: _production_digest(s) for s in stack.samples}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from typing import Any
 
+import boto3
 import pytest
 from bluegreen.models import DEFAULT_TAG_PATTERN
+from moto import mock_aws
 
-from bench.scale import Approval, Scale, image_in, plan
+from bench.scale import Approval, Scale, ending_of, image_in, plan, succeed_states_of
 
 
 def test_scale_reads_services_by_pushes() -> None:
@@ -46,3 +51,52 @@ def test_an_approval_counts_as_accepted_only_when_its_form_was_submitted_and_tak
     assert not Approval("demo-web", "sha256:aa", 409, submitted=True).accepted
     # A page without a form (decided, closed, superseded) answers 200 too.
     assert not Approval("demo-web", "sha256:aa", 200, submitted=False).accepted
+
+
+def test_an_execution_is_counted_by_its_error_or_by_the_succeed_state_it_ended_in() -> None:
+    """With several Succeed states (Deployed, Superseded, ...), SUCCEEDED alone says too
+    little: the state it ended in is named. A failure is named by its error."""
+    definition = {
+        "StartAt": "Which",
+        "States": {
+            "Which": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.end", "StringEquals": "deployed", "Next": "Deployed"},
+                    {"Variable": "$.end", "StringEquals": "superseded", "Next": "Superseded"},
+                ],
+                "Default": "Refused",
+            },
+            "Deployed": {"Type": "Succeed"},
+            "Superseded": {"Type": "Succeed"},
+            "Refused": {"Type": "Fail", "Error": "ServiceLocked", "Cause": "held"},
+        },
+    }
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="ends",
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::123456789012:role/ends",
+        )["stateMachineArn"]
+        clients = {"stepfunctions": sfn}.__getitem__
+        ended = {}
+        for end in ("deployed", "superseded", "locked"):
+            arn = sfn.start_execution(
+                stateMachineArn=machine, name=end, input=json.dumps({"end": end})
+            )["executionArn"]
+            _ended(sfn, arn)
+            ended[end] = ending_of(clients, arn, succeed_states_of(clients, machine))
+
+    assert ended == {
+        "deployed": "SUCCEEDED (Deployed)",
+        "superseded": "SUCCEEDED (Superseded)",
+        "locked": "ServiceLocked",
+    }
+
+
+def _ended(sfn: Any, arn: str) -> None:
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.05)
