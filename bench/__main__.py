@@ -116,7 +116,10 @@ def _scale_table(r: scale.ScaleResult) -> Table:
 
 
 def _functions_table(r: scale.ScaleResult) -> Table:
-    table = Table(title="Where the functions' time went (busiest first)")
+    table = Table(
+        title="Where the functions' time went (busiest first; an invocation's time includes "
+        "its wait for a free execution environment)"
+    )
     for column in ("function", "invocations", "total s", "mean ms", "cold starts", "init s"):
         table.add_column(column, justify="left" if column == "function" else "right")
     ranked = sorted(r.functions.items(), key=lambda item: -item[1]["total_s"])
