@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo serve test lint typecheck template limits unit statemachine e2e bench build clean
+.PHONY: help demo serve test lint typecheck template limits unit statemachine e2e bench bench-scale build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ e2e: $(STAMP) ## `bluegreen local serve --sample` driven with boto3 and HTTP onl
 
 bench: build ## cold start of every handler as built, beside its floor; cost of one deployment
 	$(BIN)/python -m bench
+
+SCALE ?= 20x3
+bench-scale: $(STAMP) ## SCALE=20x3: pushes to many services at once; safety counts must be 0
+	$(BIN)/python -m bench --scale $(SCALE)
 
 build: $(STAMP) ## sam build (no container; uses python3.13), then check the layer is light and warm
 	scripts/sam build

@@ -14,6 +14,9 @@ from typing import Literal
 class PageResult:
     status: int
     body: str
+    # True for the answer to a submitted form; False for a page that offered none (a
+    # decided, expired or superseded request shows no form).
+    submitted: bool = False
 
 
 class _Form(HTMLParser):
@@ -55,4 +58,5 @@ def decide(link: str, decision: Literal["approve", "reject"]) -> PageResult:
         return page
     fields = {**form.fields, "decision": decision}
     target = urllib.parse.urljoin(link, form.action)
-    return _request(target, urllib.parse.urlencode(fields).encode())
+    answer = _request(target, urllib.parse.urlencode(fields).encode())
+    return PageResult(answer.status, answer.body, submitted=True)

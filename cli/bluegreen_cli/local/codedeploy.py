@@ -402,6 +402,22 @@ class CodeDeploySimulator:
                     self._advance(deployment, now)
             self._give_primary_task_sets()
 
+    def deployed_task_definition(self, deployment_id: str) -> str | None:
+        """The task definition a deployment's AppSpec names: what it deploys.
+
+        AWS shows only the AppSpec's sha256 (GetDeployment); an observer beside the local
+        stack (a benchmark checking which image went where) reads the content here.
+        """
+        with self._lock:
+            found = self._deployments.get(deployment_id)
+            revision = dict(found.revision) if found is not None else None
+        if revision is None:
+            return None
+        try:
+            return parse_appspec(_revision_content(revision)).task_definition
+        except ValueError:
+            return None
+
     def _run_ticker(self) -> None:
         while not self._stop.wait(self.timing.tick_seconds):
             try:

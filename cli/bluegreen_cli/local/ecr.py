@@ -8,6 +8,8 @@
   manifest that is not JSON ``InvalidParameterException``, instead of a server error.
 - A push that names its ``imageDigest`` must name that digest
   (``ImageDigestDoesNotMatchException``).
+- ``imagePushedAt`` is to the millisecond, as ECR reports it (moto keeps whole seconds, so
+  two pushes within one second would look equally new): :func:`stamp_push_time`.
 
 :func:`checked_put_image` returns the request to hand to moto, carrying the digest moto is
 to store.
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from typing import Any
 
 from moto.ecr.models import ecr_backends
@@ -64,3 +68,22 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_stamping = threading.Lock()
+_STAMPED = "_local_push_time_stamped"
+
+
+def stamp_push_time(account_id: str, region: str, repository: str, digest: str) -> None:
+    """Give a newly pushed image its push time to the millisecond; once per image.
+
+    Called when moto has stored the push and before its event is sent, so whoever the event
+    reaches reads the precise time. A later tag of the same digest keeps the first time.
+    """
+    found = ecr_backends[account_id][region].repositories.get(repository)
+    with _stamping:
+        for image in list(found.images) if found is not None else []:
+            if image.image_digest == digest and not getattr(image, _STAMPED, False):
+                # moto declares whole seconds; ECR reports milliseconds.
+                image.image_pushed_at = round(time.time(), 3)  # type: ignore[assignment]
+                setattr(image, _STAMPED, True)

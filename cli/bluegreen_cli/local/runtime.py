@@ -43,7 +43,11 @@ from bluegreen_cli.local.template import LocalFunction
 log = logging.getLogger(__name__)
 
 # Environments per function at once (a reserved concurrency); more invocations wait.
-MAX_WORKERS_PER_FUNCTION = 10
+# Every environment is a process whose cold start costs about half a CPU second: on a small
+# machine a burst that starts many of them is slower than one that waits for warm ones
+# (`python -m bench --scale 20x3` on 2 cores: 102 cold starts and 40 s with 10, 48 and
+# 28-32 s with 4).
+MAX_WORKERS_PER_FUNCTION = 4
 # Lambda's longest run; past it a waiting invocation is throttled rather than hung.
 THROTTLE_AFTER_SECONDS = 900.0
 # Lambda's limit on the init phase, given on top of the function's own timeout.

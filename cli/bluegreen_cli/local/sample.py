@@ -5,6 +5,9 @@ would on AWS), everything a CodeDeploy ECS blue/green deployment needs: the ECR 
 with a first image, the task definition, the ``CODE_DEPLOY`` service behind an ALB with a
 production and a test listener, the two target groups, the service's auto scaling, the
 CodeDeploy application and deployment group, and the SES identities the notifications use.
+:func:`provision_samples` builds any number of such targets (a benchmark's fleet); the first
+is the one above, the others are numbered (``demo-web-2`` in cluster ``demo-2``, ...; see
+:class:`SampleNames`). They share the account's roles, VPC and SES identities.
 
 The first image is pushed with the tag ``initial``. Call :func:`provision_sample` before the
 app's EventBridge rules exist, so that push starts nothing; should a rule see it anyway, the
@@ -22,6 +25,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +52,7 @@ SENDER_EMAIL = "bluegreen@example.com"
 APPROVER_EMAIL = "approver@example.com"
 INITIAL_TAG = "initial"
 SCALABLE_TARGET = f"service/{CLUSTER}/{SERVICE}"
+VPC_CIDR = "10.20.0.0/16"
 
 _DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -125,6 +130,65 @@ def image_manifest(seed: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SampleNames:
+    """What one sample target's resources are called.
+
+    The first (``index`` 0) is the contract's: repository ``demo-web``, cluster ``demo``,
+    service ``web``. The n-th after it carries ``-n`` (n from 2): repository ``demo-web-2``,
+    cluster ``demo-2``, service ``web``, task family ``web-2``, and so on.
+    """
+
+    repository: str
+    cluster: str
+    service: str
+    container: str
+    family: str
+    load_balancer: str
+    security_group: str
+    blue_target_group: str
+    green_target_group: str
+    application: str
+    deployment_group: str
+    scaling_policy: str
+
+    @classmethod
+    def numbered(cls, index: int) -> SampleNames:
+        if index < 0:
+            raise ValueError(f"a sample's index is 0 or more, not {index}")
+        suffix = "" if index == 0 else f"-{index + 1}"
+        repository = f"{REPOSITORY}{suffix}"
+        return cls(
+            repository=repository,
+            cluster=f"{CLUSTER}{suffix}",
+            service=SERVICE,
+            container=CONTAINER,
+            family=f"{FAMILY}{suffix}",
+            load_balancer=f"{LOAD_BALANCER}{suffix}",
+            security_group=repository,
+            blue_target_group=f"{repository}-blue",
+            green_target_group=f"{repository}-green",
+            application=f"{APPLICATION}{suffix}",
+            deployment_group=f"{DEPLOYMENT_GROUP}{suffix}",
+            scaling_policy=f"{repository}-cpu",
+        )
+
+    @property
+    def scalable_target(self) -> str:
+        return f"service/{self.cluster}/{self.service}"
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What the sample targets share: the roles, the VPC and its subnets."""
+
+    account_id: str
+    execution_role_arn: str
+    codedeploy_role_arn: str
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+
+
 def provision_sample(
     endpoint_url: str | None = None,
     *,
@@ -139,6 +203,23 @@ def provision_sample(
 
     Without ``endpoint_url`` the clients use boto3's default endpoints (under ``mock_aws``).
     """
+    (sample,) = provision_samples(
+        endpoint_url,
+        session=session,
+        region_name=region_name,
+        listener_ports=[(production_port, test_port)],
+    )
+    return sample
+
+
+def provision_samples(
+    endpoint_url: str | None = None,
+    *,
+    session: boto3.session.Session | None = None,
+    region_name: str = DEFAULT_REGION,
+    listener_ports: Sequence[tuple[int, int]],
+) -> list[SampleResources]:
+    """One sample target per (production, test) listener port pair, named by its position."""
     # The local endpoint takes any credentials; fixed ones keep a developer's profile out of it.
     session = session or boto3.session.Session(
         aws_access_key_id="local",
@@ -146,9 +227,34 @@ def provision_sample(
         region_name=region_name,
     )
     where: dict[str, Any] = {"region_name": region_name, "endpoint_url": endpoint_url}
+    clients = _Clients(session, where)
+    account = _provision_account(clients, region_name)
+    samples = [
+        _provision_target(clients, account, region_name, SampleNames.numbered(i), ports)
+        for i, ports in enumerate(listener_ports)
+    ]
+    ses = clients("ses")
+    for address in (SENDER_EMAIL, APPROVER_EMAIL):
+        ses.verify_email_identity(EmailAddress=address)
+    return samples
 
-    account_id = session.client("sts", **where).get_caller_identity()["Account"]
-    iam = session.client("iam", **where)
+
+class _Clients:
+    """One client per service for the whole provisioning: building one loads its model."""
+
+    def __init__(self, session: boto3.session.Session, where: dict[str, Any]) -> None:
+        self._session: Any = session  # boto3-stubs types client() per literal service name
+        self._where = where
+        self._made: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._made:
+            self._made[service] = self._session.client(service, **self._where)
+        return self._made[service]
+
+
+def _provision_account(clients: _Clients, region_name: str) -> _Account:
+    iam = clients("iam")
     execution_role = _role(
         iam,
         "demo-web-task-execution",
@@ -161,30 +267,49 @@ def provision_sample(
         "codedeploy.amazonaws.com",
         ["ecs:*TaskSet*", "ecs:DescribeServices", "elasticloadbalancing:*", "iam:PassRole"],
     )
-
-    ecr = session.client("ecr", **where)
-    repository = ecr.create_repository(repositoryName=REPOSITORY, imageTagMutability="IMMUTABLE")[
-        "repository"
-    ]
-    image = ecr.put_image(
-        repositoryName=REPOSITORY,
-        imageManifest=image_manifest(f"{REPOSITORY}:{INITIAL_TAG}"),
-        imageManifestMediaType=_DOCKER_MANIFEST,
-        imageTag=INITIAL_TAG,
-    )["image"]
-    digest = image["imageId"]["imageDigest"]
-    image_ref = f"{repository['repositoryUri']}@{digest}"
-
-    ec2 = session.client("ec2", **where)
-    vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    ec2 = clients("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
     subnets = tuple(
         ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{region_name}{zone}")[
             "Subnet"
         ]["SubnetId"]
         for cidr, zone in (("10.20.1.0/24", "a"), ("10.20.2.0/24", "b"))
     )
+    return _Account(
+        account_id=clients("sts").get_caller_identity()["Account"],
+        execution_role_arn=execution_role,
+        codedeploy_role_arn=codedeploy_role,
+        vpc_id=vpc_id,
+        subnet_ids=subnets,
+    )
+
+
+def _provision_target(
+    clients: _Clients,
+    account: _Account,
+    region_name: str,
+    names: SampleNames,
+    ports: tuple[int, int],
+) -> SampleResources:
+    production_port, test_port = ports
+    ecr = clients("ecr")
+    repository = ecr.create_repository(
+        repositoryName=names.repository, imageTagMutability="IMMUTABLE"
+    )["repository"]
+    image = ecr.put_image(
+        repositoryName=names.repository,
+        imageManifest=image_manifest(f"{names.repository}:{INITIAL_TAG}"),
+        imageManifestMediaType=_DOCKER_MANIFEST,
+        imageTag=INITIAL_TAG,
+    )["image"]
+    digest = image["imageId"]["imageDigest"]
+    image_ref = f"{repository['repositoryUri']}@{digest}"
+
+    ec2 = clients("ec2")
     security_group = ec2.create_security_group(
-        GroupName="demo-web", Description="demo-web ALB and tasks", VpcId=vpc_id
+        GroupName=names.security_group,
+        Description=f"{names.repository} ALB and tasks",
+        VpcId=account.vpc_id,
     )["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=security_group,
@@ -193,16 +318,16 @@ def provision_sample(
                 "IpProtocol": "tcp",
                 "FromPort": port,
                 "ToPort": port,
-                "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+                "IpRanges": [{"CidrIp": VPC_CIDR}],
             }
             for port in (CONTAINER_PORT, production_port, test_port)
         ],
     )
 
-    elbv2 = session.client("elbv2", **where)
+    elbv2 = clients("elbv2")
     balancer = elbv2.create_load_balancer(
-        Name=LOAD_BALANCER,
-        Subnets=list(subnets),
+        Name=names.load_balancer,
+        Subnets=list(account.subnet_ids),
         SecurityGroups=[security_group],
         Scheme="internal",
         Type="application",
@@ -212,12 +337,12 @@ def provision_sample(
             Name=name,
             Protocol="HTTP",
             Port=CONTAINER_PORT,
-            VpcId=vpc_id,
+            VpcId=account.vpc_id,
             TargetType="ip",
             HealthCheckPath="/health",
             HealthCheckProtocol="HTTP",
         )["TargetGroups"][0]["TargetGroupArn"]
-        for name in (BLUE_TARGET_GROUP, GREEN_TARGET_GROUP)
+        for name in (names.blue_target_group, names.green_target_group)
     )
     # Both listeners start on blue; CodeDeploy moves the test listener to green first.
     production, test = (
@@ -230,18 +355,18 @@ def provision_sample(
         for port in (production_port, test_port)
     )
 
-    ecs = session.client("ecs", **where)
-    cluster_arn = ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
+    ecs = clients("ecs")
+    cluster_arn = ecs.create_cluster(clusterName=names.cluster)["cluster"]["clusterArn"]
     task_definition_arn = ecs.register_task_definition(
-        family=FAMILY,
+        family=names.family,
         networkMode="awsvpc",
         requiresCompatibilities=["FARGATE"],
         cpu="256",
         memory="512",
-        executionRoleArn=execution_role,
+        executionRoleArn=account.execution_role_arn,
         containerDefinitions=[
             {
-                "name": CONTAINER,
+                "name": names.container,
                 "image": image_ref,
                 "essential": True,
                 "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}],
@@ -249,28 +374,32 @@ def provision_sample(
         ],
     )["taskDefinition"]["taskDefinitionArn"]
     service_arn = ecs.create_service(
-        cluster=CLUSTER,
-        serviceName=SERVICE,
+        cluster=names.cluster,
+        serviceName=names.service,
         taskDefinition=task_definition_arn,
         desiredCount=2,
         launchType="FARGATE",
         deploymentController={"type": "CODE_DEPLOY"},
         loadBalancers=[
-            {"targetGroupArn": blue, "containerName": CONTAINER, "containerPort": CONTAINER_PORT}
+            {
+                "targetGroupArn": blue,
+                "containerName": names.container,
+                "containerPort": CONTAINER_PORT,
+            }
         ],
         networkConfiguration={
             "awsvpcConfiguration": {
-                "subnets": list(subnets),
+                "subnets": list(account.subnet_ids),
                 "securityGroups": [security_group],
                 "assignPublicIp": "DISABLED",
             }
         },
     )["service"]["serviceArn"]
 
-    scaling = session.client("application-autoscaling", **where)
+    scaling = clients("application-autoscaling")
     scaling.register_scalable_target(
         ServiceNamespace="ecs",
-        ResourceId=SCALABLE_TARGET,
+        ResourceId=names.scalable_target,
         ScalableDimension="ecs:service:DesiredCount",
         MinCapacity=2,
         MaxCapacity=10,
@@ -281,9 +410,9 @@ def provision_sample(
         },
     )
     policy_arn = scaling.put_scaling_policy(
-        PolicyName="demo-web-cpu",
+        PolicyName=names.scaling_policy,
         ServiceNamespace="ecs",
-        ResourceId=SCALABLE_TARGET,
+        ResourceId=names.scalable_target,
         ScalableDimension="ecs:service:DesiredCount",
         PolicyType="TargetTrackingScaling",
         TargetTrackingScalingPolicyConfiguration={
@@ -296,12 +425,12 @@ def provision_sample(
         },
     )["PolicyARN"]
 
-    codedeploy = session.client("codedeploy", **where)
-    codedeploy.create_application(applicationName=APPLICATION, computePlatform="ECS")
+    codedeploy = clients("codedeploy")
+    codedeploy.create_application(applicationName=names.application, computePlatform="ECS")
     codedeploy.create_deployment_group(
-        applicationName=APPLICATION,
-        deploymentGroupName=DEPLOYMENT_GROUP,
-        serviceRoleArn=codedeploy_role,
+        applicationName=names.application,
+        deploymentGroupName=names.deployment_group,
+        serviceRoleArn=account.codedeploy_role_arn,
         deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
         deploymentStyle={
             "deploymentType": "BLUE_GREEN",
@@ -321,11 +450,14 @@ def provision_sample(
             "enabled": True,
             "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"],
         },
-        ecsServices=[{"serviceName": SERVICE, "clusterName": CLUSTER}],
+        ecsServices=[{"serviceName": names.service, "clusterName": names.cluster}],
         loadBalancerInfo={
             "targetGroupPairInfoList": [
                 {
-                    "targetGroups": [{"name": BLUE_TARGET_GROUP}, {"name": GREEN_TARGET_GROUP}],
+                    "targetGroups": [
+                        {"name": names.blue_target_group},
+                        {"name": names.green_target_group},
+                    ],
                     "prodTrafficRoute": {"listenerArns": [production]},
                     "testTrafficRoute": {"listenerArns": [test]},
                 }
@@ -333,58 +465,83 @@ def provision_sample(
         },
     )
 
-    ses = session.client("ses", **where)
-    for address in (SENDER_EMAIL, APPROVER_EMAIL):
-        ses.verify_email_identity(EmailAddress=address)
-
-    logger.info("sample target provisioned: %s/%s behind %s", CLUSTER, SERVICE, LOAD_BALANCER)
+    logger.info(
+        "sample target provisioned: %s/%s behind %s",
+        names.cluster,
+        names.service,
+        names.load_balancer,
+    )
     return SampleResources(
-        account_id=account_id,
+        account_id=account.account_id,
         region=region_name,
-        repository_name=REPOSITORY,
+        repository_name=names.repository,
         repository_uri=repository["repositoryUri"],
         initial_image_tag=INITIAL_TAG,
         initial_image_digest=digest,
         initial_image=image_ref,
         task_definition_arn=task_definition_arn,
-        execution_role_arn=execution_role,
-        cluster_name=CLUSTER,
+        execution_role_arn=account.execution_role_arn,
+        cluster_name=names.cluster,
         cluster_arn=cluster_arn,
-        service_name=SERVICE,
+        service_name=names.service,
         service_arn=service_arn,
-        container_name=CONTAINER,
+        container_name=names.container,
         container_port=CONTAINER_PORT,
-        vpc_id=vpc_id,
-        subnet_ids=subnets,
+        vpc_id=account.vpc_id,
+        subnet_ids=account.subnet_ids,
         security_group_id=security_group,
         load_balancer_arn=balancer["LoadBalancerArn"],
-        load_balancer_name=LOAD_BALANCER,
+        load_balancer_name=names.load_balancer,
         blue_target_group_arn=blue,
         green_target_group_arn=green,
         production_listener_arn=production,
         test_listener_arn=test,
         production_port=production_port,
         test_port=test_port,
-        scalable_target_resource_id=SCALABLE_TARGET,
+        scalable_target_resource_id=names.scalable_target,
         scaling_policy_arn=policy_arn,
-        codedeploy_application=APPLICATION,
-        deployment_group=DEPLOYMENT_GROUP,
-        codedeploy_role_arn=codedeploy_role,
+        codedeploy_application=names.application,
+        deployment_group=names.deployment_group,
+        codedeploy_role_arn=account.codedeploy_role_arn,
         sender_email=SENDER_EMAIL,
         approver_email=APPROVER_EMAIL,
     )
 
 
-def sample_configuration(sample: SampleResources) -> str:
-    """The service configuration (TOML) that deploys the sample, as an installation keeps it.
+# How quickly a local deployment of the sample moves: seconds where production waits minutes.
+SAMPLE_TIMINGS: Mapping[str, int | float] = {
+    "approval_timeout_seconds": 3600,
+    "deployment_poll_seconds": 1,
+    "deployment_max_polls": 120,
+    "probe_interval_seconds": 1,
+    "probe_required_passes": 3,
+    "probe_max_attempts": 10,
+    "probe_request_timeout_seconds": 2.0,
+}
 
-    It probes the test listener on the port it actually got, and polls every second so a
+
+def sample_configuration(
+    *samples: SampleResources, timings: Mapping[str, int | float] | None = None
+) -> str:
+    """The service configuration (TOML) that deploys the samples, as an installation keeps it.
+
+    Each service is named after its repository. It probes the test listener on the port it
+    actually got, and polls every second (``timings``, default :data:`SAMPLE_TIMINGS`) so a
     local deployment takes seconds; the production defaults are minutes.
     """
+    header = (
+        "# The sample target of `bluegreen local serve --sample`. On AWS, an installation keeps "
+        "its\n# own configuration in the SSM parameter named by the template's "
+        "ServicesParameterName.\n"
+    )
+    return header + "".join(_service_entry(sample, timings or SAMPLE_TIMINGS) for sample in samples)
+
+
+def _service_entry(sample: SampleResources, timings: Mapping[str, int | float]) -> str:
+    name = sample.repository_name
+    timing_lines = "".join(f"{key} = {value!r}\n" for key, value in timings.items())
     return f"""\
-# The sample target of `bluegreen local serve --sample`. On AWS, an installation keeps its
-# own configuration in the SSM parameter named by the template's ServicesParameterName.
-[services.{REPOSITORY}]
+[services.{name}]
 repository = "{sample.repository_name}"
 environment = "local"
 cluster = "{sample.cluster_name}"
@@ -397,14 +554,8 @@ approvers = ["{sample.approver_email}"]
 # Through the load balancer's test listener, where CodeDeploy puts the new task set first.
 test_url = "{sample.test_url}/health"
 
-[services.{REPOSITORY}.timings]
-approval_timeout_seconds = 3600
-deployment_poll_seconds = 1
-deployment_max_polls = 120
-probe_interval_seconds = 1
-probe_required_passes = 3
-probe_max_attempts = 10
-probe_request_timeout_seconds = 2.0
+[services.{name}.timings]
+{timing_lines}
 """
 
 

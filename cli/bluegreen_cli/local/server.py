@@ -45,7 +45,7 @@ from bluegreen_cli.local.apigw import http_api_event, http_api_response
 from bluegreen_cli.local.async_invoke import AsyncInvoker, serve_event_invoke
 from bluegreen_cli.local.autoscaling import completed_register_scalable_target
 from bluegreen_cli.local.awserror import AwsError
-from bluegreen_cli.local.ecr import checked_put_image
+from bluegreen_cli.local.ecr import checked_put_image, stamp_push_time
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.rights import Rights
@@ -184,9 +184,11 @@ class LocalStack:
         project_root: Path | str | None = None,
         parameters: dict[str, Any] | None = None,
         sample_ports: tuple[int, int] = (0, 0),
+        sample_count: int = 1,
         function_environment: dict[str, str] | None = None,
         function_log: FunctionLog | None = None,
         codedeploy_timing: Any = None,
+        function_workers: int | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -197,11 +199,15 @@ class LocalStack:
         self.function_environment = dict(function_environment or {})
         # Where the functions' own output goes (their CloudWatch log): stderr by default.
         self.function_log = function_log or stderr_log()
+        # Execution environments per function at most (None: the runtime's default).
+        self.function_workers = function_workers
         # How long the local CodeDeploy's work takes (codedeploy.Timing; None: its defaults).
         self.codedeploy_timing = codedeploy_timing
         # The sample ALB's production and test listener ports (0: any free port); the
         # sample's service configuration probes whichever port the test listener got.
         self.sample_ports = sample_ports
+        # How many sample targets (``sample.SampleNames``): the first is the contract's.
+        self.sample_count = sample_count
         self._sample_sockets: list[Any] = []
         self.port = port
         self.ready = False
@@ -210,7 +216,9 @@ class LocalStack:
         self.rights: Rights | None = None
         self.outbox = Outbox()
         self.sample: Any = None  # sample.SampleResources when started with sample=True
+        self.samples: list[Any] = []  # every sample target, the first being ``sample``
         self.sample_target: Any = None
+        self.sample_targets: list[Any] = []
         self.started_in: float | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -226,7 +234,7 @@ class LocalStack:
         self._moto: WsgiApp | None = None
         self._saved_moto_port: str | None = None
         self._simulator: Any = None
-        self._load_balancer: Any = None
+        self._load_balancers: list[Any] = []
         # Lambda's asynchronous invocations (EventBridge targets, Invoke with Event).
         self.async_invocations = AsyncInvoker(
             self._run_function, self.client, function_clients=self.function_client
@@ -314,6 +322,7 @@ class LocalStack:
                 self.endpoint_url,
                 extra_environment=self.function_environment,
                 log=self.function_log,
+                **({"max_workers": self.function_workers} if self.function_workers else {}),
             )
             self._local_account_setup()
             if self.with_sample:
@@ -337,13 +346,13 @@ class LocalStack:
         self.schedules.stop()
         self.events.stop()
         self.async_invocations.stop()
-        for part in (self._load_balancer, self._simulator):
+        for part in (*self._load_balancers, self._simulator):
             if part is not None:
                 try:
                     part.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(part).__name__)
-        self._load_balancer = None
+        self._load_balancers = []
         for sock in self._sample_sockets:  # reserved, never served (start-up failed)
             sock.close()
         self._sample_sockets = []
@@ -372,6 +381,11 @@ class LocalStack:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def codedeploy(self) -> Any:
+        """The local CodeDeploy (``codedeploy.CodeDeploySimulator``), for observers."""
+        return self._simulator
 
     def stats(self) -> dict[str, Any]:
         runtime = self.runtime.stats() if self.runtime else {"invocations": 0, "functions": {}}
@@ -449,34 +463,42 @@ class LocalStack:
 
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import reserve_ports
-        from bluegreen_cli.local.sample import provision_sample
+        from bluegreen_cli.local.sample import provision_samples
 
-        # The listeners' ports are bound before the listeners exist (see reserve_ports).
-        self._sample_sockets = reserve_ports("127.0.0.1", self.sample_ports)
-        production, test = (int(s.getsockname()[1]) for s in self._sample_sockets)
-        self.sample = provision_sample(
+        # The listeners' ports are bound before the listeners exist (see reserve_ports); the
+        # first sample's may be asked for, the others take free ports.
+        wanted = [*self.sample_ports, *(0, 0) * (self.sample_count - 1)]
+        self._sample_sockets = reserve_ports("127.0.0.1", wanted)
+        ports = [int(s.getsockname()[1]) for s in self._sample_sockets]
+        self.samples = provision_samples(
             self.endpoint_url,
             session=self._session,
-            production_port=production,
-            test_port=test,
+            listener_ports=list(zip(ports[::2], ports[1::2], strict=True)),
         )
+        self.sample = self.samples[0]
 
     def _serve_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import LoadBalancerPlane
         from bluegreen_cli.local.sample import SampleTarget
 
-        self.sample_target = SampleTarget(
-            self.sample.production_listener_arn, account_id=ACCOUNT_ID, region=REGION
-        )
-        sockets, self._sample_sockets = self._sample_sockets, []
-        self._load_balancer = LoadBalancerPlane(
-            self.sample.load_balancer_name,
-            self.sample_target,
-            account_id=ACCOUNT_ID,
-            region=REGION,
-            sockets={int(s.getsockname()[1]): s for s in sockets},
-        )
-        self._load_balancer.start()
+        sockets = {int(s.getsockname()[1]): s for s in self._sample_sockets}
+        self._sample_sockets = []
+        self.sample_targets = []
+        for sample in self.samples:
+            target = SampleTarget(
+                sample.production_listener_arn, account_id=ACCOUNT_ID, region=REGION
+            )
+            self.sample_targets.append(target)
+            plane = LoadBalancerPlane(
+                sample.load_balancer_name,
+                target,
+                account_id=ACCOUNT_ID,
+                region=REGION,
+                sockets={p: sockets.pop(p) for p in (sample.production_port, sample.test_port)},
+            )
+            self._load_balancers.append(plane)
+            plane.start()
+        self.sample_target = self.sample_targets[0]
 
     def _parameter_overrides(self) -> dict[str, Any]:
         """The caller's parameters; the local account has Slack unless told otherwise.
@@ -518,7 +540,7 @@ class LocalStack:
         if name:
             self.client("ssm").put_parameter(
                 Name=name,
-                Value=sample_configuration(self.sample),
+                Value=sample_configuration(*self.samples),
                 Type="String",
                 Description="bluegreen service configuration: the local sample",
             )
@@ -673,7 +695,8 @@ class LocalStack:
         document = request.get_json(force=True, silent=True)
         if not isinstance(document, dict) or not isinstance(document.get("healthy"), bool):
             return _json_response({"message": 'expected {"healthy": true|false}'}, 400)
-        self.sample_target.set_healthy(document["healthy"])
+        for target in self.sample_targets:
+            target.set_healthy(document["healthy"])
         return _json_response({"healthy": document["healthy"]})
 
     # the approval API (and any other HTTP API route of the template)
@@ -814,9 +837,11 @@ class LocalStack:
     def _after(self, target: str, request: dict[str, Any], response: dict[str, Any]) -> None:
         if target == ECR_PUT_IMAGE:
             image = response["image"]
+            repository = str(image.get("repositoryName") or request["repositoryName"])
+            stamp_push_time(ACCOUNT_ID, REGION, repository, str(image["imageId"]["imageDigest"]))
             self.events.emit(
                 eventbridge.ecr_image_action(
-                    repository=str(image.get("repositoryName") or request["repositoryName"]),
+                    repository=repository,
                     digest=str(image["imageId"]["imageDigest"]),
                     tag=image["imageId"].get("imageTag") or request.get("imageTag"),
                     manifest_media_type=image.get("imageManifestMediaType")

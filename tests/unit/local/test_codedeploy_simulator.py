@@ -652,3 +652,15 @@ def test_ticker_moves_deployments_without_any_call(make_stack: Callable[..., Sta
             time.sleep(0.01)
     finally:
         stack.simulator.stop()
+
+
+def test_an_observer_reads_which_task_definition_a_deployment_deploys(stack: Stack) -> None:
+    """GetDeployment shows only the AppSpec's sha256, as on AWS; the simulator tells an
+    observer beside the stack the task definition the AppSpec named."""
+    new = stack.register_new_version("observed")
+    deployment_id = stack.deploy(new)
+
+    shown = stack.deployment(deployment_id)["revision"]
+    assert "content" not in shown["appSpecContent"]
+    assert stack.simulator.deployed_task_definition(deployment_id) == new
+    assert stack.simulator.deployed_task_definition("d-NOTADEPLOY") is None

@@ -380,3 +380,27 @@ def test_an_undeliverable_event_goes_to_the_target_dead_letter_queue(stack: Loca
     assert attributes["RETRY_ATTEMPTS"] == "0"
     assert attributes["ERROR_MESSAGE"]
     assert "EXHAUSTED_RETRY_CONDITION" not in attributes
+
+
+def test_ecr_push_times_are_to_the_millisecond_so_pushes_in_one_second_are_ordered(
+    stack: LocalStack,
+) -> None:
+    """ECR DescribeImages: imagePushedAt carries milliseconds; a newer push reads newer."""
+    ecr = stack.client("ecr")
+    ecr.create_repository(repositoryName="quick")
+    digests = [
+        ecr.put_image(
+            repositoryName="quick",
+            imageManifest=image_manifest(f"quick:{n}"),
+            imageManifestMediaType=MANIFEST_TYPE,
+            imageTag=f"0c1d2e3{n}",
+        )["image"]["imageId"]["imageDigest"]
+        for n in range(3)
+    ]
+
+    details = ecr.describe_images(repositoryName="quick")["imageDetails"]
+    pushed = {d["imageDigest"]: d["imagePushedAt"] for d in details}
+    times = [pushed[digest] for digest in digests]
+    assert times == sorted(times)
+    assert len(set(times)) == 3
+    assert (times[-1] - times[0]).total_seconds() < 5

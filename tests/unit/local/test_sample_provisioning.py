@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from bluegreen.config import ServiceCatalog
 from bluegreen_cli.local.ecr import image_digest
-from bluegreen_cli.local.sample import SampleResources, image_manifest
+from bluegreen_cli.local.sample import (
+    SampleResources,
+    image_manifest,
+    provision_samples,
+    sample_configuration,
+)
+from moto.moto_api import _internal as moto_api
 
-from tests.unit.local.harness import REGION, Stack
+from tests.unit.local.harness import REGION, Stack, free_port
 
 
 def test_service_runs_the_initial_image_under_code_deploy(stack: Stack) -> None:
@@ -116,3 +123,53 @@ def test_sender_and_approver_identities_are_verified(
         "bluegreen@example.com": "Success",
         "approver@example.com": "Success",
     }
+
+
+def test_more_samples_are_numbered_targets_of_their_own(
+    local_aws: Any, session: boto3.session.Session
+) -> None:
+    """Each sample is a whole target (repository, cluster, ALB, deployment group) of its own;
+    the first keeps the contract's names, and the configuration deploys each one."""
+    moto_api.moto_api_backend.reset()
+    first, second, third = provision_samples(
+        local_aws.url,
+        session=session,
+        listener_ports=[(free_port(), free_port()) for _ in range(3)],
+    )
+
+    assert (first.repository_name, first.cluster_name, first.service_name) == (
+        "demo-web",
+        "demo",
+        "web",
+    )
+    assert (third.repository_name, third.cluster_name, third.service_name) == (
+        "demo-web-3",
+        "demo-3",
+        "web",
+    )
+    assert third.scalable_target_resource_id == "service/demo-3/web"
+    assert len({s.load_balancer_arn for s in (first, second, third)}) == 3
+    assert len({s.production_port for s in (first, second, third)}) == 3
+    assert {s.vpc_id for s in (first, second, third)} == {first.vpc_id}
+    ecs = session.client("ecs", region_name=REGION, endpoint_url=local_aws.url)
+    (service,) = ecs.describe_services(cluster="demo-2", services=["web"])["services"]
+    assert service["deploymentController"] == {"type": "CODE_DEPLOY"}
+    assert service["loadBalancers"][0]["targetGroupArn"] == second.blue_target_group_arn
+
+    catalog = ServiceCatalog.parse(sample_configuration(first, second, third), "sample")
+    deployed = {(s.repository, s.cluster, s.service, s.test_url) for s in catalog.services}
+    assert deployed == {
+        (s.repository_name, s.cluster_name, s.service_name, f"{s.test_url}/health")
+        for s in (first, second, third)
+    }
+
+
+def test_the_sample_configuration_is_the_first_sample_alone(stack: Stack) -> None:
+    (service,) = ServiceCatalog.parse(sample_configuration(stack.sample), "sample").services
+    assert (service.name, service.repository, service.cluster, service.service) == (
+        "demo-web",
+        "demo-web",
+        "demo",
+        "web",
+    )
+    assert service.timings.deployment_poll_seconds == 1
