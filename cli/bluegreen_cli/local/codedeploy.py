@@ -73,6 +73,7 @@ from moto.elbv2.models import elbv2_backends
 from bluegreen_cli.local import codedeploy_configs as configs
 from bluegreen_cli.local.awserror import AwsError
 from bluegreen_cli.local.codedeploy_targets import Lifecycle, ecs_target, task_set_info
+from bluegreen_cli.local.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -360,27 +361,17 @@ class CodeDeploySimulator:
         self._lock = threading.RLock()
         self._deployments: dict[str, _Deployment] = {}
         self._last_revision: dict[tuple[str, str], dict[str, Any]] = {}
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
+        # One bad deployment must not stop time for the others: a failed round is logged.
+        self._ticker = Periodic("codedeploy-simulator", self.timing.tick_seconds, self.tick)
 
     # -- wiring ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the ticker that moves deployments on while nobody calls."""
-        with self._lock:
-            if self._ticker is not None:
-                return
-            self._stop.clear()
-            self._ticker = threading.Thread(
-                target=self._run_ticker, name="codedeploy-simulator", daemon=True
-            )
-            self._ticker.start()
+        self._ticker.start()
 
     def stop(self) -> None:
-        ticker, self._ticker = self._ticker, None
-        self._stop.set()
-        if ticker is not None:
-            ticker.join(timeout=5)
+        self._ticker.stop()
 
     def reset(self) -> None:
         """Forget every deployment (after moto's backends were reset)."""
@@ -417,14 +408,6 @@ class CodeDeploySimulator:
             return parse_appspec(_revision_content(revision)).task_definition
         except ValueError:
             return None
-
-    def _run_ticker(self) -> None:
-        while not self._stop.wait(self.timing.tick_seconds):
-            try:
-                self.tick()
-            except Exception:
-                # One bad deployment must not stop time for the others.
-                logger.exception("codedeploy simulator tick failed")
 
     def intercept(self, target: str, body: dict[str, Any]) -> JsonResponse | None:
         """Answer a CodeDeploy deployment operation, or ``None`` for moto to answer."""

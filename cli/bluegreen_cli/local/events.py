@@ -34,6 +34,7 @@ from bluegreen_cli.local import event_patterns, schedule_expressions
 from bluegreen_cli.local.event_patterns import InvalidEventPattern as InvalidEventPattern
 from bluegreen_cli.local.event_patterns import matches as matches
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
+from bluegreen_cli.local.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -566,29 +567,14 @@ class ExecutionWatcher:
 
     def __init__(self, emit: Callable[[dict[str, Any]], None], interval: float = 0.5) -> None:
         self._emit = emit
-        self._interval = interval
         self._seen: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._watch = Periodic("sfn-watcher", interval, self.poll)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="sfn-watcher", daemon=True)
-            self._thread.start()
+        self._watch.start()
 
     def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        self._stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.poll()
-            except Exception:
-                log.exception("watching executions failed")
+        self._watch.stop()
 
     def poll(self) -> None:
         for execution in executions():

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
+from bluegreen_cli.local.periodic import Periodic
 from bluegreen_cli.local.schedule_expressions import InvalidSchedule, Schedule, parse
 
 log = logging.getLogger(__name__)
@@ -89,33 +90,19 @@ class ScheduledRules:
         self._fire = fire
         self._rules = rules
         self._clock = clock
-        self._interval = interval
         self._plans: dict[str, _Plan] = {}
         self._refused: set[tuple[str, str]] = set()  # (rule ARN, expression) said once
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._timer = Periodic("schedules", interval, self.tick)
         self.fired = 0
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
+        if not self._timer.running:
             self.tick()  # the rules that exist now start their schedule now
-            self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
-            self._thread.start()
+            self._timer.start()
 
     def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        self._stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.tick()
-            except Exception:
-                log.exception("scheduled rules: the timer failed")
+        self._timer.stop()
 
     def tick(self) -> list[str]:
         """Fire every enabled rule whose schedule is due; the names of those fired."""
