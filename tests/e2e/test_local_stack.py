@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,17 +20,10 @@ from tests.e2e.support import (
     invocations,
     production_image,
     push,
-    serve,
     wait,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serve() as running:
-        yield running
 
 
 def test_health(endpoint: str) -> None:

@@ -5,7 +5,6 @@ newer deploys it."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,17 +17,10 @@ from tests.e2e.support import (
     http,
     production_image,
     push,
-    serve,
     wait,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serve() as running:
-        yield running
 
 
 def test_a_newer_push_supersedes_the_pending_one_and_deploys_when_approved(endpoint: str) -> None:

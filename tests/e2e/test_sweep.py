@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from tests.e2e.support import (
     http,
     invocations,
     push,
-    serve,
     wait,
 )
 
@@ -32,12 +30,6 @@ ALL_SUSPENDED = {
     "DynamicScalingOutSuspended": True,
     "ScheduledScalingSuspended": True,
 }
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serve() as running:
-        yield running
 
 
 def scalable_target(endpoint: str) -> dict[str, Any]:

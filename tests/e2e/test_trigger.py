@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,17 +18,10 @@ from tests.e2e.support import (
     outbox,
     push,
     push_event,
-    serve,
     wait,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serve() as running:
-        yield running
 
 
 def task_definitions(endpoint: str) -> list[str]:
