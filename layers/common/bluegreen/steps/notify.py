@@ -78,7 +78,7 @@ def notify(
     """
     outcome = outcome_of(state)
     subject, body = outcome_text(state)
-    channels: list[tuple[str, Callable[[], object]]] = [
+    channels: Channels = [
         (
             "history",
             lambda: history.record_outcome(
@@ -96,11 +96,20 @@ def notify(
         channels.append(("slack", lambda: chat.post(outcome_slack(state))))
     if outcome == "superseded" and state.render is not None:
         channels.append(("email", lambda: mailer.send(withdrawn_email(state))))
+    final = state.model_copy(update={"failure": failure_of(state)})
+    return Notified(final, outcome, deliver(channels))
+
+
+Channels = list[tuple[str, Callable[[], object]]]
+
+
+def deliver(channels: Channels) -> list[str]:
+    """Send on every channel; the ones that failed, each ``<name>: <error>``, for the caller
+    to log. An announcement never changes what it announces, so nothing is raised."""
     problems = []
     for name, send in channels:
         try:
             send()
-        except Exception as e:  # reported to the caller, who logs it
+        except Exception as e:
             problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
-    final = state.model_copy(update={"failure": failure_of(state)})
-    return Notified(final, outcome, problems)
+    return problems

@@ -29,7 +29,7 @@ from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
 
 if TYPE_CHECKING:
-    from bluegreen.steps.notify import Chat, Publisher
+    from bluegreen.steps.notify import Channels, Chat, Publisher
 
 
 class Starter(Protocol):
@@ -88,11 +88,13 @@ def on_push(
 def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
     """Record and announce ``refusal`` unless it was before. As for a deployment's outcome,
     a channel that fails is reported back, not raised: the push stays refused."""
+    from bluegreen.steps.notify import deliver  # the refusal path only: pushes that deploy skip it
+
     if not channel.history.first_refusal(refusal.key, refusal.identity, refusal.at):
         return TriggerResult(outcome="refused", reason=refusal.reason)
     subject, body = refusal_text(refusal)
     attributes = {"outcome": "refused", "service": refusal.service}
-    sends: list[tuple[str, Callable[[], None]]] = [
+    sends: Channels = [
         (
             "history",
             lambda: channel.history.record_outcome(
@@ -104,14 +106,8 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
     if channel.chat is not None:
         chat = channel.chat
         sends.append(("slack", lambda: chat.post(refusal_slack(refusal))))
-    problems = []
-    for name, send in sends:
-        try:
-            send()
-        except Exception as e:  # reported to the caller, who logs it
-            problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
     return TriggerResult(
-        outcome="refused", reason=refusal.reason, announced=True, problems=problems
+        outcome="refused", reason=refusal.reason, announced=True, problems=deliver(sends)
     )
 
 
