@@ -314,6 +314,22 @@ def test_a_rolled_back_image_does_not_count_as_running(table: StateTable) -> Non
     table.admit(KEY, image("exec-c", 2))  # newer than what runs
 
 
+def test_an_image_that_ended_waiting_is_withdrawn_and_outranks_nothing(table: StateTable) -> None:
+    table.admit(KEY, image("exec-b", 2))  # then rejected: its execution ended
+
+    assert table.withdraw(KEY, "exec-b") is True
+    assert table.withdraw(KEY, "exec-b") is False  # a redelivered event: nothing left
+    table.admit(KEY, image("exec-a", 1))  # an older image may be deployed again
+
+
+def test_withdrawing_leaves_a_newer_image_waiting(table: StateTable) -> None:
+    table.admit(KEY, image("exec-a", 1))
+    table.admit(KEY, image("exec-b", 2))
+
+    assert table.withdraw(KEY, "exec-a") is False
+    assert table.queue(KEY)["waiting"] == "exec-b"
+
+
 # --- history ------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from bluegreen.adapters.codedeploy import ACTIVE, CodeDeployDeployments
 from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.deployment import appspec
+from bluegreen.domain.queue import queued_image
 from bluegreen.errors import (
     ConfigurationInvalid,
     DeploymentFailed,
@@ -387,6 +388,16 @@ def test_the_janitor_has_nothing_to_do_for_an_execution_that_never_locked(target
     assert codedeploy.stopped == []
     assert target.state() == NONE
     assert done == ["nothing to clean up: the lock of demo/web is held by nobody"]
+
+
+def test_the_janitor_takes_an_execution_that_ended_waiting_off_the_queue(target: Target) -> None:
+    """Rejected, expired or stopped before its turn: its image must not outrank older ones."""
+    target.table.admit(SERVICE.lock_key, queued_image(DEPLOYMENT))
+
+    done = janitor(target, Group(), JUST_ENDED)
+
+    assert done == [f"{DEPLOYMENT.execution_name} no longer waits to deploy demo/web"]
+    assert "waiting" not in target.table.queue(SERVICE.lock_key)
 
 
 @pytest.mark.parametrize(

@@ -229,6 +229,27 @@ class StateTable:
             return None
         return Displaced(displaced, item.get("waiting_approval"), item.get("waiting_token"))
 
+    def withdraw(self, key: str, execution: str) -> bool:
+        """Take ``execution``'s image off the queue (it ended before its turn: rejected,
+        expired, failed, stopped), so it outranks nothing; False if it was not waiting."""
+        try:
+            with translated():
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=self._queue_key(key),
+                    UpdateExpression=(
+                        "REMOVE waiting, waiting_pushed_ms, waiting_image, waiting_approval, "
+                        "waiting_token"
+                    ),
+                    ConditionExpression="waiting = :me",
+                    ExpressionAttributeValues=_item({":me": execution}),
+                )
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
+
     def attach_approval(self, key: str, execution: str, approval_id: str) -> None:
         """Note the waiting image's approval request, so a newer image can close it."""
         self._while_waiting(key, execution, "SET waiting_approval = :v", approval_id)

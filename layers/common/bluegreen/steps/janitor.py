@@ -32,11 +32,15 @@ class ActiveDeployments(Protocol):
     def stop_and_roll_back(self, deployment_id: str) -> str: ...
 
 
+class Queue(Locks, Protocol):
+    def withdraw(self, key: str, execution: str) -> bool: ...
+
+
 def clean_up(
     state: DeploymentState,
     deployments: ActiveDeployments,
     targets: Targets,
-    locks: Locks,
+    locks: Queue,
     waited: timedelta,
     callbacks: Callbacks,
     now: datetime,
@@ -50,6 +54,9 @@ def clean_up(
     (since the execution ended) reaches ``ROLLBACK_PATIENCE``.
     """
     service = state.service
+    if locks.withdraw(service.lock_key, state.execution_name):
+        # It ended waiting (rejected, expired, stopped): older images may be deployed again.
+        return [f"{state.execution_name} no longer waits to deploy {service.lock_key}"]
     holder = (locks.lock(service.lock_key) or {}).get("owner")
     if holder != state.execution_name:
         # It never got past approval, or someone else deploys now: nothing of ours to undo.
@@ -94,7 +101,7 @@ class OwnerExecutions(Protocol):
     def describe(self, name: str) -> OwnerExecution | None: ...
 
 
-class LockTable(Locks, Protocol):
+class LockTable(Queue, Protocol):
     def held_locks(self) -> list[dict[str, Any]]: ...
 
 
@@ -103,7 +110,7 @@ def recover(
     executions: OwnerExecutions,
     deployments: ActiveDeployments,
     targets: Targets,
-    locks: Locks,
+    locks: Queue,
     callbacks: Callbacks,
     now: datetime,
 ) -> LockReport:
@@ -159,7 +166,7 @@ def _release_unknown(
     key: str,
     owner: str,
     targets: Targets,
-    locks: Locks,
+    locks: Queue,
     callbacks: Callbacks,
     execution: OwnerExecution | None,
     now: datetime,
