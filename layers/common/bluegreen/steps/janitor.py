@@ -54,16 +54,15 @@ def clean_up(
     (since the execution ended) reaches ``ROLLBACK_PATIENCE``.
     """
     service = state.service
+    done = []
     if locks.withdraw(service.lock_key, state.execution_name):
         # It ended waiting (rejected, expired, stopped): older images may be deployed again.
-        return [f"{state.execution_name} no longer waits to deploy {service.lock_key}"]
+        done.append(f"{state.execution_name} no longer waits to deploy {service.lock_key}")
     holder = (locks.lock(service.lock_key) or {}).get("owner")
     if holder != state.execution_name:
         # It never got past approval, or someone else deploys now: nothing of ours to undo.
-        return [
-            f"nothing to clean up: the lock of {service.lock_key} is held by {holder or 'nobody'}"
-        ]
-    done = []
+        held = f"the lock of {service.lock_key} is held by {holder or 'nobody'}"
+        return done or [f"nothing to clean up: {held}"]
     for deployment_id, info in _active(state, deployments):
         if not rules.created_for(state, info):
             continue
