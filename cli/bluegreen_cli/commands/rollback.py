@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -175,12 +176,13 @@ def rollback(
 def _confirm(yes: bool, question: str) -> None:
     if yes:
         return
-    try:
-        if typer.confirm(question, err=True):
-            return
-    except typer.Abort:
-        pass
-    _fail("nothing was rolled back (not confirmed; --yes skips the question)")
+    # Asked on stderr only (click's own prompt ends on stdout, which --json keeps for scripts).
+    typer.echo(f"{question} [y/N]: ", err=True, nl=False)
+    answer = sys.stdin.readline()  # "" at end of input: no
+    if not sys.stdin.isatty():
+        typer.echo(err=True)  # an answer piped in is not echoed: end the question's line
+    if answer.strip().lower() not in ("y", "yes"):
+        _fail("nothing was rolled back (not confirmed; --yes skips the question)")
 
 
 def _roll_back_by_execution(
@@ -216,7 +218,7 @@ def _roll_back_by_execution(
         **result.model_dump(mode="json", include={"outcome", "execution_name", "execution_arn"}),
     }
     if result.outcome == "started":
-        console.print(f"rollback: started {result.execution_name} ({result.reason})")
+        console.print(f"rollback: started {result.execution_name} ({result.reason}) as {by}")
     else:  # another operator's, started a moment before
         console.print(f"rollback: {result.execution_name} already exists; nothing new started")
     if not follow:
@@ -280,8 +282,8 @@ def _roll_back_bake(
     }
     if stopped.finished:
         console.print(
-            f"stopped: CodeDeploy's rollback {stopped.rollback_deployment_id} Succeeded; "
-            f"production is back on {back.label}"
+            f"stopped as {by}: CodeDeploy's rollback {stopped.rollback_deployment_id} "
+            f"Succeeded; production is back on {back.label}"
         )
     else:
         console.print(f"[red]not confirmed[/]: {stopped.problem}")
