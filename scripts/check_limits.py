@@ -112,9 +112,15 @@ def largest_documents() -> dict[str, Any]:
                 "digest": "sha256:" + "f" * 64,
                 "pushed_at": at,
             },
-            "source": "ecr-push",
+            "source": "rollback",
             "requested_at": at,
             "retry_of": text(80),
+            "rollback_request": {
+                "requested_by": text(2_048),
+                "from_image": text(1_024),
+                "from_tag": text(128),
+                "from_task_definition": text(1_024),
+            },
             "render": {
                 "previous_task_definition": task_definition,
                 "task_definition": task_definition,

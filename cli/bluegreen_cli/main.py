@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bluegreen_cli.commands import config, demo, local, ops
+from bluegreen_cli.commands import config, demo, diff, local, ops, rollback
 
 app = typer.Typer(
     name="bluegreen",
@@ -15,6 +15,11 @@ local.app.command(name="demo")(demo.demo)
 app.add_typer(local.app, name="local")
 app.add_typer(config.app, name="config")
 ops.register(app)  # executions, show, history, deploy, approve, reject
+for command, example in (
+    (rollback.rollback, "bluegreen rollback demo-web --yes --follow"),
+    (diff.diff, "bluegreen diff demo-web --tag 3f2a9c1"),
+):
+    app.command(help=ops._help(command.__doc__), epilog=f"Example: {example}")(command)
 
 
 if __name__ == "__main__":

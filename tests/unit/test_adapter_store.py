@@ -330,6 +330,74 @@ def test_withdrawing_leaves_a_newer_image_waiting(table: StateTable) -> None:
     assert table.queue(KEY)["waiting"] == "exec-b"
 
 
+def test_an_operators_rollback_takes_production_back_to_an_older_image(
+    table: StateTable,
+) -> None:
+    deploy(table, image("exec-a", 1))
+    deploy(table, image("exec-b", 2))
+    back = image("exec-a-rollback1", 1, digit="1")
+
+    assert table.admit(KEY, back, rollback=True) is None
+    assert table.take_turn(KEY, back, "token-r", NOW) == Queued(behind=None)
+    table.release_lock(KEY, back.execution, NOW, deployed=True)
+
+    assert table.queue(KEY)["current_digest"] == back.digest
+    table.admit(KEY, image("exec-c", 3))  # the next push is admitted as usual
+
+
+def test_a_rollback_supersedes_the_newer_image_waiting(table: StateTable) -> None:
+    deploy(table, image("exec-a", 1))
+    deploy(table, image("exec-b", 2))
+    table.admit(KEY, image("exec-c", 3))
+    table.attach_approval(KEY, "exec-c", "appr-c")
+    back = image("exec-a-rollback1", 1, digit="1")
+
+    assert table.admit(KEY, back, rollback=True) == Displaced(
+        image("exec-c", 3), approval_id="appr-c", token=None
+    )
+    assert table.queue(KEY)["waiting"] == "exec-a-rollback1"
+
+
+def test_a_rollback_waits_behind_a_newer_deployment(table: StateTable) -> None:
+    deploy(table, image("exec-a", 1))
+    deploy(table, image("exec-b", 2))
+    table.admit(KEY, image("exec-c", 3))
+    table.take_turn(KEY, image("exec-c", 3), "token-c", NOW)
+    back = image("exec-a-rollback1", 1, digit="1")
+
+    table.admit(KEY, back, rollback=True)
+
+    assert table.take_turn(KEY, back, "token-r", NOW) == Queued(behind=image("exec-c", 3))
+    assert table.release_lock(KEY, "exec-c", NOW, deployed=True) == Released(
+        handed_to="exec-a-rollback1", wake="token-r"
+    )
+
+
+def test_a_rollback_to_the_image_production_runs_is_refused(table: StateTable) -> None:
+    deploy(table, image("exec-a", 1))
+    deploy(table, image("exec-b", 2))
+
+    with pytest.raises(ImageOutdated, match=r"v1\.0\.2 \(2{12}\) is the image production runs"):
+        table.admit(KEY, image("exec-b-rollback1", 2), rollback=True)
+    assert "waiting" not in table.queue(KEY)
+
+
+def test_admitting_the_same_rollback_again_changes_nothing(table: StateTable) -> None:
+    deploy(table, image("exec-b", 2))
+    back = image("exec-a-rollback1", 1)
+    table.admit(KEY, back, rollback=True)
+
+    assert table.admit(KEY, back, rollback=True) is None  # a retried step
+    assert table.queue(KEY)["waiting"] == "exec-a-rollback1"
+
+
+def test_without_the_flag_the_same_older_image_is_refused(table: StateTable) -> None:
+    deploy(table, image("exec-b", 2))
+
+    with pytest.raises(ImageOutdated, match="roll back on purpose instead"):
+        table.admit(KEY, image("exec-a-rollback1", 1))
+
+
 # --- history ------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from bluegreen.errors import TestTrafficUnhealthy
 from bluegreen.models import (
     ApprovalDecision,
     DeploymentState,
+    RollbackRequest,
     ScalingSnapshot,
     StepError,
     Timings,
@@ -25,6 +26,7 @@ from bluegreen.steps.probe import probe
 
 from tests.unit.builders import (
     NOW,
+    PREVIOUS_IMAGE,
     Aws,
     create_state_table,
     demo_service,
@@ -147,6 +149,47 @@ def test_a_rollback_is_announced_and_kept_in_the_history(
     assert entry["approved_by"] == "a@example.com"
     assert entry["error"] == "TestTrafficUnhealthy"
     assert entry["finished_at"] == (NOW + timedelta(minutes=9)).isoformat()
+
+
+def test_a_rollbacks_history_row_says_who_ran_it_and_from_what(
+    aws: Aws, subscribers: tuple[Topic, str]
+) -> None:
+    topic, queue = subscribers
+    ddb = aws.client("dynamodb")
+    history = StateTable(ddb, create_state_table(ddb))
+    by = "arn:aws:sts::123456789012:assumed-role/ops/alice"
+    request = RollbackRequest(
+        requested_by=by,
+        from_image=PREVIOUS_IMAGE,
+        from_tag="bad1bad",
+        from_task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+    )
+    deployment = rendered().model_copy(
+        update={
+            "execution_name": "demo-web-0123456789ab-rollback1",
+            "source": "rollback",
+            "rollback_request": request,
+        }
+    )
+
+    notified = notify(deployment, topic, None, history, Mailbox(), NOW)
+
+    assert notified.outcome == "succeeded"
+    (entry,) = history.history("demo/web")
+    assert entry["outcome"] == "succeeded"
+    assert entry["source"] == "rollback"
+    assert entry["requested_by"] == by
+    assert entry["from"] == {
+        "image": PREVIOUS_IMAGE,
+        "tag": "bad1bad",
+        "task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+    }
+    assert entry["image"] == deployment.image.pinned
+    assert entry["approved_by"] is None
+    (message,) = received(aws, queue)
+    assert f"rollback to {deployment.image.tag} deployed" in message["Subject"]
+    assert f"Rollback by: {by}" in message["Message"]
+    assert f"Rolled back from: {PREVIOUS_IMAGE}" in message["Message"]
 
 
 def test_without_slack_the_outcome_still_reaches_the_topic(

@@ -16,7 +16,7 @@ from bluegreen.domain import approval as rules
 from bluegreen.domain.queue import queued_image
 from bluegreen.domain.recovery import OwnerExecution
 from bluegreen.errors import ApprovalExpired, ImageOutdated, Superseded
-from bluegreen.models import DeploymentState, TurnTask
+from bluegreen.models import DeploymentState, RollbackRequest, TurnTask
 from bluegreen.steps import queue
 
 from tests.unit.builders import NOW, Aws, create_state_table, digest, image, rendered, state
@@ -139,6 +139,41 @@ def test_an_image_older_than_the_one_deployed_is_refused_at_admission(world: Wor
 
     with pytest.raises(ImageOutdated):
         world.admit(older)
+
+
+def rolled_back_to(deployment: DeploymentState) -> DeploymentState:
+    """An operator's rollback to ``deployment``'s image (named as the CLI names it)."""
+    return deployment.model_copy(
+        update={
+            "execution_name": f"{deployment.execution_name}-rollback1",
+            "source": "rollback",
+            "rollback_request": RollbackRequest(requested_by="arn:aws:iam::123456789012:user/ops"),
+        }
+    )
+
+
+def test_an_operators_rollback_to_an_older_image_is_admitted_and_ends_the_newer_wait(
+    world: World,
+) -> None:
+    first, second, third = pushed("1a1a1a1", 1), pushed("2b2b2b2", 2), pushed("3c3c3c3", 3)
+    for deployment in (first, second):
+        world.admit(deployment)
+        world.take_turn(deployment, f"token-{deployment.image.tag}")
+        world.release(deployment, deployed=True)
+    world.admit(third)
+    record = rules.record_for(third, "appr-3", "token-3-approval", NOW)
+    world.table.put_approval(record)
+    world.table.attach_approval(third.service.lock_key, third.execution_name, "appr-3")
+
+    back = world.admit(rolled_back_to(first))
+
+    label = queued_image(first).label
+    assert world.sfn.failed == {
+        "token-3-approval": ("Superseded", f"superseded by a rollback to {label}")
+    }
+    assert world.table.queue(back.service.lock_key)["waiting"] == back.execution_name
+    with pytest.raises(ImageOutdated):
+        world.admit(first.model_copy(update={"execution_name": "by-a-push"}))  # not a rollback
 
 
 def test_a_free_lock_is_taken_at_once_and_the_task_answered(world: World) -> None:

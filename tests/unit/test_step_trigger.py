@@ -12,7 +12,7 @@ from bluegreen.adapters.ecr import EcrImages
 from bluegreen.adapters.notifications import Topic
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
-from bluegreen.models import DeploymentState
+from bluegreen.models import DeploymentState, RollbackRequest
 from bluegreen.push import EcrImageAction, TriggerResult
 from bluegreen.steps.trigger import Channel, on_push, start
 
@@ -30,6 +30,7 @@ from tests.unit.builders import (
     image,
     push,
     push_image,
+    state,
 )
 
 CATALOG = catalog()
@@ -208,6 +209,37 @@ def test_a_retry_is_named_and_marked_after_the_execution_it_retries(
     document = trigger.document(retried)
     assert (document.retry_of, document.source) == (first.execution_name, "cli")
     assert document.image.digest == pushed
+
+
+def test_a_rollback_is_named_apart_from_the_images_first_deployment_and_says_who(
+    aws: Aws, trigger: Trigger, pushed: str
+) -> None:
+    executions = Executions(aws.client("stepfunctions"), trigger.machine)
+    first = trigger.on(push(image_digest=pushed))
+    request = RollbackRequest(requested_by="arn:aws:iam::123456789012:user/ops", from_tag="bad1bad")
+
+    back = start(
+        demo_service(), image(image_digest=pushed), "rollback", executions, NOW, attempt=3,
+        rollback=request,
+    )  # fmt: skip
+
+    assert back.outcome == "started"
+    assert back.execution_name == f"{first.execution_name}-rollback3"
+    assert len(back.execution_name) <= 80
+    assert back.reason.endswith("(rollback from bad1bad)")
+    document = trigger.document(back)
+    assert (document.source, document.rollback_request) == ("rollback", request)
+
+
+def test_a_rollback_document_names_who_ran_it_and_only_a_rollback_does() -> None:
+    base = state().model_dump()
+    who = {"requested_by": "arn:aws:iam::123456789012:user/ops"}
+
+    with pytest.raises(ValueError, match="go together"):
+        DeploymentState.model_validate({**base, "source": "rollback"})
+    with pytest.raises(ValueError, match="go together"):
+        DeploymentState.model_validate({**base, "source": "cli", "rollback_request": who})
+    assert DeploymentState.model_validate({**base, "source": "rollback", "rollback_request": who})
 
 
 # --- what is refused, and told ------------------------------------------------------------

@@ -16,7 +16,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bluegreen.changes import FieldChange
 
@@ -68,6 +68,8 @@ class ServiceConfig(Model):
     approvers: Annotated[list[Email], Field(min_length=1)]
     test_url: Annotated[str, Field(pattern=r"^https?://")]
     tag_pattern: str = DEFAULT_TAG_PATTERN
+    # An operator's rollback returns to an image approved before: no new approval unless this.
+    rollback_requires_approval: bool = False
     timings: Timings = Timings()
 
     @field_validator("tag_pattern")
@@ -187,6 +189,16 @@ class RollbackResult(Model):
     release_live: bool = False
 
 
+class RollbackRequest(Model):
+    """An operator's rollback: who ran it, and what production ran when they did."""
+
+    requested_by: Annotated[str, Field(min_length=1, max_length=2048)]  # the caller's ARN
+    # <repository uri>@<digest>, as the task definition has it
+    from_image: Annotated[str, Field(max_length=1024)] | None = None
+    from_tag: Annotated[str, Field(max_length=128)] | None = None
+    from_task_definition: Annotated[str, Field(max_length=1024)] | None = None
+
+
 class StepError(BaseModel):
     """What a ``Catch`` puts at ``$.error``: Step Functions' own field names."""
 
@@ -211,10 +223,12 @@ class DeploymentState(BaseModel):
     execution_name: str
     service: ServiceConfig
     image: ImageRef
-    source: Literal["ecr-push", "cli"] = "ecr-push"
+    source: Literal["ecr-push", "cli", "rollback"] = "ecr-push"
     requested_at: datetime
     # An explicit retry names the execution it retries (the same service and image).
     retry_of: str | None = None
+    # source "rollback": who rolled back from what (admitted whatever its image's push time).
+    rollback_request: RollbackRequest | None = None
     render: RenderResult | None = None
     approval: ApprovalDecision | None = None
     turn: Turn | None = None
@@ -226,6 +240,13 @@ class DeploymentState(BaseModel):
     cleanup_error: StepError | None = None  # rollback or scaling restore failed after retries
     notification_error: StepError | None = None  # the outcome could not be announced
     failure: Failure | None = None  # set by Notify on every path that ends in a Fail state
+
+    @model_validator(mode="after")
+    def _rollback_says_who(self) -> DeploymentState:
+        # Admit lets a rollback past newest wins: only with a name on it, and only then.
+        if (self.source == "rollback") != (self.rollback_request is not None):
+            raise ValueError("a rollback (source 'rollback') and its rollback_request go together")
+        return self
 
     def dump(self) -> dict[str, object]:
         """The JSON document handed back to Step Functions."""

@@ -32,7 +32,7 @@ from bluegreen.errors import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemInputTypeDef
 
     from bluegreen.domain.approval import ApprovalRecord, Status
     from bluegreen.models import ScalingSnapshot
@@ -186,42 +186,51 @@ class StateTable:
             raise
 
     # the service's queue: who deploys, who waits, what runs ---------------------------
-    def admit(self, key: str, image: QueuedImage) -> Displaced | None:
+    def admit(self, key: str, image: QueuedImage, rollback: bool = False) -> Displaced | None:
         """Make ``image`` the one waiting, if it is newer than every image that counts.
 
         Newer than the one waiting (which it displaces), the one deploying and the one
         production runs by our record; else :class:`Superseded` (a newer one waits) or
         :class:`ImageOutdated`. Admitting the same execution again (a retry) is a no-op.
+
+        ``rollback``: an operator's rollback, admitted whatever its image's push time (it
+        displaces the image waiting, newer or not); it is still refused when production
+        runs that very image by our record.
         """
         values = {":me": image.execution, ":t": image.pushed_ms, ":d": image.digest}
+        newest = (
+            "(attribute_not_exists(waiting) OR waiting_pushed_ms <= :t) "
+            "AND (attribute_not_exists(owner_pushed_ms) OR owner_pushed_ms <= :t OR #o = :me) "
+            "AND (attribute_not_exists(current_pushed_ms) OR current_pushed_ms < :t "
+            "OR (current_pushed_ms = :t AND current_digest <> :d)) "
+        )
+        not_running = "(attribute_not_exists(current_digest) OR current_digest <> :d) "
+        request: UpdateItemInputTypeDef = {
+            "TableName": self._table,
+            "Key": self._queue_key(key),
+            "UpdateExpression": (
+                "SET waiting = :me, waiting_pushed_ms = :t, waiting_image = :img "
+                "REMOVE waiting_approval, waiting_token"
+            ),
+            "ConditionExpression": (not_running if rollback else newest)
+            + "AND NOT (waiting = :me)",
+            "ExpressionAttributeValues": _item({**values, ":img": image.model_dump_json()}),
+            "ReturnValues": "ALL_OLD",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if not rollback:  # DynamoDB refuses a name the expressions do not use
+            request["ExpressionAttributeNames"] = {"#o": "owner"}
         try:
             with translated():
-                old = self._ddb.update_item(
-                    TableName=self._table,
-                    Key=self._queue_key(key),
-                    UpdateExpression=(
-                        "SET waiting = :me, waiting_pushed_ms = :t, waiting_image = :img "
-                        "REMOVE waiting_approval, waiting_token"
-                    ),
-                    ConditionExpression=(
-                        "(attribute_not_exists(waiting) OR waiting_pushed_ms <= :t) "
-                        "AND (attribute_not_exists(owner_pushed_ms) OR owner_pushed_ms <= :t "
-                        "OR #o = :me) "
-                        "AND (attribute_not_exists(current_pushed_ms) OR current_pushed_ms < :t "
-                        "OR (current_pushed_ms = :t AND current_digest <> :d)) "
-                        "AND NOT (waiting = :me)"
-                    ),
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues=_item({**values, ":img": image.model_dump_json()}),
-                    ReturnValues="ALL_OLD",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                old = self._ddb.update_item(**request)
         except Exception as e:
             if not _conditional_failed(e):
                 raise
             item = _old_item(e)
             if item.get("waiting") == image.execution:
                 return None  # admitted already: this is a retry
+            if rollback:
+                raise ImageOutdated(f"{image.label} is the image production runs already") from e
             raise _refusal(item, image) from e
         item = _plain(old.get("Attributes", {}))
         displaced = _image(item, "waiting")

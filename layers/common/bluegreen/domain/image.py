@@ -100,6 +100,15 @@ def retry_name(name: str, attempt: int) -> str:
     return base[: NAME_MAX_LENGTH - len(suffix)] + suffix
 
 
+def rollback_name(service: ServiceConfig, image: ImageRef, attempt: int) -> str:
+    """The name of an operator's rollback to ``image``: ``<service>-<short digest>-rollback<N>``.
+
+    Apart from the image's first deployment (``execution_name``), which keeps its own for
+    90 days; ``attempt`` counts the rollbacks to that image (at most 75 characters).
+    """
+    return f"{execution_name(service, image)}-rollback{attempt}"
+
+
 def _service_part(name: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9_-]", "-", name)
     if readable == name and len(name) <= _SERVICE_PART_MAX:

@@ -154,8 +154,9 @@ def _readable_cause(cause: str | None) -> str:
 def outcome_text(state: DeploymentState) -> tuple[str, str]:
     """A subject line and a body for the deployment's outcome."""
     outcome = outcome_of(state)
+    rollback = "rollback to " if state.rollback_request else ""
     subject = (
-        f"[bluegreen] {state.service.name} {state.image.tag} {_HEADLINES[outcome]} "
+        f"[bluegreen] {state.service.name} {rollback}{state.image.tag} {_HEADLINES[outcome]} "
         f"({state.service.environment})"
     )
     lines = [
@@ -167,6 +168,9 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
         lines.append(f"Task definition: {state.render.task_definition}")
     if state.approval:
         lines.append(f"Approved by: {state.approval.approver}")
+    if request := state.rollback_request:
+        lines.append(f"Rollback by: {request.requested_by}")
+        lines.append(f"Rolled back from: {request.from_image or '(unknown)'}")
     failure = failure_of(state)
     if failure:
         lines.append(f"Reason: {failure.error}: {failure.cause}")

@@ -37,11 +37,23 @@ class History(Protocol):
 
 
 def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
+    """The service's history row. A rollback's says who ran it (``requested_by``, an ARN)
+    and what production ran before (``from``)."""
+    request = state.rollback_request
     return {
         "execution_name": state.execution_name,
         "service": state.service.name,
         "environment": state.service.environment,
         "outcome": outcome_of(state),
+        "source": state.source,
+        "requested_by": request.requested_by if request else None,
+        "from": {
+            "image": request.from_image,
+            "tag": request.from_tag,
+            "task_definition": request.from_task_definition,
+        }
+        if request
+        else None,
         "image": state.image.pinned,
         "tag": state.image.tag,
         "task_definition": state.render.task_definition if state.render else None,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class Queue(Protocol):
-    def admit(self, key: str, image: QueuedImage) -> Displaced | None: ...
+    def admit(self, key: str, image: QueuedImage, rollback: bool = False) -> Displaced | None: ...
     def take_turn(self, key: str, image: QueuedImage, token: str, now: datetime) -> Queued: ...
 
 
@@ -50,11 +50,14 @@ def admit(
     now: datetime,
 ) -> DeploymentState:
     """Make this image the service's next, superseding the one that waited; or refuse it
-    (``Superseded``, ``ImageOutdated``) before anything is registered or sent."""
+    (``Superseded``, ``ImageOutdated``) before anything is registered or sent.
+
+    An operator's rollback is admitted whatever its image's push time."""
     image = queued_image(state)
-    displaced = queue.admit(state.service.lock_key, image)
+    rollback = state.source == "rollback"
+    displaced = queue.admit(state.service.lock_key, image, rollback=rollback)
     if displaced is not None:
-        supersede(displaced, image, approvals, callbacks, now)
+        supersede(displaced, image, approvals, callbacks, now, rollback=rollback)
     return state
 
 
@@ -64,10 +67,15 @@ def supersede(
     approvals: Approvals,
     callbacks: Callbacks,
     now: datetime,
+    rollback: bool = False,
 ) -> None:
     """End the displaced execution's wait at once: its approval (whose links then accept no
     decision), or its turn. One approved and on its way to the queue finds out there."""
-    cause = f"superseded by {by.label}, pushed later"
+    cause = (
+        f"superseded by a rollback to {by.label}"
+        if rollback
+        else f"superseded by {by.label}, pushed later"
+    )
     tokens = []
     if displaced.approval_id and approvals.supersede_approval(displaced.approval_id, by.label, now):
         tokens.append(approvals.get_approval(displaced.approval_id).task_token)

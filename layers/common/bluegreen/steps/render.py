@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from bluegreen.changes import FieldChange
 from bluegreen.domain import taskdef
 from bluegreen.domain.image import check_tag
 from bluegreen.models import DeploymentState, RenderResult
@@ -20,11 +21,7 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
     check_tag(state.service, state.image.tag)
     service = state.service
     current = task_definitions.current(service.cluster, service.service)
-    tags = [t for t in current.get("tags", []) if not t["key"].startswith("bluegreen:")] + [
-        {"key": "bluegreen:execution", "value": state.execution_name},
-        {"key": "bluegreen:image-tag", "value": state.image.tag},
-    ]
-    definition, changes = taskdef.render(current, service.container, state.image.pinned, tags)
+    definition, changes = planned(state, current)
     arn = task_definitions.register(definition)
     result = RenderResult(
         previous_task_definition=str(current["taskDefinitionArn"]),
@@ -33,3 +30,15 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
         changes=changes,
     )
     return state.model_copy(update={"render": result})
+
+
+def planned(
+    state: DeploymentState, current: dict[str, Any]
+) -> tuple[dict[str, Any], list[FieldChange]]:
+    """The revision ``state``'s deployment registers over ``current`` (RegisterTaskDefinition's
+    arguments, tagged with the execution and the image's tag), and its image change."""
+    tags = [t for t in current.get("tags", []) if not t["key"].startswith("bluegreen:")] + [
+        {"key": "bluegreen:execution", "value": state.execution_name},
+        {"key": "bluegreen:image-tag", "value": state.image.tag},
+    ]
+    return taskdef.render(current, state.service.container, state.image.pinned, tags)

@@ -21,11 +21,12 @@ from bluegreen.domain.image import (
     execution_name,
     pin_image,
     retry_name,
+    rollback_name,
 )
 from bluegreen.domain.messages import refusal_slack, refusal_text
 from bluegreen.domain.refusal import Refusal
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
-from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
+from bluegreen.models import DeploymentState, ImageRef, RollbackRequest, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
 
 if TYPE_CHECKING:
@@ -114,19 +115,27 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
 def start(
     service: ServiceConfig,
     image: ImageRef,
-    source: Literal["ecr-push", "cli"],
+    source: Literal["ecr-push", "cli", "rollback"],
     executions: Starter,
     now: datetime,
     retry_of: str | None = None,
     attempt: int = 2,
+    rollback: RollbackRequest | None = None,
 ) -> TriggerResult:
     """Start the deployment of ``image``; the same (service, digest) twice is a duplicate,
     whichever tag it came with: the answer names the execution that already has it.
 
     An explicit retry names the execution it retries (``retry_of``) and is named after it
-    (``<first execution>-retry<attempt>``): the image's own name is taken for 90 days.
+    (``<first execution>-retry<attempt>``): the image's own name is taken for 90 days. An
+    operator's rollback (source ``rollback``, saying who and from what) is named
+    ``<service>-<short digest>-rollback<attempt>``.
     """
-    name = execution_name(service, image) if retry_of is None else retry_name(retry_of, attempt)
+    if retry_of is not None:
+        name = retry_name(retry_of, attempt)
+    elif source == "rollback":
+        name = rollback_name(service, image, attempt)
+    else:
+        name = execution_name(service, image)
     state = DeploymentState(
         execution_name=name,
         service=service,
@@ -134,10 +143,13 @@ def start(
         source=source,
         requested_at=now,
         retry_of=retry_of,
+        rollback_request=rollback,
     )
     arn, started = executions.start(state.execution_name, state.dump())
     pushed = f"{image.repository}:{image.tag}"
     retrying = f" (retry of {retry_of})" if retry_of else ""
+    if rollback is not None:
+        retrying = f" (rollback from {rollback.from_tag or rollback.from_image or 'unknown'})"
     return TriggerResult(
         outcome="started" if started else "duplicate",
         reason=f"{pushed} -> {service.name}{retrying}"
