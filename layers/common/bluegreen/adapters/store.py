@@ -534,18 +534,19 @@ class StateTable:
         return [json.loads(_plain(i)["summary"]) for i in found.get("Items", [])]
 
 
-def _displaced_by(item: Mapping[str, Any]) -> Superseded:
+def _displaced_by(item: Mapping[str, Any], why: str = "") -> Superseded:
+    """The image waiting now took our place: a newer push, or an operator's rollback."""
     newer = _image(item, "waiting")
     if newer is None:
         return Superseded("no longer the image waiting for this service")
-    return Superseded(f"superseded by {newer.label}, pushed later", by=newer.label)
+    return Superseded(f"superseded by {newer.label}{why}", by=newer.label)
 
 
 def _refusal(item: Mapping[str, Any], image: QueuedImage) -> Exception:
     """Why ``image`` was not admitted: a newer image waits, deploys, or runs."""
     waiting = _image(item, "waiting")
     if waiting is not None and int(item.get("waiting_pushed_ms", 0)) > image.pushed_ms:
-        return _displaced_by(item)
+        return _displaced_by(item, ", pushed later")
     for role, where in (("owner", "is being deployed"), ("current", "production runs")):
         other = _image(item, role)
         if other is not None and other.pushed_ms >= image.pushed_ms:
