@@ -92,7 +92,7 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
         return TriggerResult(outcome="refused", reason=refusal.reason)
     subject, body = refusal_text(refusal)
     attributes = {"outcome": "refused", "service": refusal.service}
-    sends: list[tuple[str, Callable[[], None]]] = [
+    sends: list[tuple[str, Callable[[], object]]] = [
         (
             "history",
             lambda: channel.history.record_outcome(
@@ -101,9 +101,9 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
         ),
         ("sns", lambda: channel.topic.publish(subject, body, attributes)),
     ]
-    if channel.chat is not None:
-        chat = channel.chat
-        sends.append(("slack", lambda: chat.post(refusal_slack(refusal))))
+    if channel.chat is not None and refusal.slack_channel:
+        chat, where = channel.chat, refusal.slack_channel
+        sends.append(("slack", lambda: chat.post(where, refusal_slack(refusal))))
     problems = []
     for name, send in sends:
         try:
