@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import urllib.error
 from collections.abc import Iterator
 
 import pytest

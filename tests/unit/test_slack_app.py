@@ -54,7 +54,7 @@ def test_a_reply_goes_into_the_thread_and_an_update_changes_the_message(
 
 def test_slack_web_api_refusals_are_raised_with_slacks_error_code(slack: SlackServer) -> None:
     """Slack Web API: HTTP 200 with ``ok: false`` and an error code."""
-    with pytest.raises(SlackFailed, match=r"^chat.postMessage: invalid_auth$"):
+    with pytest.raises(SlackFailed, match=r"^chat\.postMessage: invalid_auth$"):
         slack.app(token="xoxb-not-ours").post("#deploys", MESSAGE)
     with pytest.raises(SlackFailed, match="channel_not_found"):
         slack.app().post("#nowhere", MESSAGE)
@@ -85,7 +85,7 @@ def test_an_ephemeral_reply_and_a_modal(slack: SlackServer) -> None:
 def test_slack_unreachable_is_a_slack_failure() -> None:
     with slack_server() as server:
         url = server.api_url
-    with pytest.raises(SlackFailed, match="chat.postMessage"):
+    with pytest.raises(SlackFailed, match=r"chat\.postMessage"):
         SlackApp("xoxb-1", url, timeout=2).post("#deploys", MESSAGE)
 
 

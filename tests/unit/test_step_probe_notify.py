@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.http_probe import check
 from bluegreen.adapters.notifications import Topic
+from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.messages import Email
 from bluegreen.errors import TestTrafficUnhealthy

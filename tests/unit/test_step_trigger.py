@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.ecr import EcrImages
 from bluegreen.adapters.notifications import Topic
+from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.models import DeploymentState
