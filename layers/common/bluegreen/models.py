@@ -65,7 +65,7 @@ class SlackSettings(Model):
     channel: SlackChannel
     # Only these users' Approve/Reject clicks count: user ids, or emails resolved through
     # users.lookupByEmail when the request is posted. Empty: the channel is only told.
-    approvers: list[SlackApprover] = Field(default_factory=list)
+    approvers: Annotated[list[SlackApprover], Field(max_length=50)] = Field(default_factory=list)
 
 
 class ServiceConfig(Model):
@@ -87,7 +87,9 @@ class ServiceConfig(Model):
     timings: Timings = Timings()
     slack: SlackSettings | None = None
     # Where a commit is shown, e.g. https://github.com/acme/checkout/commit/{revision}
-    commit_url: Annotated[str, Field(pattern=r"^https://[^\s]*\{revision\}[^\s]*$")] | None = None
+    commit_url: (
+        Annotated[str, Field(pattern=r"^https://[^\s]*\{revision\}[^\s]*$", max_length=500)] | None
+    ) = None
 
     @field_validator("tag_pattern")
     @classmethod
@@ -139,7 +141,7 @@ class RenderResult(Model):
     previous_image: str | None
     changes: list[FieldChange]
     # The tag production runs, when its task definition was registered by a release of ours.
-    previous_tag: str | None = None
+    previous_tag: Annotated[str, Field(max_length=128)] | None = None
 
 
 class ApprovalDecision(Model):
@@ -148,8 +150,8 @@ class ApprovalDecision(Model):
     decision: Literal["approved"]
     approver: str
     decided_at: datetime
-    reason: str | None = None
-    approval_id: str | None = None
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    approval_id: Annotated[str, Field(max_length=64)] | None = None
 
 
 class Turn(Model):

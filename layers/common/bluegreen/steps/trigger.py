@@ -9,6 +9,7 @@ deploys is only logged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +26,13 @@ from bluegreen.domain.image import (
 from bluegreen.domain.messages import refusal_slack, refusal_text
 from bluegreen.domain.refusal import Refusal
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
-from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
+from bluegreen.models import DeploymentState, ImageRef, Provenance, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
 
 if TYPE_CHECKING:
     from bluegreen.steps.notify import Chat, Publisher
+
+log = logging.getLogger(__name__)
 
 
 class Starter(Protocol):
@@ -38,6 +41,7 @@ class Starter(Protocol):
 
 class Registry(Protocol):
     def by_digest(self, registry_id: str, repository: str, digest: str) -> RegistryImage | None: ...
+    def provenance(self, registry_id: str, repository: str, digest: str) -> Provenance | None: ...
 
 
 class RefusalLog(Protocol):
@@ -82,7 +86,12 @@ def on_push(
         )
     except ImageRefused as e:
         return refuse(Refusal.of_push(service, push, str(e), now), channel())
-    return start(service, image, "ecr-push", executions, now)
+    try:  # what the approvers see of the commit; a deployment does not depend on it
+        origin = registry.provenance(image.registry_id, image.repository, image.digest)
+    except Exception:
+        log.warning("the image's annotations could not be read", exc_info=True)
+        origin = None
+    return start(service, image, "ecr-push", executions, now, provenance=origin)
 
 
 def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
@@ -123,6 +132,7 @@ def start(
     now: datetime,
     retry_of: str | None = None,
     attempt: int = 2,
+    provenance: Provenance | None = None,
 ) -> TriggerResult:
     """Start the deployment of ``image``; the same (service, digest) twice is a duplicate,
     whichever tag it came with: the answer names the execution that already has it.
@@ -138,6 +148,7 @@ def start(
         source=source,
         requested_at=now,
         retry_of=retry_of,
+        provenance=provenance,
     )
     arn, started = executions.start(state.execution_name, state.dump())
     pushed = f"{image.repository}:{image.tag}"
