@@ -20,6 +20,10 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
     check_tag(state.service, state.image.tag)
     service = state.service
     current = task_definitions.current(service.cluster, service.service)
+    # The tag production runs: a revision we registered says which (approvers see it).
+    previous_tag = next(
+        (t["value"] for t in current.get("tags", []) if t["key"] == "bluegreen:image-tag"), None
+    )
     tags = [t for t in current.get("tags", []) if not t["key"].startswith("bluegreen:")] + [
         {"key": "bluegreen:execution", "value": state.execution_name},
         {"key": "bluegreen:image-tag", "value": state.image.tag},
@@ -31,5 +35,6 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
         task_definition=arn,
         previous_image=taskdef.container_image(current, service.container),
         changes=changes,
+        previous_tag=previous_tag[:128] if previous_tag else None,
     )
     return state.model_copy(update={"render": result})
