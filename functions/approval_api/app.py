@@ -135,6 +135,7 @@ def decide(request: Request, approval_id: str) -> dict[str, Any]:
             f"{record.service} {record.image_tag} {verb}.",
             _console_link(record),
             record.execution_name,
+            decision=record.status,
         ),
     )
 

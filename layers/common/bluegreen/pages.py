@@ -61,6 +61,19 @@ def review_page(review: Review, action: str, now: datetime) -> str:
 
 
 def message_page(
-    heading: str, text: str, follow: str | None = None, execution: str | None = None
+    heading: str,
+    text: str,
+    follow: str | None = None,
+    execution: str | None = None,
+    decision: str | None = None,
 ) -> str:
-    return render("message.html", heading=heading, text=text, follow=follow, execution=execution)
+    """A page with one message; ``decision``: the answer to a decision, marked as such for
+    the operators' CLI (a decided request's review page says the same words, unmarked)."""
+    return render(
+        "message.html",
+        heading=heading,
+        text=text,
+        follow=follow,
+        execution=execution,
+        decision=decision,
+    )
