@@ -629,3 +629,28 @@ class Answered:
     def fail(self, token: str, error: str, cause: str) -> None:
         self.failures.append((error, cause))
         self.real.fail(token, error, cause)
+
+
+def test_every_item_a_request_and_its_page_views_write_expires_through_the_table_ttl(
+    world: World,
+) -> None:
+    """DynamoDB TTL deletes items whose TTL attribute (epoch seconds) has passed: forms issued
+    by page views, the request and its pointer never accumulate."""
+    from tests.unit.builders import template
+
+    ttl = template()["Resources"]["StateTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl["Enabled"] is True
+    world.request()
+    for minutes in (1, 2, 3):
+        world.review(ALICE, minutes=minutes)
+    timeout = world.deployment.service.timings.approval_timeout_seconds
+
+    items = world.ddb.scan(TableName="bluegreen-state")["Items"]
+    written = [i for i in items if not i["pk"]["S"].startswith("LOCK#")]
+    assert len(written) == 5  # the request, its pointer, three forms
+    for item in written:
+        expires = int(item[ttl["AttributeName"]]["N"])
+        if item["sk"]["S"].startswith("NONCE#"):
+            assert expires <= int((NOW + timedelta(minutes=34)).timestamp())  # 30 min a form
+        else:
+            assert expires <= int(NOW.timestamp()) + timeout + 7 * 24 * 3600
