@@ -111,7 +111,7 @@ HANDLERS: dict[str, Handler] = {
             **_TABLE,
             "APPROVAL_BASE_URL": "https://approvals.example.com",
             "SIGNING_SECRET_ARN": _ARN.format("secretsmanager", "secret:bluegreen/signing"),
-            "SLACK_WEBHOOK_SECRET_NAME": "bluegreen/slack-webhook",
+            "SLACK_BOT_TOKEN_SECRET_NAME": "bluegreen/slack-bot-token",
             "SENDER_EMAIL": "bluegreen@example.com",
         },
     ),
@@ -161,7 +161,7 @@ HANDLERS: dict[str, Handler] = {
         env={
             **_TABLE,
             "TOPIC_ARN": _ARN.format("sns", "bluegreen-notifications"),
-            "SLACK_WEBHOOK_SECRET_NAME": "bluegreen/slack-webhook",
+            "SLACK_BOT_TOKEN_SECRET_NAME": "bluegreen/slack-bot-token",
             "SENDER_EMAIL": "bluegreen@example.com",
         },
     ),

@@ -103,6 +103,11 @@ def largest_documents() -> dict[str, Any]:
                 "test_url": "https://" + text(ASSUMED_URL - 8),
                 "tag_pattern": "^" + text(254) + "$",
                 "timings": Timings().model_dump(),
+                "slack": {
+                    "channel": "#" + text(80),
+                    "approvers": [f"{text(240)}@example.com"] * ASSUMED_APPROVERS,
+                },
+                "commit_url": "https://" + text(500 - 8 - 10) + "{revision}",
             },
             "image": {
                 "registry_id": "123456789012",
@@ -121,15 +126,24 @@ def largest_documents() -> dict[str, Any]:
                 "from_tag": text(128),
                 "from_task_definition": text(1_024),
             },
+            "pushed_by": text(300),
+            "provenance": {"revision": text(200), "source": text(500), "created": text(64)},
             "render": {
                 "previous_task_definition": task_definition,
                 "task_definition": task_definition,
                 "previous_image": image,
+                "previous_tag": text(128),
                 "changes": [
                     {"path": f"containerDefinitions[{name}].image", "before": image, "after": image}
                 ],
             },
-            "approval": {"decision": "approved", "approver": text(254), "decided_at": at},
+            "approval": {
+                "decision": "approved",
+                "approver": text(300),
+                "decided_at": at,
+                "reason": text(500),
+                "approval_id": text(64),
+            },
             "turn": {"acquired": True, "behind": text(80), "at": at},
             "scaling": {
                 "resource_id": f"service/{name}/{name}",

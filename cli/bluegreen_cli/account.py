@@ -664,7 +664,11 @@ class _PageText(HTMLParser):
         self._open: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = (dict(attrs).get("class") or "").split()
+        values = dict(attrs)
+        classes = (values.get("class") or "").split()
+        if tag == "meta" and values.get("name") == "bluegreen-decision":
+            self.parts["decision"] = values.get("content") or ""
+            return
         if tag in ("title", "h1") and tag not in self.parts:
             self._open = tag
         elif tag == "p" and "status" in classes and "status" not in self.parts:
@@ -698,8 +702,9 @@ class PageOutcome:
 
 
 def page_outcome(status: int, body: str) -> PageOutcome:
-    """What the approval page answered, in words. Only a decision's page says "Deployment
-    approved"/"Deployment rejected"; an already decided request shows its review page."""
+    """What the approval page answered, in words. Only the answer to a decision carries its
+    ``bluegreen-decision`` mark (older pages: the heading "Deployment approved"/"Deployment
+    rejected"); an already decided request shows its review page, unmarked."""
     page = _PageText()
     page.feed(body)
 
@@ -708,6 +713,9 @@ def page_outcome(status: int, body: str) -> PageOutcome:
 
     heading = words("h1") or words("title")
     decision: Literal["approved", "rejected"] | None = None
-    if status == 200 and heading in ("Deployment approved", "Deployment rejected"):
+    marked = page.parts.get("decision")
+    if status == 200 and marked in ("approved", "rejected"):
+        decision = "approved" if marked == "approved" else "rejected"
+    elif status == 200 and heading in ("Deployment approved", "Deployment rejected"):
         decision = "approved" if heading.endswith("approved") else "rejected"
     return PageOutcome(status, heading, words("status"), decision)

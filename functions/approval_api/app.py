@@ -1,7 +1,9 @@
-"""Approval API (HTTP API): GET shows the request, POST records the decision.
+"""Approval API (HTTP API): GET shows the request, POST records the decision, and Slack's
+clicks arrive at POST /slack/interactions.
 
 A GET never changes anything (mail scanners and link unfurlers follow links); the POST must
-carry the one-time nonce from the page. Errors become plain pages: never exception text.
+carry the one-time nonce from the page. A Slack interaction must carry Slack's signature.
+Errors become plain pages: never exception text.
 """
 
 from typing import Any
@@ -10,16 +12,17 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import pages, wiring
 from bluegreen.clock import now
-from bluegreen.domain.approval import LinkParams
+from bluegreen.domain.approval import ApprovalRecord, LinkParams
 from bluegreen.domain.queue import after_approval
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
     ApprovalExpired,
     ApprovalLinkInvalid,
     ApprovalNotFound,
+    SlackRequestInvalid,
     Superseded,
 )
-from bluegreen.http_api import Request, response
+from bluegreen.http_api import Request, json_response, response
 from bluegreen.observability import logger, metrics
 from bluegreen.settings import ApprovalApiSettings, load
 from bluegreen.steps import approval
@@ -47,16 +50,59 @@ def _link_params(request: Request) -> LinkParams:
     return LinkParams.model_validate(request.query)
 
 
+def _settings() -> ApprovalApiSettings:
+    settings: ApprovalApiSettings = load(ApprovalApiSettings)
+    return settings
+
+
 def _key() -> bytes:
-    return wiring.signing_key(load(ApprovalApiSettings).SIGNING_SECRET_ARN)
+    return wiring.signing_key(_settings().SIGNING_SECRET_ARN)
+
+
+def _slack() -> approval.Slack | None:
+    settings = _settings()
+    return wiring.slack(settings.SLACK_BOT_TOKEN_SECRET_NAME, settings.SLACK_API_URL)
+
+
+def _console_link(record: ApprovalRecord) -> str | None:
+    """The execution in the Step Functions console, where the deployment can be followed."""
+    machine = _settings().STATE_MACHINE_ARN
+    if not machine:
+        return None
+    region = machine.split(":")[3]
+    execution = machine.replace(":stateMachine:", ":execution:") + f":{record.execution_name}"
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution}"
+    )
+
+
+def _next_step(record: ApprovalRecord) -> str:
+    """What an approval does now, in words (it may wait for another deployment, or never run)."""
+    queue = wiring.state_table().service_queue(f"{record.cluster}/{record.ecs_service}")
+    return after_approval(record.execution_name, queue)
+
+
+def _decided(record: ApprovalRecord, channel: str) -> None:
+    metrics.add_metric(name=f"Approval{record.status.capitalize()}", unit="Count", value=1)
+    logger.info(
+        "approval decided",
+        approval_id=record.approval_id,
+        status=record.status,
+        by=record.decided_by,
+        reason=record.reason,
+        channel=channel,
+        execution_name=record.execution_name,
+    )
 
 
 def show(request: Request, approval_id: str) -> dict[str, Any]:
+    moment = now()
     review = approval.review(
-        approval_id, _link_params(request), wiring.state_table(), _key(), now()
+        approval_id, _link_params(request), wiring.state_table(), _key(), moment
     )
     action = f"{request.raw_path}?{request.raw_query_string}"
-    return _page(200, pages.review_page(review, action))
+    return _page(200, pages.review_page(review, action, moment))
 
 
 def decide(request: Request, approval_id: str) -> dict[str, Any]:
@@ -64,6 +110,7 @@ def decide(request: Request, approval_id: str) -> dict[str, Any]:
     decision = form.get("decision")
     if decision not in ("approve", "reject") or not form.get("nonce"):
         return _page(400, pages.message_page("Bad request", "Choose approve or reject."))
+    moment = now()
     record = approval.decide(
         approval_id,
         _link_params(request),
@@ -72,31 +119,57 @@ def decide(request: Request, approval_id: str) -> dict[str, Any]:
         wiring.state_table(),
         wiring.task_callbacks(),
         _key(),
-        now(),
+        moment,
+        reason=form.get("reason"),
     )
-    metrics.add_metric(name=f"Approval{record.status.capitalize()}", unit="Count", value=1)
-    logger.info(
-        "approval decided",
-        approval_id=approval_id,
-        status=record.status,
-        by=record.decided_by,
-        execution_name=record.execution_name,
-    )
-    if record.status == "approved":
-        queue = wiring.state_table().service_queue(f"{record.cluster}/{record.ecs_service}")
-        verb = after_approval(record.execution_name, queue)
-    else:
-        verb = "rejected; nothing changes"
+    _decided(record, "email")
+    verb = _next_step(record) if record.status == "approved" else "rejected; nothing changes"
+    problem = approval.show_in_slack(record, _slack(), moment, verb)
+    if problem:
+        logger.warning(problem, approval_id=approval_id)
+    heading, _ = pages.headline(record)
     return _page(
         200,
         pages.message_page(
-            f"Deployment {record.status}", f"{record.service} {record.image_tag} {verb}."
+            heading,
+            f"{record.service} {record.image_tag} {verb}.",
+            _console_link(record),
+            record.execution_name,
+            decision=record.status,
         ),
     )
 
 
-# The template's two routes: GET and POST /approvals/{approval_id}.
-_ROUTES = {"GET": show, "POST": decide}
+def slack_interaction(request: Request) -> dict[str, Any]:
+    """A click or a modal submission, verified as Slack's before anything is read."""
+    from bluegreen.adapters.slack import verify_request
+    from bluegreen.steps.slack_interactions import interact
+
+    settings = _settings()
+    secret = wiring.slack_signing_secret(settings.SLACK_SIGNING_SECRET_NAME)
+    slack = _slack()
+    if not secret or slack is None:
+        logger.warning("Slack interaction refused: Slack is not configured")
+        return json_response(404, {"message": "Slack is not configured"})
+    try:
+        verify_request(secret, request.body, request.headers)
+    except SlackRequestInvalid:
+        logger.warning("Slack interaction refused: signature or timestamp")
+        metrics.add_metric(name="SlackRequestRefused", unit="Count", value=1)
+        return json_response(401, {"message": "invalid signature"})
+    import json
+
+    payload = json.loads(parse_qs(request.body).get("payload", ["{}"])[0])
+    answer = interact(
+        payload, wiring.state_table(), wiring.task_callbacks(), slack, now(), _next_step
+    )
+    logger.info(
+        "Slack interaction",
+        kind=payload.get("type"),
+        user=payload.get("user", {}).get("id"),
+        answered=answer is not None,
+    )
+    return json_response(200, answer)
 
 
 def refuse(error: Exception) -> dict[str, Any]:
@@ -116,7 +189,13 @@ def refuse(error: Exception) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = Request.of(event)
-    route = _ROUTES.get(request.method)
+    if request.route_key == "POST /slack/interactions":
+        try:
+            return slack_interaction(request)
+        except Exception:  # Slack shows its own error; the details stay in the log
+            logger.exception("Slack interaction failure")
+            return json_response(500, {"message": "internal error"})
+    route = {"GET": show, "POST": decide}.get(request.method)
     approval_id = request.path_parameters.get("approval_id")
     if route is None or not approval_id:
         return _page(404, pages.message_page("Not found", "There is no such page."))

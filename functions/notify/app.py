@@ -19,7 +19,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     notified = notify(
         state,
         wiring.topic(settings.TOPIC_ARN),
-        wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
+        wiring.slack(settings.SLACK_BOT_TOKEN_SECRET_NAME, settings.SLACK_API_URL),
         wiring.state_table(),
         wiring.mailer(settings.SENDER_EMAIL),
         now(),

@@ -1,4 +1,5 @@
-"""RequestApproval: keep the task token server-side and send each approver a signed link."""
+"""RequestApproval: keep the task token server-side, send each approver a signed link, and
+post the request with its buttons to the service's Slack channel."""
 
 from typing import Any
 
@@ -20,7 +21,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         wiring.state_table(),
         wiring.state_table(),
         wiring.mailer(settings.SENDER_EMAIL),
-        wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
+        wiring.slack(settings.SLACK_BOT_TOKEN_SECRET_NAME, settings.SLACK_API_URL),
         wiring.signing_key(settings.SIGNING_SECRET_ARN),
         settings.APPROVAL_BASE_URL,
         now(),

@@ -30,7 +30,7 @@ def channel() -> Channel:
     return Channel(
         wiring.state_table(),
         wiring.topic(settings.TOPIC_ARN),
-        wiring.slack(settings.SLACK_WEBHOOK_SECRET_NAME),
+        wiring.slack(settings.SLACK_BOT_TOKEN_SECRET_NAME, settings.SLACK_API_URL),
     )
 
 

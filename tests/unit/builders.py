@@ -432,6 +432,23 @@ class ApprovalMachine:
         raise AssertionError(f"{execution} is still RUNNING")
 
 
+def mail_parts(message: Any) -> tuple[list[str], str, str | None]:
+    """The recipients, text and HTML parts of a message moto's SES accepted."""
+    import email
+    import email.policy
+
+    if not hasattr(message, "raw_data"):
+        return list(message.destinations["ToAddresses"]), str(message.body), None
+    parsed = email.message_from_string(message.raw_data, policy=email.policy.default)
+    text = parsed.get_body(preferencelist=("plain",))
+    html = parsed.get_body(preferencelist=("html",))
+    return (
+        list(dict.fromkeys(message.destinations)),
+        text.get_content() if text is not None else "",
+        html.get_content() if html is not None else None,
+    )
+
+
 def sent_emails() -> list[Any]:
     """What moto's SES accepted (its documented backend list), oldest first."""
     from moto.ses.models import ses_backends
@@ -490,6 +507,51 @@ def http_server(respond: Responder) -> Iterator[LocalServer]:
     thread.start()
     try:
         yield server_state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the local Slack workspace on loopback -------------------------------------------------
+
+
+@dataclass
+class SlackServer:
+    """The local stack's Slack workspace, served alone: its Web API at ``api_url``."""
+
+    workspace: Any
+    api_url: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def app(self, token: str | None = None) -> Any:
+        from bluegreen.adapters.slack import SlackApp
+
+        return SlackApp(token or self.workspace.token, self.api_url)
+
+    def sent(self, method: str) -> list[dict[str, Any]]:
+        return [c for c in self.calls if c["method"] == method]
+
+
+@contextmanager
+def slack_server() -> Iterator[SlackServer]:
+    from bluegreen_cli.local.slack import SlackWorkspace
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request as WsgiRequest
+
+    calls: list[dict[str, Any]] = []
+    workspace = SlackWorkspace(calls.append)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = WsgiRequest(environ)
+        method = request.path.removeprefix("/api/")
+        return workspace.handle(request, method)(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield SlackServer(workspace, f"http://127.0.0.1:{server.server_port}/api/", calls)
     finally:
         server.shutdown()
         server.server_close()

@@ -1,49 +1,20 @@
-"""Outgoing HTTP, against real servers on loopback: the Slack webhook and the probe."""
+"""Outgoing HTTP, against real servers on loopback: the probe (Slack: test_slack_app.py)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import urllib.error
 from collections.abc import Iterator
 
 import pytest
 from bluegreen.adapters.http_probe import check
-from bluegreen.adapters.notifications import SlackWebhook
 
 from tests.unit.builders import Request, Responder, http_server
 
 
 def answer(status: int, body: bytes = b"") -> Responder:
     return lambda _request: (status, body)
-
-
-# --- Slack --------------------------------------------------------------------------------
-
-
-def test_a_slack_message_is_posted_as_json() -> None:
-    payload = {"text": "demo-web awaits approval", "blocks": [{"type": "divider"}]}
-    with http_server(answer(200, b"ok")) as server:
-        SlackWebhook(f"{server.url}/services/T0/B0/secret").post(payload)
-
-    (request,) = server.requests
-    assert request.method == "POST"
-    assert request.path == "/services/T0/B0/secret"
-    assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == payload
-
-
-def test_a_webhook_that_refuses_the_message_is_an_error() -> None:
-    with http_server(answer(404, b"no_team")) as server, pytest.raises(urllib.error.HTTPError):
-        SlackWebhook(server.url).post({"text": "x"})
-
-
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://hooks.slack.com/x", "hooks"])
-def test_only_http_webhook_urls_are_used(url: str) -> None:
-    with pytest.raises(ValueError, match="http"):
-        SlackWebhook(url).post({"text": "x"})
 
 
 # --- the test-listener probe --------------------------------------------------------------

@@ -357,7 +357,7 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     twice = bluegreen(deployed, "approve", link, "--json")
 
     assert approved.exit_code == 0, approved.output
-    assert approved.stdout.startswith("Deployment approved:")
+    assert approved.stdout.startswith("Approved: demo-web ")
     assert twice.exit_code == 1
     assert json.loads(twice.stdout)["decision"] is None
 

@@ -131,6 +131,14 @@ def test_a_decision_page_is_told_from_a_page_that_decided_nothing() -> None:
         "<h1>Deploy <code>3f2a9c1</code> to demo-web (local)?</h1><dl></dl>"
         '<p class="status">This request was approved by a@example.com.</p>',
     )
+    marked = page_outcome(
+        200,
+        '<head><meta name="bluegreen-decision" content="rejected"></head>'
+        "<h1>Rejected: demo-web 3f2a9c1 (local) is not deployed</h1>",
+    )
+    decided_before = page_outcome(  # the same words on a decided request's review page
+        200, "<h1>Rejected: demo-web 3f2a9c1 (local) is not deployed</h1>"
+    )
     refused = page_outcome(
         403, '<h1>Link not valid</h1><p class="status">This approval link is not valid.</p>'
     )
@@ -140,3 +148,5 @@ def test_a_decision_page_is_told_from_a_page_that_decided_nothing() -> None:
     assert review.decision is None
     assert review.heading == "Deploy 3f2a9c1 to demo-web (local)?"
     assert (refused.decision, refused.heading) == (None, "Link not valid")
+    assert marked.decision == "rejected"
+    assert decided_before.decision is None

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bluegreen.domain import approval as rules
 from bluegreen.domain.approval import ApprovalRecord, LinkParams
-from bluegreen.domain.messages import approval_email, approval_slack
+from bluegreen.domain.messages import approval_email
+from bluegreen.domain.slack_messages import request_message
 from bluegreen.errors import ApprovalExpired, ApprovalLinkInvalid
 from hypothesis import given
 from hypothesis import strategies as st
@@ -48,7 +49,8 @@ def test_the_record_describes_the_change_and_expires_after_the_service_timeout()
     assert record.new_image == deployment.image.pinned
     assert record.previous_image == deployment.render.previous_image  # type: ignore[union-attr]
     assert record.expires_at == NOW + timedelta(seconds=3600)  # demo-web's approval timeout
-    assert record.recipients == ["approver@example.com", "slack"]
+    assert record.recipients == ["approver@example.com"]
+    assert record.pushed_by == "ECR push"
 
 
 def test_a_record_needs_a_rendered_task_definition() -> None:
@@ -69,17 +71,19 @@ def test_a_link_names_the_approval_and_verifies_for_its_recipient() -> None:
 def test_every_recipient_gets_a_different_link() -> None:
     record = a_record(["a@example.com", "b@example.com"])
     links = {rules.link(BASE_URL, SIGNING_KEY, record, r) for r in [*record.recipients]}
+    links.add(rules.link(BASE_URL, SIGNING_KEY, record, rules.SLACK_VIEWER, view=True))
 
-    assert len(links) == 3  # two people and the Slack channel
+    assert len(links) == 3  # two people and the Slack channel's view-only link
 
 
 def test_the_task_token_appears_in_no_link_email_or_slack_message() -> None:
     record = a_record(["a@example.com", "b@example.com"])
+    details = rules.link(BASE_URL, SIGNING_KEY, record, rules.SLACK_VIEWER, view=True)
+    slack = json.dumps(request_message(record, NOW, details))
     for recipient in record.recipients:
         url = rules.link(BASE_URL, SIGNING_KEY, record, recipient)
-        email = approval_email(record, recipient, url)
-        slack = json.dumps(approval_slack(record, url))
-        for text in (url, email.subject, email.text, slack):
+        email = approval_email(record, recipient, url, NOW)
+        for text in (url, email.subject, email.text, email.html or "", slack):
             assert TOKEN not in text
             assert TOKEN[:24] not in text
 
@@ -100,6 +104,55 @@ def test_any_altered_field_invalidates_the_link(field: str) -> None:
 
     with pytest.raises(ApprovalLinkInvalid):
         rules.verify(SIGNING_KEY, approval_id, LinkParams(**fields), NOW)
+
+
+def test_a_view_only_link_cannot_be_made_a_deciding_one_by_dropping_its_flag() -> None:
+    record = a_record()
+    approval_id, params = parts(
+        rules.link(BASE_URL, SIGNING_KEY, record, rules.SLACK_VIEWER, view=True)
+    )
+
+    assert params.view == 1
+    assert rules.verify(SIGNING_KEY, approval_id, params, NOW) == rules.SLACK_VIEWER
+    with pytest.raises(ApprovalLinkInvalid):
+        rules.verify(SIGNING_KEY, approval_id, params.model_copy(update={"view": 0}), NOW)
+
+
+def test_a_commit_url_is_made_from_the_service_template_and_the_image_revision() -> None:
+    from bluegreen.models import Provenance
+
+    deployment = rendered()
+    service = deployment.service.model_copy(
+        update={"commit_url": "https://github.com/acme/web/commit/{revision}"}
+    )
+    labelled = deployment.model_copy(
+        update={
+            "service": service,
+            "pushed_by": "arn:aws:iam::123456789012:user/ci",
+            "provenance": Provenance(revision="3f2c1e9", source="https://github.com/acme/web"),
+        }
+    )
+
+    record = rules.record_for(labelled, "appr-9", TOKEN, NOW)
+
+    assert record.commit_url == "https://github.com/acme/web/commit/3f2c1e9"
+    assert (record.revision, record.source) == ("3f2c1e9", "https://github.com/acme/web")
+    assert record.pushed_by == "arn:aws:iam::123456789012:user/ci"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (23 * 3600, "in 23 hours"),
+        (3600, "in 1 hour"),
+        (5 * 60 + 10, "in 5 minutes"),
+        (20, "in less than a minute"),
+        (3 * 86400, "in 3 days"),
+        (-2 * 3600, "2 hours ago"),
+    ],
+)
+def test_an_expiry_is_said_in_words(seconds: int, words: str) -> None:
+    assert rules.in_words(timedelta(seconds=seconds)) == words
 
 
 def test_a_link_signed_with_another_key_is_invalid() -> None:
@@ -159,10 +212,13 @@ def test_check_open_refuses_only_a_pending_request_past_its_expiry() -> None:
 def test_the_callback_output_is_what_the_state_machine_keeps_as_approval() -> None:
     from bluegreen.models import ApprovalDecision
 
-    decision = ApprovalDecision.model_validate(rules.callback_output("a@example.com", NOW))
+    output = rules.callback_output(a_record(), "a@example.com", NOW, "hotfix, checked")
+    decision = ApprovalDecision.model_validate(output)
 
     assert decision.approver == "a@example.com"
     assert decision.decided_at == NOW
+    assert decision.reason == "hotfix, checked"
+    assert decision.approval_id == "appr-123"
 
 
 def test_approval_ids_and_nonces_are_unguessable_and_url_safe() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
@@ -9,7 +10,6 @@ from bluegreen.domain import approval as rules
 from bluegreen.domain.approval import ApprovalRecord
 from bluegreen.domain.messages import (
     approval_email,
-    approval_slack,
     failure_of,
     outcome_of,
     outcome_slack,
@@ -37,57 +37,51 @@ def a_record(**changes: Any) -> ApprovalRecord:
     return record.model_copy(update=changes)
 
 
-def test_the_approval_email_says_what_changes_and_carries_the_link() -> None:
+def test_the_approval_email_says_what_changes_and_carries_the_link_in_both_parts() -> None:
     record = a_record()
-    email = approval_email(record, "approver@example.com", LINK)
+    email = approval_email(record, "approver@example.com", LINK, NOW)
 
     assert email.to == ["approver@example.com"]
     assert email.subject == f"[bluegreen] Approve demo-web {COMMIT} to local?"
+    assert email.html is not None
     for fact in (
-        LINK,
         "demo/web",
         record.new_image,
         PREVIOUS_IMAGE,
         record.previous_task_definition,
         record.task_definition,
         "containerDefinitions[web].image",
-        "2026-03-02 10:30 UTC",  # expiry: an hour after the request
-        "opening the page changes nothing",
+        "2026-03-02 10:30 UTC (in 1 hour)",  # expiry: an hour after the request
+        "ECR push",
+        "sent to approver@example.com",
     ):
         assert fact in email.text, fact
-    assert TOKEN not in email.text
+        assert fact in email.html, fact
+    assert LINK in email.text
+    assert f'href="{html.escape(LINK)}"' in email.html  # behind a button, not spelled out
+    assert LINK not in email.html.replace(f'href="{html.escape(LINK)}"', "")
+    assert TOKEN not in email.text + email.html
 
 
 def test_the_approval_email_says_so_when_the_running_image_is_unknown() -> None:
-    text = approval_email(a_record(previous_image=None, changes=[]), "a@example.com", LINK).text
+    text = approval_email(
+        a_record(previous_image=None, changes=[]), "a@example.com", LINK, NOW
+    ).text
 
-    assert "Running image:    (unknown)" in text
-    assert "Changes:\n  (none)" in text
-
-
-def blocks_of(payload: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [b for b in payload["blocks"] if b["type"] == kind]
+    assert "Production runs:  (unknown)" in text
+    assert "Changes:\n  (none besides the revision number)" in text
 
 
-def test_the_approval_slack_message_is_block_kit_with_a_review_button() -> None:
-    payload = approval_slack(a_record(), LINK)
+def test_the_approval_email_html_escapes_every_value() -> None:
+    hostile = a_record(pushed_by='<script>alert("x")</script>', revision="<b>3f2c</b>")
 
-    assert LINK in payload["text"]  # the notification fallback
-    assert {b["type"] for b in payload["blocks"]} <= {"section", "actions", "context", "divider"}
-    (actions,) = blocks_of(payload, "actions")
-    (button,) = actions["elements"]
-    assert button["type"] == "button"
-    assert button["url"] == LINK
-    assert button["text"]["type"] == "plain_text"
-    assert len(button["action_id"]) <= 255
-    fields = [f for b in blocks_of(payload, "section") for f in b.get("fields", [])]
-    assert len(fields) <= 10
-    assert all(f["type"] == "mrkdwn" and len(f["text"]) <= 2000 for f in fields)
-    texts = " ".join(f["text"] for f in fields) + blocks_of(payload, "section")[0]["text"]["text"]
-    assert "demo/web" in texts
-    assert "demo-web@sha256:" + "0" * 12 in texts  # the running image, shortened
-    assert f"`{COMMIT}`" in texts
-    assert TOKEN not in str(payload)
+    email = approval_email(hostile, "a@example.com", LINK, NOW)
+
+    assert email.html is not None
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;" in email.html
+    assert "<b>3f2c</b>" not in email.html
+    assert '<script>alert("x")</script>' in email.text  # plain text is shown as is
 
 
 # --- outcomes -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from bluegreen.domain.queue import queued_image
 from bluegreen.errors import ConfigurationInvalid, ServiceLocked
 from bluegreen.models import DeploymentState
 from bluegreen.steps.scaling import suspend
+from bluegreen_cli.local.outbox import links_in
 
 from tests.unit.builders import (
     NOW,
@@ -32,6 +33,7 @@ from tests.unit.builders import (
     SIGNING_KEY,
     ApprovalMachine,
     Aws,
+    SlackServer,
     create_deployment_group,
     create_ecs_service,
     create_pass_machine,
@@ -39,11 +41,12 @@ from tests.unit.builders import (
     demo_service,
     ecr_digest,
     event,
-    http_server,
+    mail_parts,
     push_image,
     register_scalable_target,
     rendered,
     sent_emails,
+    slack_server,
     suspended_state,
 )
 from tests.unit.conftest import LambdaContext
@@ -87,6 +90,18 @@ def ecr_push() -> dict[str, Any]:
     pushed = event("ecr-push.json")
     pushed["detail"]["image-digest"] = ecr_digest()
     return pushed
+
+
+def use_slack(aws: Aws, monkeypatch: pytest.MonkeyPatch, slack: SlackServer) -> None:
+    """The installation's Slack app: its secrets, and the (local) workspace's Web API."""
+    sm = aws.client("secretsmanager")
+    sm.create_secret(Name="bluegreen/slack-bot-token", SecretString=slack.workspace.token)
+    sm.create_secret(
+        Name="bluegreen/slack-signing-secret", SecretString=slack.workspace.signing_secret
+    )
+    monkeypatch.setenv("SLACK_BOT_TOKEN_SECRET_NAME", "bluegreen/slack-bot-token")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET_NAME", "bluegreen/slack-signing-secret")
+    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
 
 
 def put_services(aws: Aws, text: str, kind: str = "String") -> None:
@@ -150,14 +165,11 @@ def test_a_push_of_latest_is_refused_starts_nothing_and_is_told_once(
     monkeypatch.setenv("TABLE_NAME", "bluegreen-state")
     topic = aws.client("sns").create_topic(Name="bluegreen-notifications")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
-    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")
     push = ecr_push()
     push["detail"]["image-tag"] = "latest"
 
-    with http_server(lambda _request: (200, b"ok")) as slack:
-        aws.client("secretsmanager").create_secret(
-            Name="bluegreen/slack-webhook", SecretString=f"{slack.url}/services/T0/B0/xyz"
-        )
+    with slack_server() as slack:
+        use_slack(aws, monkeypatch, slack)
         result = trigger.lambda_handler(push, lambda_context)
         again = trigger.lambda_handler(push, LambdaContext())  # EventBridge delivered it twice
 
@@ -167,8 +179,9 @@ def test_a_push_of_latest_is_refused_starts_nothing_and_is_told_once(
     assert executions(aws) == []
     (entry,) = table.history(SERVICE.lock_key)
     assert (entry["outcome"], entry["tag"]) == ("refused", "latest")
-    (posted,) = slack.requests
-    assert "demo-web push refused: demo-web:latest" in json.loads(posted.body)["text"]
+    (posted,) = slack.sent("chat.postMessage")
+    assert posted["to"] == "C0DEPLOYS"
+    assert "demo-web push refused: demo-web:latest" in posted["text"]
     assert "PushRefused" in emitted_metrics(capsys.readouterr().out)
 
 
@@ -250,9 +263,10 @@ class Approvals:
             {"state": deployment.dump(), "task_token": self.token}, self.context
         )
         (mail,) = sent_emails()
-        assert mail.destinations["ToAddresses"] == ["approver@example.com"]
-        assert self.token not in mail.body
-        (link,) = [w for w in mail.body.split() if "/approvals/" in w]
+        to, text, html_part = mail_parts(mail)
+        assert to == ["approver@example.com"]
+        assert self.token not in text + (html_part or "")
+        (link,) = [w for w in text.split() if "/approvals/" in w]
         assert f"/approvals/{answer['approval_id']}?" in link
         return str(link)
 
@@ -290,7 +304,7 @@ def approvals(
         "APPROVAL_BASE_URL", "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
     )
     monkeypatch.setenv("SENDER_EMAIL", "bluegreen@example.com")
-    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")  # not created
+    monkeypatch.setenv("SLACK_BOT_TOKEN_SECRET_NAME", "bluegreen/slack-bot-token")  # not created
     return Approvals(
         aws=aws,
         machine=ApprovalMachine.create(aws.client("stepfunctions"), aws.client("sqs")),
@@ -352,7 +366,7 @@ def test_post_approve_returns_200_and_the_execution_moves_on(
     response = approvals.call("POST", link, {"nonce": nonce, "decision": "approve"})
 
     body = assert_html_page(response, 200)
-    assert "Deployment approved" in body
+    assert f"<h1>Approved: demo-web {rendered().image.tag} (local)</h1>" in body
     assert "approved; the deployment starts now." in body  # nothing deploys before it
     described = approvals.machine.finished(approvals.execution)
     assert described["status"] == "SUCCEEDED"
@@ -378,7 +392,7 @@ def test_post_reject_fails_the_execution_as_rejected(approvals: Approvals, link:
 
     response = approvals.call("POST", link, {"nonce": nonce, "decision": "reject"})
 
-    assert "Deployment rejected" in assert_html_page(response, 200)
+    assert "<h1>Rejected: demo-web " in assert_html_page(response, 200)
     described = approvals.machine.finished(approvals.execution)
     assert described["status"] == "FAILED"
     assert described["error"] == "ApprovalRejected"
@@ -526,22 +540,24 @@ def test_the_janitor_cleans_up_after_the_sample_aborted_execution(
     assert table.lock(deployment.service.lock_key) is None
 
 
-def test_request_approval_also_posts_to_slack_when_its_webhook_exists(
-    approvals: Approvals, load_handler: Loader
+def test_request_approval_also_posts_to_slack_with_buttons_and_a_view_only_link(
+    approvals: Approvals, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with http_server(lambda _request: (200, b"ok")) as slack:
-        approvals.aws.client("secretsmanager").create_secret(
-            Name="bluegreen/slack-webhook", SecretString=f"{slack.url}/services/T0/B0/xyz"
-        )
+    with slack_server() as slack:
+        use_slack(approvals.aws, monkeypatch, slack)
         approvals.request(load_handler("request_approval"))
 
-    (posted,) = slack.requests
-    assert posted.path == "/services/T0/B0/xyz"
-    assert approvals.token not in posted.body.decode()
-    payload = json.loads(posted.body)
-    slack_link = payload["blocks"][-1]["elements"][0]["url"]
-    body = assert_html_page(approvals.call("GET", slack_link), 200)
-    assert "Signed in as slack." in body
+    (posted,) = slack.sent("chat.postMessage")
+    assert posted["to"] == "C0DEPLOYS"
+    assert approvals.token not in json.dumps(posted)
+    (actions,) = [b for b in posted["blocks"] if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["approve", "reject"]
+    assert all("url" not in e for e in actions["elements"])  # buttons decide, links do not
+    (details,) = links_in(posted["blocks"])
+    body = assert_html_page(approvals.call("GET", details), 200)
+    assert 'name="nonce"' not in body
+    assert "only shows the request" in body
+    assert "Signed in as" not in body
 
 
 def test_notify_records_the_outcome_and_hands_the_state_back(
@@ -552,7 +568,7 @@ def test_notify_records_the_outcome_and_hands_the_state_back(
     topic = aws.client("sns").create_topic(Name="bluegreen-notifications")["TopicArn"]
     monkeypatch.setenv("TABLE_NAME", "bluegreen-state")
     monkeypatch.setenv("TOPIC_ARN", topic)
-    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "bluegreen/slack-webhook")  # not created
+    monkeypatch.setenv("SLACK_BOT_TOKEN_SECRET_NAME", "bluegreen/slack-bot-token")  # not created
     monkeypatch.setenv("SENDER_EMAIL", "bluegreen@example.com")
     document = rendered().dump()
 

@@ -8,12 +8,14 @@ The execution under approval is a state machine waiting for a task token, as
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.approval import LinkParams
@@ -26,6 +28,7 @@ from bluegreen.errors import (
     ApproversUnreachable,
     AwsThrottled,
     MailRefused,
+    SlackFailed,
     Superseded,
 )
 from bluegreen.models import ApprovalDecision, ApprovalTask, DeploymentState
@@ -47,23 +50,40 @@ ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
 
+SLACK_LINK = re.compile(r"<(https://[^|>]+)\|Details>")
+
+
 @dataclass
 class Outbox:
-    """A mailer and a chat that keep what they were given."""
+    """A mailer and a Slack workspace that keep what they were given."""
 
     emails: list[Email] = field(default_factory=list)
     slack: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=lambda: {"carol@example.com": "U0CAROL"})
 
     def send(self, email: Email) -> str:
         self.emails.append(email)
         return f"msg-{len(self.emails)}"
 
-    def post(self, payload: dict[str, Any]) -> None:
-        self.slack.append(payload)
+    def post(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> Posted:
+        self.slack.append({"channel": channel, **message})
+        return Posted(channel="C0DEPLOYS", ts=f"1.{len(self.slack)}")
+
+    def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        self.slack.append({"channel": channel, "ts": ts, **message})
+
+    def ephemeral(self, channel: str, user: str, text: str) -> None:
+        self.slack.append({"channel": channel, "user": user, "text": text})
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        self.slack.append({"view": view})
+
+    def user_id_by_email(self, email: str) -> str | None:
+        return self.users.get(email)
 
     def link_for(self, recipient: str) -> tuple[str, LinkParams]:
         if recipient == "slack":
-            url = self.slack[-1]["blocks"][-1]["elements"][0]["url"]
+            (url,) = SLACK_LINK.findall(json.dumps(self.slack[-1]["blocks"]))
         else:
             (email,) = [e for e in self.emails if e.to == [recipient]]
             (url,) = [w for w in email.text.split() if w.startswith(BASE_URL)]
@@ -132,7 +152,10 @@ class World:
 @pytest.fixture
 def world(aws: Aws) -> World:
     ddb = aws.client("dynamodb")
-    service = demo_service(approvers=[ALICE, BOB])
+    service = demo_service(
+        approvers=[ALICE, BOB],
+        slack={"channel": "#deploys", "approvers": ["U0ALICE", "carol@example.com"]},
+    )
     return World(
         store=StateTable(ddb, create_state_table(ddb)),
         machine=ApprovalMachine.create(aws.client("stepfunctions"), aws.client("sqs")),
@@ -159,6 +182,10 @@ def test_a_request_keeps_the_token_and_sends_each_approver_their_own_link(world:
         approval_id, params = world.outbox.link_for(recipient)
         assert approval_id == requested.approval_id
         assert params.recipient == recipient
+        assert params.view == (recipient == "slack")  # what the channel sees only shows
+    # Who may click: the listed user id, and the listed email as Slack resolved it.
+    assert stored.slack_approvers == {"U0ALICE": "U0ALICE", "U0CAROL": "carol@example.com"}
+    assert (stored.slack_channel, stored.slack_ts) == ("C0DEPLOYS", "1.1")
     sent = json.dumps([e.__dict__ for e in world.outbox.emails]) + json.dumps(world.outbox.slack)
     assert world.token not in sent
 
@@ -228,10 +255,36 @@ def test_opening_the_link_issues_a_form_and_changes_nothing(world: World) -> Non
     assert world.machine.status(world.execution) == "RUNNING"
 
 
-def test_the_slack_link_opens_for_the_channel(world: World) -> None:
+def test_the_slack_link_shows_the_request_and_offers_no_form(world: World) -> None:
     world.request()
+    issued = world.nonces()
 
-    assert world.review("slack").recipient == "slack"
+    review = world.review("slack")
+
+    assert (review.recipient, review.nonce, review.view_only) == ("slack", None, True)
+    assert world.nonces() == issued
+
+
+def test_the_slack_link_cannot_decide_even_with_a_form_from_another_link(world: World) -> None:
+    world.request()
+    nonce = world.review(ALICE).nonce
+    assert nonce
+
+    with pytest.raises(ApprovalLinkInvalid):
+        world.decide("slack", nonce)
+
+    assert world.store.get_approval(world.approval_id).status == "pending"
+
+
+def test_a_listed_email_slack_does_not_know_is_reported_not_fatal(world: World) -> None:
+    world.outbox.users = {}
+
+    requested = world.request()
+
+    assert requested.slack_sent  # U0ALICE still may click
+    assert approval.Unreached("Slack carol@example.com", "no Slack user has this email") in (
+        requested.unreached
+    )
 
 
 # --- decide (POST) ------------------------------------------------------------------------
@@ -406,8 +459,8 @@ def test_a_form_expires_long_before_the_request_does(world: World) -> None:
 
 
 class SlackDown(Outbox):
-    def post(self, payload: dict[str, Any]) -> None:
-        raise ConnectionRefusedError("slack unreachable")
+    def post(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> Posted:
+        raise SlackFailed("chat.postMessage: URLError")
 
 
 def test_a_slack_outage_does_not_stop_the_emails_or_the_request(world: World) -> None:
@@ -415,7 +468,7 @@ def test_a_slack_outage_does_not_stop_the_emails_or_the_request(world: World) ->
 
     assert not requested.slack_sent
     assert requested.slack_error is not None
-    assert "ConnectionRefusedError" in requested.slack_error
+    assert "URLError" in requested.slack_error
     assert [e.to for e in world.outbox.emails] == [[ALICE], [BOB]]
     assert world.store.get_approval(requested.approval_id).status == "pending"
 
@@ -477,7 +530,7 @@ def test_nobody_reached_fails_the_step_naming_who_and_why_and_closes_the_request
     assert str(raised.value) == (
         f"no approver could be reached: {ALICE}: SES rejected the message (in the SES "
         f"sandbox, ...); {BOB}: SES rejected the message (in the SES sandbox, ...); "
-        "Slack: Slack post failed: ConnectionRefusedError"
+        "Slack: Slack post failed: chat.postMessage: URLError"
     )
     items = world.ddb.scan(TableName="bluegreen-state")["Items"]
     (item,) = [i for i in items if i["pk"]["S"].startswith("APPROVAL#")]
@@ -529,3 +582,75 @@ def test_a_decision_the_execution_no_longer_waits_for_is_recorded_as_expired(
         )
 
     assert world.store.get_approval(approval_id).status == "expired"
+
+
+def test_a_rejection_reason_is_kept_with_the_decision_and_is_the_executions_failure_cause(
+    world: World,
+) -> None:
+    world.request()
+    nonce = world.review(BOB).nonce
+    assert nonce
+    approval_id, params = world.outbox.link_for(BOB)
+    answered = Answered(world.callbacks)
+
+    approval.decide(
+        approval_id,
+        params,
+        nonce,
+        "reject",
+        world.store,
+        answered,
+        SIGNING_KEY,
+        NOW + timedelta(minutes=2),
+        reason="  breaks the\n login   page ",
+    )
+
+    assert world.machine.finished(world.execution)["error"] == "ApprovalRejected"
+    # moto keeps no cause on the execution (the local stack does: tests/statemachine).
+    assert answered.failures == [("ApprovalRejected", f"rejected by {BOB}: breaks the login page")]
+    stored = world.store.get_approval(approval_id)
+    assert (stored.status, stored.decided_by, stored.reason) == (
+        "rejected",
+        BOB,
+        "breaks the login page",
+    )
+
+
+@dataclass
+class Answered:
+    """The real callbacks, remembering each failure they sent."""
+
+    real: TaskCallbacks
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def succeed(self, token: str, output: dict[str, Any]) -> None:
+        self.real.succeed(token, output)
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        self.failures.append((error, cause))
+        self.real.fail(token, error, cause)
+
+
+def test_every_item_a_request_and_its_page_views_write_expires_through_the_table_ttl(
+    world: World,
+) -> None:
+    """DynamoDB TTL deletes items whose TTL attribute (epoch seconds) has passed: forms issued
+    by page views, the request and its pointer never accumulate."""
+    from tests.unit.builders import template
+
+    ttl = template()["Resources"]["StateTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl["Enabled"] is True
+    world.request()
+    for minutes in (1, 2, 3):
+        world.review(ALICE, minutes=minutes)
+    timeout = world.deployment.service.timings.approval_timeout_seconds
+
+    items = world.ddb.scan(TableName="bluegreen-state")["Items"]
+    written = [i for i in items if not i["pk"]["S"].startswith("LOCK#")]
+    assert len(written) == 5  # the request, its pointer, three forms
+    for item in written:
+        expires = int(item[ttl["AttributeName"]]["N"])
+        if item["sk"]["S"].startswith("NONCE#"):
+            assert expires <= int((NOW + timedelta(minutes=34)).timestamp())  # 30 min a form
+        else:
+            assert expires <= int(NOW.timestamp()) + timeout + 7 * 24 * 3600

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from bluegreen.adapters.http_probe import check
 from bluegreen.adapters.notifications import Topic
+from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.messages import Email
 from bluegreen.errors import TestTrafficUnhealthy
@@ -77,10 +78,17 @@ def test_a_failing_green_version_is_reported_as_soon_as_it_cannot_pass() -> None
 
 @dataclass
 class Chat:
-    posted: list[dict[str, Any]] = field(default_factory=list)
+    """A Slack app that keeps what it posted (with the channel and thread) and updated."""
 
-    def post(self, payload: dict[str, Any]) -> None:
-        self.posted.append(payload)
+    posted: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+
+    def post(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> Posted:
+        self.posted.append({**message, "channel": channel, "thread_ts": thread_ts})
+        return Posted(channel="C0DEPLOYS", ts=f"2.{len(self.posted)}")
+
+    def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        self.updated.append({**message, "channel": channel, "ts": ts})
 
 
 @pytest.fixture
@@ -248,3 +256,79 @@ def test_an_image_superseded_before_its_approval_request_mails_nobody(
 
     assert notified.outcome == "superseded"
     assert mailbox.sent == []
+
+
+def _requested(history: StateTable, deployment: Any, status: str = "pending") -> Any:
+    """The approval request the execution made, as RequestApproval stored and posted it."""
+    from bluegreen.domain import approval as rules
+
+    record = rules.record_for(deployment, "appr-42", "token", NOW)
+    history.put_approval(record)
+    history.set_slack_message("appr-42", "C0DEPLOYS", "1.000001")
+    if status == "superseded":
+        history.supersede_approval("appr-42", "v1.4.1 (9f8e7d6)", NOW)
+    return record
+
+
+def test_the_outcome_is_a_reply_in_the_thread_of_the_slack_request(
+    aws: Aws, subscribers: tuple[Topic, str]
+) -> None:
+    topic, _queue = subscribers
+    ddb = aws.client("dynamodb")
+    history = StateTable(ddb, create_state_table(ddb))
+    chat = Chat()
+    deployment = rendered().model_copy(
+        update={
+            "approval": ApprovalDecision(
+                decision="approved", approver="Slack user U0APPROVER", decided_at=NOW
+            )
+        }
+    )
+    _requested(history, deployment)
+
+    notify(deployment, topic, chat, history, Mailbox(), NOW)
+
+    (posted,) = chat.posted
+    assert (posted["channel"], posted["thread_ts"]) == ("C0DEPLOYS", "1.000001")
+    assert chat.updated == []  # the approval showed its decision already
+
+
+def test_an_approval_nobody_decided_in_time_is_marked_expired_and_slack_says_so(
+    aws: Aws, subscribers: tuple[Topic, str]
+) -> None:
+    topic, _queue = subscribers
+    ddb = aws.client("dynamodb")
+    history = StateTable(ddb, create_state_table(ddb))
+    chat = Chat()
+    timed_out = rendered().model_copy(update={"error": StepError(Error="States.Timeout")})
+    _requested(history, timed_out)
+
+    notified = notify(timed_out, topic, chat, history, Mailbox(), NOW)
+
+    assert notified.state.failure is not None
+    assert notified.state.failure.error == "ApprovalTimedOut"
+    assert history.get_approval("appr-42").status == "expired"
+    (updated,) = chat.updated
+    assert updated["ts"] == "1.000001"
+    assert "*Expired*" in json.dumps(updated["blocks"])
+    assert not any(b["type"] == "actions" for b in updated["blocks"])  # no buttons left
+    (reply,) = chat.posted
+    assert reply["thread_ts"] == "1.000001"
+
+
+def test_a_superseded_request_shows_it_on_its_slack_message(
+    aws: Aws, subscribers: tuple[Topic, str]
+) -> None:
+    topic, _queue = subscribers
+    ddb = aws.client("dynamodb")
+    history = StateTable(ddb, create_state_table(ddb))
+    chat = Chat()
+    cause = "superseded by v1.4.1 (9f8e7d6), pushed later"
+    deployment = rendered().model_copy(update={"error": StepError(Error="Superseded", Cause=cause)})
+    _requested(history, deployment, status="superseded")
+
+    notify(deployment, topic, chat, history, Mailbox(), NOW)
+
+    (updated,) = chat.updated
+    assert "*Superseded* by v1.4.1 (9f8e7d6)" in json.dumps(updated["blocks"])
+    assert history.get_approval("appr-42").status == "superseded"  # not turned expired

@@ -95,6 +95,8 @@ def test_marks_of_an_earlier_deployment_are_replaced_not_accumulated(aws: Aws) -
         ("bluegreen:image-tag", COMMIT),
         ("team", "web"),
     ]
+    # Approvers are told the tag production runs: the earlier release's.
+    assert after.render.previous_tag == "0123456"  # type: ignore[union-attr]
 
 
 def test_render_refuses_a_floating_tag_before_registering_anything(ecs: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from bluegreen.adapters.ecr import EcrImages
 from bluegreen.adapters.notifications import Topic
+from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.models import DeploymentState, RollbackRequest
@@ -38,10 +39,17 @@ CATALOG = catalog()
 
 @dataclass
 class Chat:
-    posted: list[dict[str, Any]] = field(default_factory=list)
+    """A Slack app that keeps what it posted (with the channel and thread) and updated."""
 
-    def post(self, payload: dict[str, Any]) -> None:
-        self.posted.append(payload)
+    posted: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+
+    def post(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> Posted:
+        self.posted.append({**message, "channel": channel, "thread_ts": thread_ts})
+        return Posted(channel="C0DEPLOYS", ts=f"2.{len(self.posted)}")
+
+    def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        self.updated.append({**message, "channel": channel, "ts": ts})
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """Every email and Slack message the app sends, kept in order instead of delivered.
 
-Emails are read from moto's SES backend (``SendEmail``/``SendRawEmail``, v1 and v2 alike)
-and from SNS topics with email subscriptions; Slack messages arrive over real HTTP at
-``POST /_local/slack/<anything>``, which is what the Slack webhook secret points at
-locally. Each entry lists every URL in it, so a test or a developer can follow an approval
-link the way a recipient would.
+Emails are read from moto's SES backend (``SendEmail``/``SendRawEmail``, v1 and v2 alike),
+each with its ``text`` and ``html`` parts, and from SNS topics with email subscriptions;
+Slack messages are the calls the local Slack workspace answered (``slack.py``). Each entry
+lists every URL in it, so a test or a developer can follow an approval link the way a
+recipient would.
 """
 
 from __future__ import annotations
@@ -72,17 +72,14 @@ class Outbox:
 
     # Slack
 
-    def add_slack(self, webhook: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Record a message posted to a Slack incoming webhook."""
+    def add_slack(self, call: dict[str, Any]) -> dict[str, Any]:
+        """Record a message call the local Slack answered (``method``, ``to``, ``text``,
+        ``blocks``...)."""
         entry = {
             "channel": "slack",
-            "to": str(payload.get("channel") or webhook),
-            "text": str(payload.get("text") or ""),
-            "blocks": payload.get("blocks") or [],
-            "links": links_in(payload),
+            **call,
+            "links": links_in({"text": call.get("text"), "blocks": call.get("blocks")}),
             "sent_at": _now(),
-            "webhook": webhook,
-            "payload": payload,
         }
         with self._lock:
             self._entries.append(entry)
@@ -130,6 +127,8 @@ class Outbox:
                             "to": address,
                             "from": f"SNS topic {topic.name}",
                             "subject": subject or "",
+                            "text": message,
+                            "html": None,
                             "body": message,
                             "links": links_in(message),
                             "sent_at": _now(),
@@ -144,13 +143,19 @@ class Outbox:
 def _ses_entries(message: Any) -> list[dict[str, Any]]:
     """One entry per recipient, as each recipient receives a copy."""
     sent_at = _now()
+    html_part: str | None = None
+    headers: dict[str, str] = {}
     if hasattr(message, "raw_data"):
         parsed = email.message_from_string(message.raw_data, policy=email.policy.default)
-        body_part = parsed.get_body(preferencelist=("html", "plain"))
-        body = body_part.get_content() if body_part is not None else ""
-        recipients = list(message.destinations or [])
+        text_part = parsed.get_body(preferencelist=("plain",))
+        found_html = parsed.get_body(preferencelist=("html",))
+        body = text_part.get_content() if text_part is not None else ""
+        html_part = found_html.get_content() if found_html is not None else None
+        # moto lists the Destinations and the To/Cc headers both: each recipient once.
+        recipients = list(dict.fromkeys(message.destinations or []))
         subject = str(parsed.get("Subject", ""))
         destination = {"to": recipients}
+        headers = {k: str(v) for k, v in parsed.items() if not k.lower().startswith("content-")}
     elif hasattr(message, "template"):
         data = message.template_data
         body = data if isinstance(data, str) else json.dumps(data)
@@ -169,8 +174,11 @@ def _ses_entries(message: Any) -> list[dict[str, Any]]:
             "to": recipient,
             "from": message.source,
             "subject": subject,
+            "text": body,
+            "html": html_part,
             "body": body,
-            "links": links_in(body),
+            "links": links_in(body) or links_in(html_part or ""),
+            "headers": headers,
             "sent_at": sent_at,
             "message_id": message_id,
             "destination": destination,

@@ -50,6 +50,9 @@ APPLICATION = "demo-web"
 DEPLOYMENT_GROUP = "demo-web"
 SENDER_EMAIL = "bluegreen@example.com"
 APPROVER_EMAIL = "approver@example.com"
+# The sample's Slack approver in the local workspace (slack.py): the same person.
+SLACK_APPROVER = "U0APPROVER"
+SLACK_CHANNEL = "#deploys"
 INITIAL_TAG = "initial"
 SCALABLE_TARGET = f"service/{CLUSTER}/{SERVICE}"
 VPC_CIDR = "10.20.0.0/16"
@@ -553,6 +556,10 @@ deployment_group = "{sample.deployment_group}"
 approvers = ["{sample.approver_email}"]
 # Through the load balancer's test listener, where CodeDeploy puts the new task set first.
 test_url = "{sample.test_url}/health"
+
+[services.{name}.slack]
+channel = "{SLACK_CHANNEL}"
+approvers = ["{SLACK_APPROVER}"]
 
 [services.{name}.timings]
 {timing_lines}

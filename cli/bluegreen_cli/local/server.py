@@ -2,8 +2,8 @@
 
 Requests are dispatched on one port:
 
-- ``/_local/...``: control routes (health, outbox, Slack webhook sink, sample switch, stats,
-  firing a scheduled rule now);
+- ``/_local/...``: control routes (health, outbox, the Slack workspace's Web API and its
+  signing secret, sample switch, stats, firing a scheduled rule now);
 - the HTTP API routes of the template (``/approvals/{approval_id}``): the API's function,
   with an API Gateway payload format 2.0 event;
 - ``POST /2015-03-31/functions/<name>/invocations``: the function's handler, in a worker process;
@@ -67,6 +67,7 @@ from bluegreen_cli.local.runtime import (
 )
 from bluegreen_cli.local.sandbox import FunctionLog, stderr_log
 from bluegreen_cli.local.scheduled_rules import NotScheduled, RuleNotFound, ScheduledRules
+from bluegreen_cli.local.slack import SlackWorkspace
 from bluegreen_cli.local.template import (
     LocalApp,
     LocalFunction,
@@ -87,8 +88,11 @@ PUT_RULE = "AWSEvents.PutRule"
 TEST_EVENT_PATTERN = "AWSEvents.TestEventPattern"
 CODEDEPLOY_PREFIX = "CodeDeploy_20141006."
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
-SLACK_WEBHOOK_PATH = "/_local/slack/webhook"
-LOCAL_SLACK_SECRET_NAME = "bluegreen/slack-webhook"  # noqa: S105 - a name, not a value
+SLACK_API_PATH = "/_local/slack/api/"
+# Names, not values: the secrets the local installation keeps its Slack app's in.
+LOCAL_SLACK_TOKEN_SECRET = "bluegreen/slack-bot-token"  # noqa: S105
+LOCAL_SLACK_SIGNING_SECRET = "bluegreen/slack-signing-secret"  # noqa: S105
+SLACK_INTERACTIONS_PATH = "/slack/interactions"
 
 _READ_ACTIONS = ("Describe", "Get", "List", "BatchGet", "Receive")
 
@@ -215,6 +219,7 @@ class LocalStack:
         self.runtime: FunctionRuntime | None = None
         self.rights: Rights | None = None
         self.outbox = Outbox()
+        self.slack = SlackWorkspace(self._record_slack)
         self.sample: Any = None  # sample.SampleResources when started with sample=True
         self.samples: list[Any] = []  # every sample target, the first being ``sample``
         self.sample_target: Any = None
@@ -293,6 +298,7 @@ class LocalStack:
         self._prepare_moto()
         # A fresh account: nothing sent, no executions seen.
         self.outbox = Outbox()
+        self.slack = SlackWorkspace(self._record_slack)
         self._watcher = eventbridge.ExecutionWatcher(self.events.emit)
         self.schedules = ScheduledRules(self.events.emit_to_rule)
         self._bind()
@@ -503,14 +509,20 @@ class LocalStack:
     def _parameter_overrides(self) -> dict[str, Any]:
         """The caller's parameters; the local account has Slack unless told otherwise.
 
-        A template whose Slack secret name defaults to empty (no Slack, on AWS) gets the local
-        account's secret, whose webhook is the outbox.
+        A template whose Slack secrets default to empty (no Slack, on AWS) gets the local
+        account's, and the Slack Web API of the local workspace.
         """
         declared = read_template(self.project_root / "template.yaml").get("Parameters") or {}
-        slack = declared.get("SlackWebhookSecretName")
-        local = {}
-        if isinstance(slack, dict) and not slack.get("Default"):
-            local["SlackWebhookSecretName"] = LOCAL_SLACK_SECRET_NAME
+        local: dict[str, Any] = {}
+        for name, secret in (
+            ("SlackBotTokenSecretName", LOCAL_SLACK_TOKEN_SECRET),
+            ("SlackSigningSecretName", LOCAL_SLACK_SIGNING_SECRET),
+        ):
+            given = declared.get(name)
+            if isinstance(given, dict) and not given.get("Default"):
+                local[name] = secret
+        if "SlackApiUrl" in declared:
+            local["SlackApiUrl"] = self.base_url + SLACK_API_PATH
         return {**local, **self.parameters}
 
     def _local_account_setup(self) -> None:
@@ -522,14 +534,17 @@ class LocalStack:
             self.client("ses").verify_email_identity(EmailAddress=sender)
         if self.sample is not None:
             self._put_sample_configuration()
-        slack_secret = str(self.app.parameters.get("SlackWebhookSecretName") or "")
-        if slack_secret:
-            # Slack posts come back here over real HTTP and land in the outbox.
-            self.client("secretsmanager").create_secret(
-                Name=slack_secret,
-                SecretString=self.base_url + SLACK_WEBHOOK_PATH,
-                Description="Slack incoming webhook URL (local: the stack's outbox)",
-            )
+        # The local Slack workspace's app: the installation keeps its token and signing
+        # secret in Secrets Manager, as on AWS.
+        for parameter, value, what in (
+            ("SlackBotTokenSecretName", self.slack.token, "Slack app bot token"),
+            ("SlackSigningSecretName", self.slack.signing_secret, "Slack app signing secret"),
+        ):
+            name = str(self.app.parameters.get(parameter) or "")
+            if name:
+                self.client("secretsmanager").create_secret(
+                    Name=name, SecretString=value, Description=f"{what} (local workspace)"
+                )
 
     def _put_sample_configuration(self) -> None:
         """The installation's service configuration, as an operator puts it: the sample's."""
@@ -631,8 +646,15 @@ class LocalStack:
                 self.outbox.clear()
                 return Response(status=204)
             return _json_response(self.outbox.entries())
-        if path.startswith("/_local/slack/") and request.method == "POST":
-            return self._slack(request, path.removeprefix("/_local/slack/"))
+        if path.startswith(SLACK_API_PATH):
+            return self.slack.handle(request, path.removeprefix(SLACK_API_PATH))
+        if path == "/_local/slack":
+            return _json_response(
+                {
+                    "signing_secret": self.slack.signing_secret,
+                    "interactions_url": self.base_url + SLACK_INTERACTIONS_PATH,
+                }
+            )
         if path == "/_local/sample":
             return self._sample_switch(request)
         if path == "/_local/stats":
@@ -665,19 +687,8 @@ class LocalStack:
             return _json_response({"message": str(e)}, 409)
         return _json_response({"rule": name, "event": event})
 
-    def _slack(self, request: Request, webhook: str) -> Response:
-        # An incoming webhook takes a JSON body, or (legacy) a form field named payload.
-        try:
-            if request.mimetype == "application/x-www-form-urlencoded":
-                payload = json.loads(request.form.get("payload", ""))
-            else:
-                payload = json.loads(request.get_data() or b"null")
-        except ValueError:
-            return Response("invalid_payload", status=400, content_type="text/plain")
-        if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
-            return Response("no_text", status=400, content_type="text/plain")
-        self.outbox.add_slack(webhook, payload)
-        return Response("ok", status=200, content_type="text/plain")
+    def _record_slack(self, call: dict[str, Any]) -> None:
+        self.outbox.add_slack(call)
 
     def _sample_switch(self, request: Request) -> Response:
         if self.sample_target is None:

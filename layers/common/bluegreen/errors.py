@@ -103,6 +103,19 @@ class ApprovalAlreadyDecided(BluegreenError):
     """The approval was already decided, or the one-time form was already used."""
 
 
+class ApproverNotAllowed(BluegreenError):
+    """The Slack user who clicked is not one of the service's Slack approvers."""
+
+
+class SlackRequestInvalid(BluegreenError):
+    """A request to the Slack interactions endpoint is not Slack's: its signature does not
+    verify with the signing secret, or its timestamp is outside the five-minute window."""
+
+
+class SlackFailed(BluegreenError):
+    """Slack answered ``ok: false`` (its error code is the message), or could not be reached."""
+
+
 class Superseded(BluegreenError):
     """A newer image of the same service replaced this one before it changed the service.
 

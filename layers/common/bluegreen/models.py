@@ -24,6 +24,13 @@ Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 
+# A Slack user (U..., or W... in Enterprise Grid), or an email that Slack resolves to one.
+SlackApprover = Annotated[
+    str, Field(pattern=r"^(?:[UW][A-Z0-9]{2,20}|[^@\s]+@[^@\s]+\.[^@\s]+)$", max_length=254)
+]
+# A channel id (C..., G...), or a name (#deploys): chat.postMessage takes either.
+SlackChannel = Annotated[str, Field(pattern=r"^(?:[CG][A-Z0-9]{2,20}|#[a-z0-9][a-z0-9._-]{0,79})$")]
+
 # Tags that move: deploying them would make "what runs in prod" unanswerable.
 DEFAULT_TAG_PATTERN = r"^(?:[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)$"
 
@@ -52,6 +59,15 @@ class Timings(Model):
     turn_recheck_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
 
 
+class SlackSettings(Model):
+    """Where a service's approval requests and outcomes go in Slack, and who may click."""
+
+    channel: SlackChannel
+    # Only these users' Approve/Reject clicks count: user ids, or emails resolved through
+    # users.lookupByEmail when the request is posted. Empty: the channel is only told.
+    approvers: Annotated[list[SlackApprover], Field(max_length=50)] = Field(default_factory=list)
+
+
 class ServiceConfig(Model):
     """One service of the service configuration: which repository deploys where, and how."""
 
@@ -71,6 +87,11 @@ class ServiceConfig(Model):
     # An operator's rollback returns to an image approved before: no new approval unless this.
     rollback_requires_approval: bool = False
     timings: Timings = Timings()
+    slack: SlackSettings | None = None
+    # Where a commit is shown, e.g. https://github.com/acme/checkout/commit/{revision}
+    commit_url: (
+        Annotated[str, Field(pattern=r"^https://[^\s]*\{revision\}[^\s]*$", max_length=500)] | None
+    ) = None
 
     @field_validator("tag_pattern")
     @classmethod
@@ -108,11 +129,21 @@ class ImageRef(Model):
         return f"{self.repository_uri}@{self.digest}"
 
 
+class Provenance(Model):
+    """Where an image came from, as its OCI labels or annotations say (each may be absent)."""
+
+    revision: Annotated[str, Field(max_length=200)] | None = None  # the commit
+    source: Annotated[str, Field(max_length=500)] | None = None  # the repository's URL
+    created: Annotated[str, Field(max_length=64)] | None = None  # when it was built
+
+
 class RenderResult(Model):
     previous_task_definition: str
     task_definition: str
     previous_image: str | None
     changes: list[FieldChange]
+    # The tag production runs, when its task definition was registered by a release of ours.
+    previous_tag: Annotated[str, Field(max_length=128)] | None = None
 
 
 class ApprovalDecision(Model):
@@ -121,6 +152,8 @@ class ApprovalDecision(Model):
     decision: Literal["approved"]
     approver: str
     decided_at: datetime
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    approval_id: Annotated[str, Field(max_length=64)] | None = None
 
 
 class Turn(Model):
@@ -225,6 +258,9 @@ class DeploymentState(BaseModel):
     image: ImageRef
     source: Literal["ecr-push", "cli", "rollback"] = "ecr-push"
     requested_at: datetime
+    # Who pushed, when the push event said (a CloudTrail PutImage event's identity).
+    pushed_by: Annotated[str, Field(max_length=300)] | None = None
+    provenance: Provenance | None = None
     # An explicit retry names the execution it retries (the same service and image).
     retry_of: str | None = None
     # source "rollback": who rolled back from what (admitted whatever its image's push time).

@@ -32,10 +32,17 @@ class JanitorSettings(TableSettings):
     STATE_MACHINE_ARN: str
 
 
-class ApprovalRequestSettings(TableSettings):
+class SlackSettings(_Settings):
+    """Slack, when the installation has it: the bot token's secret (empty: no Slack), and
+    the Web API's base URL (the local stack's own, locally)."""
+
+    SLACK_BOT_TOKEN_SECRET_NAME: str = ""
+    SLACK_API_URL: str = "https://slack.com/api/"
+
+
+class ApprovalRequestSettings(TableSettings, SlackSettings):
     APPROVAL_BASE_URL: str
     SIGNING_SECRET_ARN: str
-    SLACK_WEBHOOK_SECRET_NAME: str = ""
     SENDER_EMAIL: str
 
 
@@ -43,15 +50,18 @@ class TurnSettings(TableSettings):
     JANITOR_FUNCTION_NAME: str
 
 
-class ApprovalApiSettings(TableSettings):
+class ApprovalApiSettings(TableSettings, SlackSettings):
     SIGNING_SECRET_ARN: str
+    # The secret Slack signs interaction requests with (empty: the endpoint refuses all).
+    SLACK_SIGNING_SECRET_NAME: str = ""
+    # Where a decided request's page links to follow the deployment.
+    STATE_MACHINE_ARN: str = ""
 
 
-class ChannelSettings(TableSettings):
+class ChannelSettings(TableSettings, SlackSettings):
     """Where outcomes are told: the topic, Slack, and the history in the table."""
 
     TOPIC_ARN: str
-    SLACK_WEBHOOK_SECRET_NAME: str = ""
 
 
 class NotifySettings(ChannelSettings):

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
     from bluegreen.adapters.ecr import EcrImages
     from bluegreen.adapters.ecs import EcsTaskDefinitions
-    from bluegreen.adapters.notifications import SesMailer, SlackWebhook, Topic
+    from bluegreen.adapters.notifications import SesMailer, Topic
     from bluegreen.adapters.parameters import Parameters
     from bluegreen.adapters.recovery import JanitorRecovery
     from bluegreen.adapters.secrets import Secrets
+    from bluegreen.adapters.slack import SlackApp
     from bluegreen.adapters.stepfunctions import Executions, ExecutionStatuses, TaskCallbacks
     from bluegreen.adapters.store import StateTable
 
@@ -134,12 +135,21 @@ def topic(arn: str) -> Topic:
     return Topic(boto3.client("sns", config=SDK_CONFIG), arn)
 
 
-def slack(secret_name: str) -> SlackWebhook | None:
-    """The Slack webhook, or None when the installation has no Slack secret."""
-    from bluegreen.adapters.notifications import SlackWebhook
+@cache
+def slack(token_secret_name: str, api_url: str) -> SlackApp | None:
+    """The Slack app's Web API client, or None when the installation has no Slack."""
+    token = secrets().get_optional(token_secret_name)
+    if not token:
+        return None
+    from bluegreen.adapters.slack import SlackApp
 
-    url = secrets().get_optional(secret_name)
-    return SlackWebhook(url) if url else None
+    return SlackApp(token.strip(), api_url)
+
+
+def slack_signing_secret(secret_name: str) -> str | None:
+    """The secret Slack signs its requests with; None when there is none to verify with."""
+    found = secrets().get_optional(secret_name)
+    return found.strip() if found else None
 
 
 def signing_key(secret_arn: str) -> bytes:

@@ -23,9 +23,15 @@ Parameters:
   SenderEmail:
     Type: String
     Default: sender@example.com
-  SlackWebhookSecretName:
+  SlackBotTokenSecretName:
     Type: String
-    Default: mini/slack-webhook
+    Default: mini/slack-bot-token
+  SlackSigningSecretName:
+    Type: String
+    Default: mini/slack-signing-secret
+  SlackApiUrl:
+    Type: String
+    Default: https://slack.com/api/
   RecordDir:
     Type: String
     Default: /nonexistent

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from bluegreen.adapters.slack import SlackApp
 from bluegreen_cli.local.outbox import links_in
 from bluegreen_cli.local.server import LocalStack
 
@@ -92,63 +93,114 @@ def test_an_unverified_sender_is_refused_and_nothing_is_sent(stack: LocalStack) 
     assert get_json(f"{stack.endpoint_url}/_local/outbox") == []
 
 
-def test_a_slack_post_through_the_webhook_secret_lands_in_the_outbox(stack: LocalStack) -> None:
-    # What a function does: read the webhook URL from the secret, post to it over HTTP.
-    webhook = stack.client("secretsmanager").get_secret_value(SecretId="mini/slack-webhook")[
-        "SecretString"
-    ]
-    assert webhook == f"{stack.endpoint_url}/_local/slack/webhook"
-    payload = {
-        "text": "demo-web awaits approval: <http://127.0.0.1:4566/approvals/abc?r=s|review>",
+def _slack(stack: LocalStack) -> SlackApp:
+    """What a function does: read the bot token from its secret, call the Web API."""
+    token = stack.client("secretsmanager").get_secret_value(SecretId="mini/slack-bot-token")
+    return SlackApp(token["SecretString"], f"{stack.endpoint_url}/_local/slack/api/")
+
+
+def test_a_slack_message_posted_with_the_bot_token_lands_in_the_outbox(stack: LocalStack) -> None:
+    message = {
+        "text": "demo-web awaits approval",
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": "*demo-web* is ready"}},
             {
-                "type": "actions",
+                "type": "context",
                 "elements": [
                     {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Review"},
-                        "url": "http://127.0.0.1:4566/approvals/abc?r=s&sig=2",
+                        "type": "mrkdwn",
+                        "text": "<http://127.0.0.1:4566/approvals/abc?view=1|Details>",
                     }
                 ],
             },
         ],
     }
 
-    status, body = _post_json(webhook, payload)
+    posted = _slack(stack).post("#deploys", message)
 
-    assert (status, body) == (200, "ok")
-    (message,) = get_json(f"{stack.endpoint_url}/_local/outbox")
-    assert message["channel"] == "slack"
-    assert message["text"] == payload["text"]
-    assert message["blocks"] == payload["blocks"]
-    assert message["links"] == [
-        "http://127.0.0.1:4566/approvals/abc?r=s",
-        "http://127.0.0.1:4566/approvals/abc?r=s&sig=2",
-    ]
+    (entry,) = get_json(f"{stack.endpoint_url}/_local/outbox")
+    assert entry["channel"] == "slack"
+    assert (entry["method"], entry["to"], entry["ts"]) == (
+        "chat.postMessage",
+        "C0DEPLOYS",
+        posted.ts,
+    )
+    assert entry["text"] == message["text"]
+    assert entry["blocks"] == message["blocks"]
+    assert entry["links"] == ["http://127.0.0.1:4566/approvals/abc?view=1"]
 
 
-def test_a_slack_post_without_text_is_refused_like_slack_does(stack: LocalStack) -> None:
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        _post_json(f"{stack.endpoint_url}/_local/slack/webhook", {"username": "x"})
+def test_slack_answers_like_slack_ok_ts_and_channel(stack: LocalStack) -> None:
+    """Slack Web API: HTTP 200, ``{"ok": true, "channel", "ts"}``, or ``ok: false`` + error."""
+    url = f"{stack.endpoint_url}/_local/slack/api/chat.postMessage"
+    token = stack.client("secretsmanager").get_secret_value(SecretId="mini/slack-bot-token")
 
-    assert refused.value.code == 400
-    assert refused.value.read() == b"no_text"
+    def call(document: dict[str, Any], bearer: str) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(document).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+
+    status, answer = call({"channel": "C0DEPLOYS", "text": "hi"}, token["SecretString"])
+    assert status == 200
+    assert answer["ok"] is True
+    assert answer["channel"] == "C0DEPLOYS"
+    assert answer["ts"]
+    assert call({"channel": "C0DEPLOYS"}, token["SecretString"])[1] == {
+        "ok": False,
+        "error": "no_text",
+    }
+    assert call({"channel": "C0DEPLOYS", "text": "x"}, "xoxb-guess")[1]["error"] == "invalid_auth"
+    assert len(get_json(f"{stack.endpoint_url}/_local/outbox")) == 1  # refusals send nothing
+
+
+def test_the_signing_secret_and_interactions_url_are_published(stack: LocalStack) -> None:
+    found = get_json(f"{stack.endpoint_url}/_local/slack")
+
+    secret = stack.client("secretsmanager").get_secret_value(SecretId="mini/slack-signing-secret")
+    assert found == {
+        "signing_secret": secret["SecretString"],
+        "interactions_url": f"{stack.endpoint_url}/slack/interactions",
+    }
 
 
 def test_messages_come_oldest_first_across_channels(stack: LocalStack) -> None:
-    _post_json(f"{stack.endpoint_url}/_local/slack/webhook", {"text": "first"})
+    _slack(stack).post("#deploys", {"text": "first"})
     stack.client("sesv2").send_email(
         FromEmailAddress="sender@example.com",
         Destination={"ToAddresses": ["approver@example.com"]},
         Content={"Simple": {"Subject": {"Data": "second"}, "Body": {"Text": {"Data": "2"}}}},
     )
-    _post_json(f"{stack.endpoint_url}/_local/slack/webhook", {"text": "third"})
+    _slack(stack).post("#deploys", {"text": "third"})
 
     outbox: list[dict[str, Any]] = get_json(f"{stack.endpoint_url}/_local/outbox")
 
-    assert [m.get("text") or m.get("subject") for m in outbox] == ["first", "second", "third"]
+    assert [m.get("subject") or m.get("text") for m in outbox] == ["first", "second", "third"]
     assert [m["sent_at"] for m in outbox] == sorted(m["sent_at"] for m in outbox)
+
+
+def test_an_html_email_keeps_both_parts_and_its_headers(stack: LocalStack) -> None:
+    from bluegreen.adapters.notifications import SesMailer
+    from bluegreen.domain.messages import Email
+
+    mail = Email(
+        to=["approver@example.com"],
+        subject="Approve demo-web 1a2b3c?",
+        text="Review: http://127.0.0.1:4566/approvals/abc?sig=1\n",
+        html='<p><a href="http://127.0.0.1:4566/approvals/abc?sig=1">Review and decide</a></p>',
+    )
+
+    SesMailer(stack.client("ses"), "sender@example.com").send(mail)
+
+    (entry,) = get_json(f"{stack.endpoint_url}/_local/outbox")
+    assert entry["text"] == mail.text
+    assert entry["html"].strip() == mail.html
+    assert entry["links"] == ["http://127.0.0.1:4566/approvals/abc?sig=1"]
+    assert entry["headers"]["Auto-Submitted"] == "auto-generated"
+    assert "Precedence" not in entry["headers"]
 
 
 def test_email_to_a_topic_subscriber_is_in_the_outbox(stack: LocalStack) -> None:

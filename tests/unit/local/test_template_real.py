@@ -130,11 +130,14 @@ def test_secrets_and_sender_are_ready_for_the_functions(stack: LocalStack) -> No
     assert stack.app is not None
     secrets = stack.client("secretsmanager")
     signing = secrets.get_secret_value(SecretId=stack.app.refs["ApprovalSigningSecret"])
-    slack = secrets.get_secret_value(SecretId="bluegreen/slack-webhook")
+    token = secrets.get_secret_value(SecretId="bluegreen/slack-bot-token")
+    signing_secret = secrets.get_secret_value(SecretId="bluegreen/slack-signing-secret")
 
     assert len(signing["SecretString"]) == 64
     assert set(signing["SecretString"]) <= set(string.ascii_letters + string.digits)
-    assert slack["SecretString"] == f"{stack.endpoint_url}/_local/slack/webhook"
+    # The local workspace's Slack app: the functions read its token and signing secret.
+    assert token["SecretString"] == stack.slack.token
+    assert signing_secret["SecretString"] == stack.slack.signing_secret
     verified = stack.client("ses").list_verified_email_addresses()["VerifiedEmailAddresses"]
     assert "bluegreen@example.com" in verified
 

@@ -36,7 +36,9 @@ def grants(template_path: Path) -> list[Grant]:
     declared = template.get("Parameters") or {}
     # Optional features shown as configured: a named Slack secret, the sender address.
     shown = {
-        name: f"<{name}>" for name in declared if name in ("SlackWebhookSecretName", "SenderEmail")
+        name: f"<{name}>"
+        for name in declared
+        if name in ("SlackBotTokenSecretName", "SlackSigningSecretName", "SenderEmail")
     }
     resolver = Resolver(
         parameters=parameter_values(declared, shown),

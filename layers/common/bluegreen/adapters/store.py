@@ -3,6 +3,7 @@
 Single-table layout (pk, sk):
   APPROVAL#<id>      REQUEST                   the approval request, with the task token
   APPROVAL#<id>      NONCE#<nonce>             a one-time decision form, expiring
+  EXECUTION#<name>   APPROVAL                  which approval request an execution made
   LOCK#<cluster>/<service>  LOCK               the service's queue: the lock's owner (and
                                                the scaling snapshot it saved), the image
                                                waiting, and the image production runs
@@ -74,6 +75,8 @@ class StateTable:
     # approvals ---------------------------------------------------------------------------
     def put_approval(self, record: ApprovalRecord) -> None:
         document = record.model_dump_json()
+        # Kept a week past expiry (the table's TTL attribute) so late clicks get a clear answer.
+        kept_until = int(record.expires_at.timestamp()) + 7 * 24 * 3600
         with translated():
             self._ddb.put_item(
                 TableName=self._table,
@@ -83,11 +86,49 @@ class StateTable:
                         "sk": "REQUEST",
                         "status": record.status,
                         "record": document,
-                        # kept a week past expiry so late clicks get a clear answer
-                        "expires_at": int(record.expires_at.timestamp()) + 7 * 24 * 3600,
+                        "expires_at": kept_until,
                     }
                 ),
                 ConditionExpression="attribute_not_exists(pk)",
+            )
+            # Notify finds the request of its execution here (to answer in its Slack thread,
+            # to mark it expired); a retried request points to the newest one.
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_item(
+                    {
+                        "pk": f"EXECUTION#{record.execution_name}",
+                        "sk": "APPROVAL",
+                        "approval_id": record.approval_id,
+                        "expires_at": kept_until,
+                    }
+                ),
+            )
+
+    def approval_of(self, execution_name: str) -> ApprovalRecord | None:
+        """The approval request ``execution_name`` made; None if it made none."""
+        with translated():
+            found = self._ddb.get_item(
+                TableName=self._table,
+                Key=_item({"pk": f"EXECUTION#{execution_name}", "sk": "APPROVAL"}),
+                ConsistentRead=True,
+            )
+        if "Item" not in found:
+            return None
+        try:
+            return self.get_approval(str(_plain(found["Item"])["approval_id"]))
+        except ApprovalNotFound:
+            return None
+
+    def set_slack_message(self, approval_id: str, channel: str, ts: str) -> None:
+        """Where the request was posted in Slack: its decision and outcome go there."""
+        with translated():
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"APPROVAL#{approval_id}", "sk": "REQUEST"}),
+                UpdateExpression="SET slack_channel = :c, slack_ts = :ts",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_item({":c": channel, ":ts": ts}),
             )
 
     def get_approval(self, approval_id: str) -> ApprovalRecord:
@@ -112,22 +153,30 @@ class StateTable:
                 "decided_at": datetime.fromisoformat(item["decided_at"])
                 if item.get("decided_at")
                 else None,
+                "reason": item.get("reason"),
+                "slack_channel": item.get("slack_channel"),
+                "slack_ts": item.get("slack_ts"),
             }
         )
 
-    def decide(self, approval_id: str, status: Status, by: str, at: datetime) -> None:
+    def decide(
+        self, approval_id: str, status: Status, by: str, at: datetime, reason: str | None = None
+    ) -> None:
         """Move a pending approval to its decision; exactly one caller ever succeeds."""
+        update = "SET #s = :new, decided_by = :by, decided_at = :at"
+        values = {":new": status, ":by": by, ":at": at.isoformat(), ":pending": "pending"}
+        if reason:
+            update += ", reason = :why"
+            values[":why"] = reason
         try:
             with translated():
                 self._ddb.update_item(
                     TableName=self._table,
                     Key=_item({"pk": f"APPROVAL#{approval_id}", "sk": "REQUEST"}),
-                    UpdateExpression="SET #s = :new, decided_by = :by, decided_at = :at",
+                    UpdateExpression=update,
                     ConditionExpression="#s = :pending",
                     ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues=_item(
-                        {":new": status, ":by": by, ":at": at.isoformat(), ":pending": "pending"}
-                    ),
+                    ExpressionAttributeValues=_item(values),
                 )
         except Exception as e:
             if _conditional_failed(e):
@@ -142,15 +191,29 @@ class StateTable:
             return False
         return True
 
-    def expire(self, approval_id: str) -> None:
-        with translated():
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_item({"pk": f"APPROVAL#{approval_id}", "sk": "REQUEST"}),
-                UpdateExpression="SET #s = :expired",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_item({":expired": "expired"}),
-            )
+    def expire(self, approval_id: str, only_pending: bool = False) -> bool:
+        """Mark the request expired; ``only_pending``: unless it was decided (False then).
+
+        Unconditional when a decision reached an execution that had stopped waiting: the
+        record must not claim a decision that changed nothing.
+        """
+        condition = {"ConditionExpression": "#s = :pending"} if only_pending else {}
+        values = {":expired": "expired"} | ({":pending": "pending"} if only_pending else {})
+        try:
+            with translated():
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=_item({"pk": f"APPROVAL#{approval_id}", "sk": "REQUEST"}),
+                    UpdateExpression="SET #s = :expired",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues=_item(values),
+                    **condition,  # type: ignore[arg-type]
+                )
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
 
     def put_nonce(self, approval_id: str, nonce: str, recipient: str, expires: datetime) -> None:
         with translated():

@@ -13,12 +13,12 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict
 
 from bluegreen.changes import FieldChange
-from bluegreen.errors import ApprovalExpired, ApprovalLinkInvalid
+from bluegreen.errors import ApprovalExpired, ApprovalLinkInvalid, ApproverNotAllowed
 
 if TYPE_CHECKING:  # the approval API reads records only: it never builds the state's models
     from bluegreen.models import DeploymentState
@@ -27,6 +27,9 @@ Decision = Literal["approve", "reject"]
 Status = Literal["pending", "approved", "rejected", "expired", "superseded"]
 
 NONCE_TTL = timedelta(minutes=30)
+# The read-only link posted to Slack names this recipient: the channel, not a person.
+SLACK_VIEWER = "slack"
+REASON_MAX_CHARS = 500
 
 
 class ApprovalRecord(BaseModel):
@@ -53,6 +56,26 @@ class ApprovalRecord(BaseModel):
     status: Status = "pending"
     decided_by: str | None = None
     decided_at: datetime | None = None
+    reason: str | None = None
+    # What an approver judges by, besides the images: who pushed, and which commit.
+    pushed_by: str = "ECR push"
+    previous_tag: str | None = None
+    revision: str | None = None
+    source: str | None = None
+    created: str | None = None
+    commit_url: str | None = None
+    # Slack: who may click (user id -> as the configuration lists them), and the message.
+    slack_approvers: dict[str, str] = {}
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    details_link: str | None = None  # the read-only link posted with it
+
+    def slack_approver(self, user_id: str) -> str:
+        """How the audit names the Slack user who clicked; ApproverNotAllowed if not listed."""
+        listed = self.slack_approvers.get(user_id)
+        if listed is None:
+            raise ApproverNotAllowed(f"Slack user {user_id} is not an approver of {self.service}")
+        return f"{listed} (Slack {user_id})" if listed != user_id else f"Slack user {user_id}"
 
 
 class LinkParams(BaseModel):
@@ -63,6 +86,7 @@ class LinkParams(BaseModel):
     r: str  # the recipient, base64url
     exp: int  # expiry, epoch seconds
     sig: str
+    view: int = 0  # 1: a link that only shows the request (the one posted to Slack)
 
     @property
     def recipient(self) -> str:
@@ -86,6 +110,9 @@ def record_for(
 ) -> ApprovalRecord:
     if state.render is None:
         raise ValueError("approval requested before the task definition was rendered")
+    provenance = state.provenance
+    revision = provenance.revision if provenance else None
+    commit_url = state.service.commit_url
     return ApprovalRecord(
         approval_id=approval_id,
         execution_name=state.execution_name,
@@ -100,34 +127,51 @@ def record_for(
         previous_task_definition=state.render.previous_task_definition,
         task_definition=state.render.task_definition,
         changes=state.render.changes,
-        recipients=[*state.service.approvers, "slack"],
+        recipients=list(state.service.approvers),
         created_at=now,
         expires_at=now + timedelta(seconds=state.service.timings.approval_timeout_seconds),
+        pushed_by=state.pushed_by
+        or ("ECR push" if state.source == "ecr-push" else "bluegreen CLI"),
+        previous_tag=state.render.previous_tag,
+        revision=revision,
+        source=provenance.source if provenance else None,
+        created=provenance.created if provenance else None,
+        commit_url=commit_url.replace("{revision}", quote(revision, safe=""))
+        if commit_url and revision
+        else None,
     )
 
 
-def _signature(secret: bytes, approval_id: str, recipient: str, expires: int) -> str:
-    message = f"{approval_id}|{recipient}|{expires}".encode()
+def _signature(
+    secret: bytes, approval_id: str, recipient: str, expires: int, view: bool = False
+) -> str:
+    # A view-only link signs one more field: it cannot be turned into a deciding one.
+    message = f"{approval_id}|{recipient}|{expires}{'|view' if view else ''}".encode()
     digest = hmac.new(secret, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def link(base_url: str, secret: bytes, record: ApprovalRecord, recipient: str) -> str:
-    """The link for one recipient: it names the approval, never the task token."""
+def link(
+    base_url: str, secret: bytes, record: ApprovalRecord, recipient: str, view: bool = False
+) -> str:
+    """The link for one recipient: it names the approval, never the task token.
+
+    ``view``: a link that only shows the request (posted to Slack, where anyone in the
+    channel sees it); deciding there is the buttons' job.
+    """
     expires = int(record.expires_at.timestamp())
-    query = urlencode(
-        {
-            "r": base64.urlsafe_b64encode(recipient.encode()).rstrip(b"=").decode(),
-            "exp": expires,
-            "sig": _signature(secret, record.approval_id, recipient, expires),
-        }
-    )
-    return f"{base_url.rstrip('/')}/approvals/{record.approval_id}?{query}"
+    query = {
+        "r": base64.urlsafe_b64encode(recipient.encode()).rstrip(b"=").decode(),
+        "exp": expires,
+        **({"view": 1} if view else {}),
+        "sig": _signature(secret, record.approval_id, recipient, expires, view),
+    }
+    return f"{base_url.rstrip('/')}/approvals/{record.approval_id}?{urlencode(query)}"
 
 
 def verify(secret: bytes, approval_id: str, params: LinkParams, now: datetime) -> str:
     """The recipient a valid, unexpired link was made for; otherwise a named refusal."""
-    expected = _signature(secret, approval_id, params.recipient, params.exp)
+    expected = _signature(secret, approval_id, params.recipient, params.exp, params.view == 1)
     # Compared as bytes: compare_digest refuses non-ASCII str, and a link is user input.
     if not hmac.compare_digest(expected.encode(), params.sig.encode()):
         raise ApprovalLinkInvalid("the link's signature does not match")
@@ -141,6 +185,40 @@ def check_open(record: ApprovalRecord, now: datetime) -> None:
         raise ApprovalExpired("the approval request has expired")
 
 
-def callback_output(approver: str, now: datetime) -> dict[str, str]:
+def callback_output(
+    record: ApprovalRecord, approver: str, now: datetime, reason: str | None
+) -> dict[str, str]:
     """SendTaskSuccess output: becomes ``$.approval`` (models.ApprovalDecision)."""
-    return {"decision": "approved", "approver": approver, "decided_at": now.isoformat()}
+    output = {
+        "decision": "approved",
+        "approver": approver,
+        "decided_at": now.isoformat(),
+        "approval_id": record.approval_id,
+    }
+    return output | ({"reason": reason} if reason else {})
+
+
+def rejection_cause(approver: str, reason: str | None) -> str:
+    """SendTaskFailure's cause: the execution's failure says who rejected it, and why."""
+    return f"rejected by {approver}" + (f": {reason}" if reason else "")
+
+
+def clean_reason(text: str | None) -> str | None:
+    """A decision's reason as kept: one line of plain text, bounded; None when empty."""
+    if not text:
+        return None
+    cleaned = " ".join(text.split())[:REASON_MAX_CHARS]
+    return cleaned or None
+
+
+def in_words(delta: timedelta) -> str:
+    """``in 23 hours``, ``in 5 minutes``, ``2 hours ago``: a duration as people say it."""
+    seconds = int(delta.total_seconds())
+    ahead = seconds >= 0
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size * (2 if unit == "day" else 1):
+            count = round(seconds / size) if unit != "minute" else seconds // size
+            amount = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"in {amount}" if ahead else f"{amount} ago"
+    return "in less than a minute" if ahead else "less than a minute ago"

@@ -7,7 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # each function that uses these texts builds only the models it reads
+from bluegreen.domain.slack_messages import escape
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    # each function that uses these texts builds only the models it reads
     from bluegreen.domain.approval import ApprovalRecord
     from bluegreen.domain.refusal import Refusal
     from bluegreen.models import DeploymentState, Failure
@@ -20,65 +25,27 @@ class Email:
     to: list[str]
     subject: str
     text: str
+    html: str | None = None  # sent as multipart/alternative with the text
 
 
-def _short(image: str | None) -> str:
-    if not image:
-        return "(none)"
-    name, _, digest = image.rpartition("@")
-    return f"{name.rsplit('/', 1)[-1]}@{digest[:19]}" if digest else image
+def approval_email(record: ApprovalRecord, recipient: str, link: str, now: datetime) -> Email:
+    """The request as people expect mail: HTML with a button, and the same as plain text."""
+    from bluegreen.domain.approval import in_words
+    from bluegreen.rendering import render
 
-
-def approval_email(record: ApprovalRecord, recipient: str, link: str) -> Email:
-    changes = "\n".join(f"  {c.path}: {c.before} -> {c.after}" for c in record.changes)
-    text = (
-        f"{record.service} ({record.environment}) is ready to deploy {record.image_tag}.\n\n"
-        f"Service:          {record.cluster}/{record.ecs_service}\n"
-        f"New image:        {record.new_image}\n"
-        f"Running image:    {record.previous_image or '(unknown)'}\n"
-        f"Task definition:  {record.previous_task_definition}\n"
-        f"               -> {record.task_definition}\n"
-        f"Changes:\n{changes or '  (none)'}\n\n"
-        "Review, then approve or reject (opening the page changes nothing):\n"
-        f"{link}\n\n"
-        f"This link is yours alone and expires at {record.expires_at:%Y-%m-%d %H:%M UTC}.\n"
-    )
-    subject = f"[bluegreen] Approve {record.service} {record.image_tag} to {record.environment}?"
-    return Email(to=[recipient], subject=subject, text=text)
-
-
-def approval_slack(record: ApprovalRecord, link: str) -> dict[str, Any]:
-    summary = f"*{record.service}* ({record.environment}) is ready to deploy `{record.image_tag}`"
-    return {
-        "text": f"{record.service} {record.image_tag} awaits approval: {link}",
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*Service*\n{record.cluster}/{record.ecs_service}"},
-                    {"type": "mrkdwn", "text": f"*New image*\n`{_short(record.new_image)}`"},
-                    {"type": "mrkdwn", "text": f"*Running*\n`{_short(record.previous_image)}`"},
-                    {
-                        "type": "mrkdwn",
-                        "text": f"*Expires*\n{record.expires_at:%Y-%m-%d %H:%M} UTC",
-                    },
-                ],
-            },
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Review"},
-                        "style": "primary",
-                        "url": link,
-                        "action_id": "review",
-                    }
-                ],
-            },
-        ],
+    values = {
+        "r": record,
+        "recipient": recipient,
+        "link": link,
+        "expires_in": in_words(record.expires_at - now),
     }
+    subject = f"[bluegreen] Approve {record.service} {record.image_tag} to {record.environment}?"
+    return Email(
+        to=[recipient],
+        subject=subject,
+        text=render("approval_email.txt", **values),
+        html=render("approval_email.html", **values),
+    )
 
 
 def outcome_of(state: DeploymentState) -> Outcome:
@@ -167,7 +134,8 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
     if state.render:
         lines.append(f"Task definition: {state.render.task_definition}")
     if state.approval:
-        lines.append(f"Approved by: {state.approval.approver}")
+        reason = f" ({state.approval.reason})" if state.approval.reason else ""
+        lines.append(f"Approved by: {state.approval.approver}{reason}")
     if request := state.rollback_request:
         lines.append(f"Rollback by: {request.requested_by}")
         lines.append(f"Rolled back from: {request.from_image or '(unknown)'}")
@@ -189,6 +157,18 @@ def withdrawn_email(state: DeploymentState) -> Email:
     return Email(to=list(state.service.approvers), subject=subject, text=text)
 
 
+def _slack_notice(icon: str, subject: str, body: str) -> dict[str, Any]:
+    """A subject and a preformatted body as Block Kit, every value escaped."""
+    quoted = escape(body).replace("```", "\u02cb\u02cb\u02cb")
+    return {
+        "text": escape(subject),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} *{escape(subject)}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{quoted}```"}},
+        ],
+    }
+
+
 def outcome_slack(state: DeploymentState) -> dict[str, Any]:
     subject, body = outcome_text(state)
     icon = {
@@ -196,13 +176,7 @@ def outcome_slack(state: DeploymentState) -> dict[str, Any]:
         "rolled_back": ":rewind:",
         "superseded": ":fast_forward:",
     }.get(outcome_of(state), ":no_entry:")
-    return {
-        "text": subject,
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} *{subject}*"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
-        ],
-    }
+    return _slack_notice(icon, subject, body)
 
 
 def refusal_text(refusal: Refusal) -> tuple[str, str]:
@@ -222,10 +196,4 @@ def refusal_text(refusal: Refusal) -> tuple[str, str]:
 
 def refusal_slack(refusal: Refusal) -> dict[str, Any]:
     subject, body = refusal_text(refusal)
-    return {
-        "text": subject,
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f":no_entry_sign: *{subject}*"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
-        ],
-    }
+    return _slack_notice(":no_entry_sign:", subject, body)

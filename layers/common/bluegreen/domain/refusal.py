@@ -27,6 +27,7 @@ class Refusal:
     digest: str | None
     reason: str
     at: datetime
+    slack_channel: str | None = None  # where the service's Slack messages go, if anywhere
 
     @classmethod
     def of_push(
@@ -41,6 +42,7 @@ class Refusal:
             digest=push.image_digest[:_VALUE_CHARS] if push.image_digest else None,
             reason=reason[:_REASON_CHARS],
             at=at,
+            slack_channel=service.slack.channel if service.slack else None,
         )
 
     @property

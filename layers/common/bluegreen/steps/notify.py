@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen.domain.messages import (
     Email,
@@ -17,13 +17,20 @@ from bluegreen.domain.messages import (
 )
 from bluegreen.models import DeploymentState
 
+if TYPE_CHECKING:
+    from bluegreen.adapters.slack import Posted
+    from bluegreen.domain.approval import ApprovalRecord
+
 
 class Publisher(Protocol):
     def publish(self, subject: str, message: str, attributes: dict[str, str]) -> None: ...
 
 
 class Chat(Protocol):
-    def post(self, payload: dict[str, Any]) -> None: ...
+    def post(
+        self, channel: str, message: dict[str, Any], thread_ts: str | None = None
+    ) -> Posted: ...
+    def update(self, channel: str, ts: str, message: dict[str, Any]) -> None: ...
 
 
 class Mailer(Protocol):
@@ -34,6 +41,8 @@ class History(Protocol):
     def record_outcome(
         self, key: str, execution: str, at: datetime, summary: dict[str, Any]
     ) -> None: ...
+    def approval_of(self, execution_name: str) -> ApprovalRecord | None: ...
+    def expire(self, approval_id: str, only_pending: bool = False) -> bool: ...
 
 
 def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
@@ -61,7 +70,10 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
             state.render.previous_task_definition if state.render else None
         ),
         "approved_by": state.approval.approver if state.approval else None,
+        "approval_reason": state.approval.reason if state.approval else None,
         "error": state.error.error if state.error else None,
+        # Why it did not deploy, as the execution's failure says (who rejected it, and why).
+        "cause": failure.cause if (failure := failure_of(state)) else None,
         "requested_at": state.requested_at.isoformat(),
         "finished_at": now.isoformat(),
     }
@@ -90,6 +102,12 @@ def notify(
     """
     outcome = outcome_of(state)
     subject, body = outcome_text(state)
+    failure = failure_of(state)
+    # The approval request, if it got that far: closed in the store and in Slack.
+    request = history.approval_of(state.execution_name) if state.render is not None else None
+    timed_out = failure is not None and failure.error == "ApprovalTimedOut"
+    if request is not None and timed_out and history.expire(request.approval_id, True):
+        request = request.model_copy(update={"status": "expired"})
     channels: Channels = [
         (
             "history",
@@ -104,11 +122,12 @@ def notify(
             ),
         ),
     ]
-    if chat is not None:
-        channels.append(("slack", lambda: chat.post(outcome_slack(state))))
+    settings = state.service.slack
+    if chat is not None and settings is not None:
+        channels.append(("slack", lambda: _tell_slack(chat, settings.channel, state, request, now)))
     if outcome == "superseded" and state.render is not None:
         channels.append(("email", lambda: mailer.send(withdrawn_email(state))))
-    final = state.model_copy(update={"failure": failure_of(state)})
+    final = state.model_copy(update={"failure": failure})
     return Notified(final, outcome, deliver(channels))
 
 
@@ -125,3 +144,28 @@ def deliver(channels: Channels) -> list[str]:
         except Exception as e:
             problems.append(f"{name}: {type(e).__name__}: {e}"[:300])
     return problems
+
+
+def _tell_slack(
+    chat: Chat,
+    channel: str,
+    state: DeploymentState,
+    request: ApprovalRecord | None,
+    now: datetime,
+) -> None:
+    """The outcome as a reply in the request's thread (a message of its own without one).
+
+    A request that ended undecided (superseded, expired) shows it on its own message too.
+    """
+    from bluegreen.domain.slack_messages import closed_message
+
+    if request is None or not request.slack_channel or not request.slack_ts:
+        chat.post(channel, outcome_slack(state))
+        return
+    if request.status in ("superseded", "expired"):
+        chat.update(
+            request.slack_channel,
+            request.slack_ts,
+            closed_message(request, now, request.details_link),
+        )
+    chat.post(request.slack_channel, outcome_slack(state), thread_ts=request.slack_ts)

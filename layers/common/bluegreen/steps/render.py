@@ -21,6 +21,10 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
     check_tag(state.service, state.image.tag)
     service = state.service
     current = task_definitions.current(service.cluster, service.service)
+    # The tag production runs: a revision we registered says which (approvers see it).
+    previous_tag = next(
+        (t["value"] for t in current.get("tags", []) if t["key"] == "bluegreen:image-tag"), None
+    )
     definition, changes = planned(state, current)
     arn = task_definitions.register(definition)
     result = RenderResult(
@@ -28,6 +32,7 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
         task_definition=arn,
         previous_image=taskdef.container_image(current, service.container),
         changes=changes,
+        previous_tag=previous_tag[:128] if previous_tag else None,
     )
     return state.model_copy(update={"render": result})
 

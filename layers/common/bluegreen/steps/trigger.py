@@ -9,6 +9,7 @@ deploys is only logged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,11 +27,19 @@ from bluegreen.domain.image import (
 from bluegreen.domain.messages import refusal_slack, refusal_text
 from bluegreen.domain.refusal import Refusal
 from bluegreen.errors import ImageRefused, ServiceNotConfigured
-from bluegreen.models import DeploymentState, ImageRef, RollbackRequest, ServiceConfig
+from bluegreen.models import (
+    DeploymentState,
+    ImageRef,
+    Provenance,
+    RollbackRequest,
+    ServiceConfig,
+)
 from bluegreen.push import EcrImageAction, TriggerResult
 
 if TYPE_CHECKING:
     from bluegreen.steps.notify import Channels, Chat, Publisher
+
+log = logging.getLogger(__name__)
 
 
 class Starter(Protocol):
@@ -39,6 +48,7 @@ class Starter(Protocol):
 
 class Registry(Protocol):
     def by_digest(self, registry_id: str, repository: str, digest: str) -> RegistryImage | None: ...
+    def provenance(self, registry_id: str, repository: str, digest: str) -> Provenance | None: ...
 
 
 class RefusalLog(Protocol):
@@ -83,7 +93,12 @@ def on_push(
         )
     except ImageRefused as e:
         return refuse(Refusal.of_push(service, push, str(e), now), channel())
-    return start(service, image, "ecr-push", executions, now)
+    try:  # what the approvers see of the commit; a deployment does not depend on it
+        origin = registry.provenance(image.registry_id, image.repository, image.digest)
+    except Exception:
+        log.warning("the image's annotations could not be read", exc_info=True)
+        origin = None
+    return start(service, image, "ecr-push", executions, now, provenance=origin)
 
 
 def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
@@ -104,9 +119,9 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
         ),
         ("sns", lambda: channel.topic.publish(subject, body, attributes)),
     ]
-    if channel.chat is not None:
-        chat = channel.chat
-        sends.append(("slack", lambda: chat.post(refusal_slack(refusal))))
+    if channel.chat is not None and refusal.slack_channel:
+        chat, where = channel.chat, refusal.slack_channel
+        sends.append(("slack", lambda: chat.post(where, refusal_slack(refusal))))
     return TriggerResult(
         outcome="refused", reason=refusal.reason, announced=True, problems=deliver(sends)
     )
@@ -121,6 +136,7 @@ def start(
     retry_of: str | None = None,
     attempt: int = 2,
     rollback: RollbackRequest | None = None,
+    provenance: Provenance | None = None,
 ) -> TriggerResult:
     """Start the deployment of ``image``; the same (service, digest) twice is a duplicate,
     whichever tag it came with: the answer names the execution that already has it.
@@ -144,6 +160,7 @@ def start(
         requested_at=now,
         retry_of=retry_of,
         rollback_request=rollback,
+        provenance=provenance,
     )
     arn, started = executions.start(state.execution_name, state.dump())
     pushed = f"{image.repository}:{image.tag}"
