@@ -37,6 +37,7 @@ class History(Protocol):
 
 
 def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
+    failure = failure_of(state)
     return {
         "execution_name": state.execution_name,
         "service": state.service.name,
@@ -50,6 +51,11 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
         ),
         "approved_by": state.approval.approver if state.approval else None,
         "error": state.error.error if state.error else None,
+        # Why it did not deploy, in words (a refusal's entry says it as "reason" too).
+        "reason": failure.cause[:1000] if failure else None,
+        "digest": state.image.digest,
+        "retry_of": state.retry_of,
+        "deployment_id": state.deployment.deployment_id if state.deployment else None,
         "requested_at": state.requested_at.isoformat(),
         "finished_at": now.isoformat(),
     }
