@@ -190,10 +190,9 @@ class Resources:
     state_machine_arn: str | None
     table_name: str | None
     found_by: str
-    # Said when the fallback took resources not named after the stack (a mistyped --stack
-    # must not silently show another installation's deployments).
-    note: str | None = None
     services_parameter: str | None = None  # the stack's Output ServicesParameterName
+    # Found through a CloudFormation stack (on AWS), not by name (the local stack).
+    from_stack: bool = False
 
     def state_machine(self) -> str:
         if not self.state_machine_arn:
@@ -207,61 +206,96 @@ class Resources:
 
 
 def resolve(cloudformation: Any, stepfunctions: Any, dynamodb: Any, stack: str) -> Resources:
-    """Find the app: the stack's Outputs when the stack exists, else the resources' names.
+    """Find the app: the stack's Outputs; by name only where there is no CloudFormation.
 
     A SAM deployment names its Outputs ``StateMachineArn``, ``TableName`` and
-    ``ServicesParameterName``. Where there is
-    no such stack (the local stack has no CloudFormation), the state machine is the one whose
-    name ends with ``-deploy`` and the table the one whose name contains ``StateTable``;
-    among several, those named after the stack win, and a tie is an error naming them.
+    ``ServicesParameterName``. A stack that does not exist where CloudFormation holds stacks
+    (on AWS, the app's own stack is one) is an error naming the stacks that hold the app: a
+    mistyped ``--stack`` must not show another installation's deployments. Where
+    CloudFormation holds no stack, or is not served (the local stack builds the app without
+    it), the app is found by the names it is given: the state machine ``<stack>-deploy`` and
+    the table whose name starts with ``<stack>-StateTable``.
     """
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as e:
-        # "Stack with id ... does not exist", or an endpoint without CloudFormation.
-        why = f"no CloudFormation stack {stack!r}: {error_code(e) or 'error'}"
-    else:
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
-        return Resources(
-            outputs.get("StateMachineArn"),
-            outputs.get("TableName"),
-            f"outputs StateMachineArn and TableName of stack {stack!r}",
-            services_parameter=outputs.get("ServicesParameterName"),
-        )
-    machines = [
-        (m["name"], m["stateMachineArn"])
-        for page in stepfunctions.get_paginator("list_state_machines").paginate()
-        for m in page["stateMachines"]
-        if m["name"].endswith("-deploy")
-    ]
-    tables = [
-        (name, name)
-        for page in dynamodb.get_paginator("list_tables").paginate()
-        for name in page.get("TableNames", [])
-        if "StateTable" in name
-    ]
-    machine = _one(machines, stack, "state machines named *-deploy")
-    table = _one(tables, stack, "tables named *StateTable*")
-    foreign = [
-        name
-        for name, value in (*machines, *tables)
-        if value in (machine, table) and not name.startswith(f"{stack}-")
-    ]
+        if error_code(e) in _NO_CLOUDFORMATION:
+            why = f"no CloudFormation here: {error_code(e)}"
+            return _by_name(stepfunctions, dynamodb, stack, why)
+        if not _stack_missing(e):
+            raise
+        apps = _app_stacks(cloudformation)
+        if apps is not None:
+            named = f"stacks holding the app: {', '.join(apps)}" if apps else "no stack holds it"
+            raise OpsError(
+                f"no CloudFormation stack {stack!r} in this account and region ({named}); "
+                "pass --stack NAME",
+                2,
+            ) from e
+        return _by_name(stepfunctions, dynamodb, stack, "CloudFormation holds no stack")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
     return Resources(
-        machine,
-        table,
-        f"{why}; looked for a state machine named *-deploy and a table named *StateTable*",
-        f"no stack {stack!r}; using {', '.join(foreign)}" if foreign else None,
+        outputs.get("StateMachineArn"),
+        outputs.get("TableName"),
+        f"outputs StateMachineArn and TableName of stack {stack!r}",
+        services_parameter=outputs.get("ServicesParameterName"),
+        from_stack=True,
     )
 
 
-def _one(candidates: list[tuple[str, str]], stack: str, what: str) -> str | None:
-    if len(candidates) > 1:
-        candidates = [c for c in candidates if c[0].startswith(f"{stack}-")] or candidates
-    if len(candidates) > 1:
-        names = ", ".join(sorted(name for name, _ in candidates))
-        raise OpsError(f"several {what} ({names}): pass --stack to choose")
-    return candidates[0][1] if candidates else None
+# What an endpoint that serves no CloudFormation answers (an emulator without it).
+_NO_CLOUDFORMATION = frozenset({"NotImplemented", "UnknownOperationException", "InvalidAction"})
+
+
+def _stack_missing(error: ClientError) -> bool:
+    message = error.response.get("Error", {}).get("Message") or ""
+    return error_code(error) == "ValidationError" and "does not exist" in message
+
+
+def _app_stacks(cloudformation: Any) -> list[str] | None:
+    """The stacks whose Outputs name a deploy state machine; None when there is no stack."""
+    stacks = [
+        s
+        for page in cloudformation.get_paginator("describe_stacks").paginate()
+        for s in page.get("Stacks", [])
+    ]
+    if not stacks:
+        return None
+    return sorted(
+        str(s["StackName"])
+        for s in stacks
+        if any(o.get("OutputKey") == "StateMachineArn" for o in s.get("Outputs", []))
+    )
+
+
+def _by_name(stepfunctions: Any, dynamodb: Any, stack: str, why: str) -> Resources:
+    machines = {
+        str(m["name"]): str(m["stateMachineArn"])
+        for page in stepfunctions.get_paginator("list_state_machines").paginate()
+        for m in page["stateMachines"]
+    }
+    tables = sorted(
+        str(name)
+        for page in dynamodb.get_paginator("list_tables").paginate()
+        for name in page.get("TableNames", [])
+        if str(name).startswith(f"{stack}-StateTable")
+    )
+    machine = machines.get(f"{stack}-deploy")
+    if machine is None:
+        others = sorted(n.removesuffix("-deploy") for n in machines if n.endswith("-deploy"))
+        found = f"apps found by name: {', '.join(others)}" if others else "no app found by name"
+        raise OpsError(
+            f"no stack {stack!r} ({why}; no state machine {stack}-deploy, {found}); "
+            "pass --stack NAME",
+            2,
+        )
+    if len(tables) > 1:
+        raise OpsError(f"several tables named {stack}-StateTable* ({', '.join(tables)})")
+    return Resources(
+        machine,
+        tables[0] if tables else None,
+        f"{why}; looked for a state machine {stack}-deploy and a table {stack}-StateTable*",
+    )
 
 
 # -- services ------------------------------------------------------------------------------
@@ -285,17 +319,25 @@ class ServiceRef:
         return f"{service.get('cluster')}/{service.get('service')}" == self.key
 
 
-def service_ref(catalog: ServiceCatalog, text: str) -> ServiceRef:
+def service_ref(
+    catalog: ServiceCatalog, text: str, recorded: Callable[[str], bool] | None = None
+) -> ServiceRef:
+    """The service ``text`` names: a configured service by its name or ``cluster/service``;
+    else, a ``cluster/service`` that ``recorded`` says the app has a record of (a service
+    deployed once, since removed from the configuration). Anything else is an error (exit
+    code 2) that lists the configured services."""
     for s in catalog.services:
         if text in (s.name, s.lock_key):
             return ServiceRef(s.name, s.lock_key, s.cluster, s.service)
     cluster, slash, service = text.partition("/")
-    if slash and cluster and service and "/" not in service:
+    if slash and cluster and service and "/" not in service and recorded and recorded(text):
         return ServiceRef(None, text, cluster, service)
-    known = ", ".join(sorted(s.name for s in catalog.services)) or "none"
-    raise OpsError(
-        f"no service named {text!r} (configured: {known}; or name one as cluster/service)", 2
-    )
+    known = ", ".join(f"{s.name} ({s.lock_key})" for s in sorted(catalog.services, key=_name))
+    raise OpsError(f"no service named {text!r} (configured: {known or 'none'})", 2)
+
+
+def _name(service: ServiceConfig) -> str:
+    return service.name
 
 
 # -- executions ----------------------------------------------------------------------------

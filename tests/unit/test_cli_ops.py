@@ -153,7 +153,7 @@ def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed
 
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "bluegreen: no service named 'nope' (configured: demo-web; or name one as cluster/service)"
+        "bluegreen: no service named 'nope' (configured: demo-web (demo/web))"
     ]
 
 
@@ -192,14 +192,17 @@ def test_a_missing_configuration_parameter_is_a_one_line_error_saying_what_to_do
     ]
 
 
-def test_resources_not_named_after_the_stack_are_noted(deployed: Deployed) -> None:
+def test_a_stack_nothing_is_named_after_is_a_one_line_error(deployed: Deployed) -> None:
+    """The local stack has no CloudFormation: the app is found by its names, and only by
+    the names of the stack asked for (never another app's)."""
     result = bluegreen(deployed, "--stack", "staging", "executions", "--json")
 
-    assert result.exit_code == 0, result.output
-    assert result.stderr.startswith(
-        "bluegreen: note: no stack 'staging'; using bluegreen-deploy, bluegreen-StateTable"
-    )
-    assert deployed.name in [e["name"] for e in json.loads(result.stdout)]
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "bluegreen: no stack 'staging' (CloudFormation holds no stack; no state machine "
+        "staging-deploy, apps found by name: bluegreen); pass --stack NAME"
+    ]
 
 
 def test_an_unknown_status_is_refused(deployed: Deployed) -> None:
@@ -292,11 +295,18 @@ def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
     assert row.rstrip().endswith(" -")  # no execution to show
 
 
-def test_history_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
-    result = bluegreen(deployed, "history", "nope")
+@pytest.mark.parametrize("name", ["nope", "demo/nope"])
+def test_history_of_an_unknown_service_is_a_one_line_error_naming_the_known_ones(
+    deployed: Deployed, name: str
+) -> None:
+    """A cluster/service nobody configured and the app has no record of is unknown too."""
+    result = bluegreen(deployed, "history", name)
 
     assert result.exit_code == 2
-    assert result.stderr.startswith("bluegreen: no service named 'nope'")
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"bluegreen: no service named {name!r} (configured: demo-web (demo/web))"
+    ]
 
 
 # -- deploy ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from bluegreen_cli.account import (
     OpsError,
     PageOutcome,
     Resources,
+    ServiceRef,
     Target,
     explain,
     page_outcome,
@@ -66,8 +67,8 @@ _ENDPOINT_HELP = (
 _REGION_HELP = "AWS region (default: AWS_REGION / the profile's, else us-east-1)."
 _STACK_HELP = (
     "CloudFormation stack of the app: its Outputs name the state machine and table. "
-    "Without such a stack (the local stack): the state machine named *-deploy and the "
-    "table named *StateTable*."
+    "Where CloudFormation holds no stack (the local stack): the state machine named "
+    "<stack>-deploy and the table named <stack>-StateTable*."
 )
 _SERVICES_HELP = (
     "A service configuration file (TOML or JSON) to name services by, instead of the "
@@ -157,11 +158,19 @@ def _account(
 
 
 def _resources(account: Account) -> Resources:
-    """The app's resources; a note on stderr when they were not named after the stack."""
-    found = account.resources
-    if found.note:
-        typer.echo(f"bluegreen: note: {found.note}", err=True)
-    return found
+    """The app's resources: the stack's Outputs, else (no CloudFormation) by their names."""
+    return account.resources
+
+
+def _service(account: Account, text: str) -> ServiceRef:
+    """The service an operator names; a ``cluster/service`` nobody configured only when the
+    app has a record of it (its history or its lock), else an error listing the services."""
+
+    def recorded(key: str) -> bool:
+        table = StateTable(account.client("dynamodb"), _resources(account).table())
+        return bool(table.history(key, 1) or table.queue(key))
+
+    return service_ref(account.catalog, text, recorded)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -269,7 +278,7 @@ def executions(
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
-        wanted = service_ref(account.catalog, service) if service else None
+        wanted = _service(account, service) if service else None
         deployments = Deployments(
             account.client("stepfunctions"), _resources(account).state_machine()
         )
@@ -485,7 +494,7 @@ def history(
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
-        ref = service_ref(account.catalog, service)
+        ref = _service(account, service)
         table_name = _resources(account).table()
         try:
             running = running_task_definition(account.client("ecs"), ref.cluster, ref.service)
@@ -814,7 +823,7 @@ def recover(
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
-        key = service_ref(account.catalog, service).key
+        key = _service(account, service).key
         found = _resources(account)
         table = StateTable(account.client("dynamodb"), found.table())
         owners = ExecutionStatuses(account.client("stepfunctions"), found.state_machine())
