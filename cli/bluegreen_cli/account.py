@@ -8,7 +8,6 @@ they fit, so the CLI starts executions and reads history exactly as the Lambdas 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +43,22 @@ from botocore.exceptions import (
 )
 
 from bluegreen_cli.follow import Phase, phases
+from bluegreen_cli.reading import (
+    CodeDeployStatus,
+    Decision,
+    ProbeCount,
+    codedeploy_status,
+    decision_of,
+    deployment_document,
+    described_deployments,
+    latest_document,
+    probe_count,
+    rejection,
+    submitted,
+)
+from bluegreen_cli.reading import (  # kept importable from here, where it lived
+    running_task_definition as running_task_definition,
+)
 
 DEFAULT_STACK = "bluegreen"
 # The template's default ServicesParameterName: where a stack without Outputs keeps it.
@@ -349,17 +364,6 @@ def execution_arn(state_machine_arn: str, name_or_arn: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name_or_arn}"
 
 
-def _document(text: Any) -> dict[str, Any] | None:
-    """A deployment document (the execution's JSON), or None for anything else."""
-    if not isinstance(text, str):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) and "execution_name" in value else None
-
-
 def _seconds(start: datetime, end: datetime | None, now: datetime) -> float:
     return round(max(0.0, ((end or now) - start).total_seconds()), 1)
 
@@ -403,13 +407,45 @@ class ExecutionDetail:
     summary: ExecutionSummary
     document: dict[str, Any] | None
     phases: list[Phase] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # CodeDeploy's word on the deployment (asked by the caller: it needs another client).
+    codedeploy: CodeDeployStatus | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        return decision_of(self.document, self.history)
+
+    @property
+    def checks(self) -> ProbeCount | None:
+        return probe_count(self.document)
+
+    @property
+    def waiting_behind(self) -> str | None:
+        """The execution this one waits behind for the service's lock, while it waits."""
+        if self.summary.status != "RUNNING" or self.summary.state != "TakeTurn":
+            return None
+        behind = (submitted(self.history, "TakeTurn") or {}).get("behind")
+        return str(behind) if behind else None
 
     def to_json(self) -> dict[str, Any]:
+        decision, checks = self.decision, self.checks
         return {
             **self.summary.to_json(),
             "document": self.document,
             "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in self.phases],
+            "environment": _get(self.document, "service", "environment"),
+            "decision": decision.to_json() if decision else None,
+            "test_listener": checks.to_json() if checks else None,
+            "codedeploy": self.codedeploy.to_json() if self.codedeploy else None,
+            "waiting_behind": self.waiting_behind,
         }
+
+
+def _get(document: dict[str, Any] | None, *path: str) -> Any:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 class Deployments:
@@ -455,7 +491,7 @@ class Deployments:
         self, arn: str, now: datetime, history: list[dict[str, Any]] | None = None
     ) -> tuple[ExecutionSummary, dict[str, Any] | None]:
         described = self._sfn.describe_execution(executionArn=arn)
-        document = _document(described.get("input"))
+        document = deployment_document(described.get("input"))
         image = document.get("image") if document else None
         service = document.get("service") if document else None
         status = str(described["status"])
@@ -510,7 +546,9 @@ class Deployments:
                 raise OpsError(f"no execution {name_or_arn!r} of {machine}", 2) from e
             raise
         # A running execution's current phase lasts until now.
-        return ExecutionDetail(summary, document, phases(history, summary.stopped or now()))
+        return ExecutionDetail(
+            summary, document, phases(history, summary.stopped or now()), history
+        )
 
 
 def last_entered(events: list[dict[str, Any]]) -> str | None:
@@ -521,42 +559,22 @@ def last_entered(events: list[dict[str, Any]]) -> str | None:
     return str(max(entered, key=lambda e: int(e.get("id", 0)))["stateEnteredEventDetails"]["name"])
 
 
-def latest_document(
-    described: dict[str, Any], history: list[dict[str, Any]]
-) -> dict[str, Any] | None:
-    """The execution document as far as it got: the output, else the last state's."""
-    candidates = [described.get("output")]
-    for event in reversed(history):
-        exited = event.get("stateExitedEventDetails") or {}
-        entered = event.get("stateEnteredEventDetails") or {}
-        candidates += [exited.get("output"), entered.get("input")]
-    for text in candidates:
-        document = _document(text)
-        if document is not None:
-            return document
-    return _document(described.get("input"))
-
-
 # -- history -------------------------------------------------------------------------------
 
 
-def running_task_definition(ecs: Any, cluster: str, service: str) -> str | None:
-    """The task definition serving production: the PRIMARY task set's, else the service's."""
-    found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
-    if not found:
-        return None
-    primary = [t for t in found[0].get("taskSets", []) if t.get("status") == "PRIMARY"]
-    chosen = primary[0] if primary else found[0]
-    definition = chosen.get("taskDefinition")
-    return str(definition) if definition else None
-
-
 def service_history(
-    dynamodb: Any, table: str, service: ServiceRef, limit: int, running: str | None
+    dynamodb: Any,
+    table: str,
+    service: ServiceRef,
+    limit: int,
+    running: str | None,
+    codedeploy: Any = None,
 ) -> list[dict[str, Any]]:
     """What was deployed to the service and how it ended, newest first.
 
-    ``running`` (the task definition serving now) marks the entry that is live.
+    ``running`` (the task definition serving now) marks the entry that is live. Each entry
+    also says who rejected it (``rejected_by``, ``rejection_reason``) and, when ``codedeploy``
+    is given, CodeDeploy's final word on its deployment (``codedeploy``: stopped, rolled back).
     """
     rows = StateTable(dynamodb, table).history(service.key, limit)
     live_seen = False
@@ -566,6 +584,24 @@ def service_history(
             live = False
         row["running"] = live
         live_seen = live_seen or live
+        rejected = rejection(row.get("error"), row.get("reason"))
+        row["rejected_by"] = rejected.by if rejected else None
+        row["rejection_reason"] = rejected.reason if rejected else None
+    if codedeploy is not None:
+        ids = [str(r["deployment_id"]) for r in rows if r.get("deployment_id")]
+        described = described_deployments(codedeploy, ids)
+        rollbacks = [
+            str(i["rollbackInfo"]["rollbackDeploymentId"])
+            for i in described.values()
+            if (i.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        ]
+        described |= described_deployments(codedeploy, rollbacks)
+        for row in rows:
+            if row.get("deployment_id"):
+                said = codedeploy_status(
+                    {"deployment": {"deployment_id": row["deployment_id"]}}, described
+                )
+                row["codedeploy"] = said.to_json() if said and said.source == "codedeploy" else None
     return rows
 
 
