@@ -34,28 +34,6 @@ PHASES: tuple[tuple[str, str], ...] = (
 )
 
 
-# What each state means to someone watching the deployment ({approvers}: who is asked).
-PROGRESS: dict[str, str] = {
-    "RenderTaskDefinition": "rendering the task definition (image pinned by digest)",
-    "RequestApproval": "waiting for approval by {approvers}",
-    "SuspendScaling": "suspending Application Auto Scaling (prior state saved)",
-    "CreateDeployment": "creating the CodeDeploy blue/green deployment",
-    "CheckReady": "waiting for the green task set behind the test listener",
-    "ProbeTestListener": "checking the new version through the test listener",
-    "ContinueDeployment": "verified: shifting production traffic",
-    "CheckCompletion": "waiting for CodeDeploy to finish",
-    "ResumeScaling": "restoring scaling exactly as it was",
-    "Rollback": "rolling back: production stays on blue",
-    "CheckRollback": "waiting for CodeDeploy's rollback: blue serves again",
-    "ResumeAfterRollback": "restoring scaling exactly as it was",
-    "ResumeLiveRelease": "live, not seen to finish: restoring scaling, nothing rolled back",
-    "Deployed": "deployed",
-    "RolledBack": "rolled back",
-    "NotDeployed": "not deployed",
-    "NeedsAttention": "NEEDS ATTENTION: see the cause",
-}
-
-
 @dataclass(frozen=True)
 class Step:
     state: str
