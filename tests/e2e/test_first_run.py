@@ -1,7 +1,8 @@
-"""A first run's commands, as a shell runs them.
+"""A first run as the README tells it, and the operators' commands as a shell runs them.
 
 One `bluegreen local serve --sample` for the module, its sample's listeners on ports asked
-for. Every command is a subprocess, as a user types it.
+for; the README's local-stack snippet runs beside it on a stack of its own (two stacks on one
+machine). Every command is a subprocess, as a user types it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +25,7 @@ from tests.e2e.support import ROOT, aws, free_port, http, serve
 
 pytestmark = pytest.mark.e2e
 BLUEGREEN = Path(sys.executable).with_name("bluegreen")
+BASH = shutil.which("bash") or "/bin/bash"
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -180,3 +186,73 @@ def test_a_stack_that_does_not_exist_is_an_error(endpoint: str) -> None:
         "bluegreen: no stack 'staging' (CloudFormation holds no stack; no state machine "
         "staging-deploy, apps found by name: bluegreen); pass --stack NAME"
     )
+
+
+# -- the README's first run --------------------------------------------------------------
+
+
+def readme_snippet() -> str:
+    """The README's local-stack snippet, as printed (between its markers)."""
+    text = (ROOT / "README.md").read_text()
+    found = re.search(
+        r"<!-- local-stack:begin -->\n```sh\n(.*?)```\n<!-- local-stack:end -->", text, re.DOTALL
+    )
+    assert found, "README.md has no local-stack snippet between its markers"
+    return found.group(1)
+
+
+def test_the_readme_first_run_works_as_printed_beside_another_stack(endpoint: str) -> None:
+    """Word for word, in a shell, on a stack of its own (its port from PORT) while the
+    module's stack runs: pushed, approved through the emailed link, followed to the end."""
+    port = free_port()
+    with tempfile.TemporaryFile("w+") as output:
+        shell = subprocess.Popen(
+            [BASH, "-eu", "-c", readme_snippet()],
+            cwd=ROOT,
+            env=environment(PORT=str(port)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # the stack it starts in the background is in its group
+        )
+        try:
+            code = shell.wait(timeout=240)
+            output.seek(0)
+            printed = output.read()
+            local = f"http://127.0.0.1:{port}"
+            entry = _history(local)["deployments"][0]
+        finally:
+            os.killpg(shell.pid, signal.SIGTERM)
+
+    assert code == 0, printed
+    lines = printed.splitlines()
+    assert "Deployment approved: demo-web 3f2a9c1 approved" in printed
+    # the approval is the email recipient's, not the Slack link's
+    assert (entry["tag"], entry["outcome"], entry["approved_by"]) == (
+        "3f2a9c1",
+        "succeeded",
+        "approver@example.com",
+    )
+    assert re.fullmatch(
+        rf"deployed in \S+; production runs demo-web:3f2a9c1 \({entry['digest'][7:19]}\)",
+        lines[-1],
+    )
+    progress = [line for line in lines if re.match(r"\s+\d+\.\ds  \S", line)]
+    assert any("verify on test listener: probe 1/3 passed" in line for line in progress)
+    assert len(progress) == len(set(progress))  # piped: never the same line twice
+    # the module's stack ran on beside it
+    assert http(f"{endpoint}/_local/health")[0] == 200
+
+
+def _history(endpoint: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(BLUEGREEN), "history", "demo-web", "--json", "--endpoint-url", endpoint],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
