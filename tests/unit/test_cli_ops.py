@@ -7,6 +7,7 @@ Then the commands are run with typer's CliRunner and their ``--json`` output che
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -20,12 +21,13 @@ from typing import Any
 import pytest
 from bluegreen.domain.digest import short_digest
 from bluegreen_cli import approval_page
-from bluegreen_cli.commands.ops import _help
+from bluegreen_cli.commands.ops import _help, _outcome
 from bluegreen_cli.demo import outbox_links, push_image, set_sample_health
 from bluegreen_cli.follow import TERMINAL, wait_for_execution
 from bluegreen_cli.local.server import LocalStack
 from bluegreen_cli.main import app
 from click.testing import Result
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.unit.local.harness import free_port
@@ -655,3 +657,52 @@ def test_help_keeps_paragraphs_and_joins_their_lines() -> None:
     assert (
         _help("First line.\n\n    Second\n    paragraph.\n") == "First line.\n\nSecond paragraph."
     )
+
+
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ({"outcome": "succeeded"}, "deployed"),
+        (
+            {"outcome": "superseded", "error": "Superseded",
+             "reason": "superseded by v1.4.1 (9f8e7d6c5b4a), pushed later"},
+            "superseded by v1.4.1 (9f8e7d6c5b4a), pushed later",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "ImageOutdated",
+             "reason": "v1.4.0 (0123456789ab) was pushed before v1.4.1 (9f8e7d6c5b4a)"},
+            "outdated: v1.4.0 (0123456789ab) was pushed before v1.4.1 (9f8e7d6c5b4a)",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "ApprovalRejected", "reason": "rejected by a@x.io",
+             "rejected_by": "a@x.io", "rejection_reason": None},
+            "rejected",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "ApprovalRejected",
+             "reason": "rejected by a@x.io: breaks checkout", "rejected_by": "a@x.io",
+             "rejection_reason": "breaks checkout"},
+            "rejected: breaks checkout",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "States.Timeout",
+             "reason": "nobody approved or rejected before the approval timed out"},
+            "approval timed out",
+        ),
+        (
+            {"outcome": "rolled_back", "error": "TestTrafficUnhealthy", "reason": "8 checks"},
+            "rolled back (TestTrafficUnhealthy)",
+        ),
+        (
+            {"outcome": "refused", "reason": "tag 'latest' is mutable"},
+            "refused: tag 'latest' is mutable",
+        ),
+    ],
+    ids=["deployed", "superseded", "outdated", "rejected", "rejected-why", "expired",
+         "rolled-back", "refused"],
+)  # fmt: skip
+def test_a_history_row_says_how_it_ended_in_words(row: dict[str, Any], said: str) -> None:
+    console = Console(file=io.StringIO(), width=300)
+    console.print(_outcome(row))
+
+    assert console.file.getvalue().strip() == said  # type: ignore[attr-defined]

@@ -591,7 +591,10 @@ def _outcome(row: dict[str, Any]) -> str:
     reason = row.get("reason")
     timed_out = error in ("States.Timeout", "ApprovalTimedOut")
     if reason and outcome in ("not_deployed", "superseded", "refused") and not timed_out:
-        words += f": {escape(_short(reason, 120))}"
+        said = _short(reason, 120)
+        # "superseded by v1.4.1 (9f8e7d6), pushed later" reads on from the outcome's word
+        joined = outcome == "superseded" and said.startswith("superseded ")
+        words += f" {escape(said.removeprefix('superseded '))}" if joined else f": {escape(said)}"
     return words
 
 
