@@ -154,8 +154,8 @@ def _text(
     if state in ("WaitForReady", "CheckReady", "IsReady"):
         polls = f"poll {deployment.get('polls', 0)} of {timings.get('deployment_max_polls', '?')}"
         return (
-            f"waiting for the green task set behind the test listener: CodeDeploy "
-            f"{deployment.get('status', 'Created')} ({polls})"
+            f"CodeDeploy {deployment.get('status', 'Created')}, {polls}: the green task set "
+            "comes up behind the test listener"
         )
     if state in ("ProbeTestListener", "IsVerified", "WaitBeforeProbe"):
         checks = probe_count(doc)

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
@@ -92,6 +93,16 @@ def _parameters(values: list[str]) -> dict[str, str]:
             )
         parameters[name] = text
     return parameters
+
+
+def _without_metrics(write: Callable[[str], object]) -> Callable[[str], object]:
+    """A function's log without the metric documents (EMF) CloudWatch would read from it."""
+
+    def log(line: str) -> None:
+        if not line.startswith('{"_aws":'):
+            write(line)
+
+    return log
 
 
 def _port_pair(text: str) -> tuple[int, int]:
@@ -200,15 +211,19 @@ def serve(
     log_level: Annotated[
         str,
         typer.Option(
-            help="Log level of the stack: INFO shows every AWS call and invocation, "
-            "WARNING only problems."
+            help="Log level of the stack and its functions: INFO shows every AWS call and "
+            "invocation, and the functions' logs and metrics; WARNING only problems."
         ),
     ] = "INFO",
 ) -> None:
     """Serve the local stack in the foreground until interrupted."""
+    from bluegreen_cli.local.sandbox import stderr_log
     from bluegreen_cli.local.server import LocalStack
 
     configure_logging(log_level)
+    # Above INFO, the functions say only what goes wrong: no INFO logs, no metric documents.
+    quiet = logging.getLevelName(log_level.upper()) > logging.INFO
+    functions = {"POWERTOOLS_LOG_LEVEL": log_level.upper()}
     stack = LocalStack(
         port=port,
         host=host,
@@ -216,6 +231,8 @@ def serve(
         project_root=project,
         parameters=_parameters(parameter or []),
         sample_ports=_port_pair(sample_ports),
+        function_environment=functions if quiet else None,
+        function_log=_without_metrics(stderr_log()) if quiet else None,
     )
     stopping = threading.Event()
 
