@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from bluegreen_cli.account import ExecutionDetail, ExecutionSummary
 from bluegreen_cli.follow import ProgressView, console_link, ending
 from bluegreen_cli.progress import Progress, coarse, fine, progress
 from bluegreen_cli.reading import decision_of, probe_count, rejection
@@ -245,3 +246,30 @@ def test_the_console_link_is_the_executions_page_in_its_partitions_console() -> 
         f"#/v2/executions/details/{arn}"
     )
     assert console_link(china).startswith("https://cn-north-1.console.amazonaws.cn/states/")
+
+
+def test_show_says_whom_a_waiting_execution_waits_behind() -> None:
+    history = (
+        History()
+        .enter("TakeTurn", T0)
+        .submitted({"acquired": False, "behind": "demo-web-ffeeddccbbaa"}, T0)
+    )
+    summary = ExecutionSummary(
+        name="demo-web-0123456789ab",
+        arn="arn:aws:states:us-east-1:123456789012:execution:bluegreen-deploy:demo-web-0123",
+        status="RUNNING",
+        service="demo-web",
+        tag="3f2a9c1",
+        started=T0,
+        stopped=None,
+        duration_seconds=60.0,
+        state="TakeTurn",
+    )
+
+    shown = ExecutionDetail(summary, document(), [], history.events).to_json()
+
+    assert shown["waiting_behind"] == "demo-web-ffeeddccbbaa"
+    assert shown["environment"] == "production"
+    assert shown["decision"] is None
+    # what --json said before is all still there
+    assert {"name", "status", "state", "document", "phases", "retry_of"} <= set(shown)
