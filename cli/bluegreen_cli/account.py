@@ -8,7 +8,6 @@ they fit, so the CLI starts executions and reads history exactly as the Lambdas 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +43,22 @@ from botocore.exceptions import (
 )
 
 from bluegreen_cli.follow import Phase, phases
+from bluegreen_cli.reading import (
+    CodeDeployStatus,
+    Decision,
+    ProbeCount,
+    codedeploy_status,
+    decision_of,
+    deployment_document,
+    described_deployments,
+    latest_document,
+    probe_count,
+    rejection,
+    submitted,
+)
+from bluegreen_cli.reading import (  # kept importable from here, where it lived
+    running_task_definition as running_task_definition,
+)
 
 DEFAULT_STACK = "bluegreen"
 # The template's default ServicesParameterName: where a stack without Outputs keeps it.
@@ -190,10 +205,9 @@ class Resources:
     state_machine_arn: str | None
     table_name: str | None
     found_by: str
-    # Said when the fallback took resources not named after the stack (a mistyped --stack
-    # must not silently show another installation's deployments).
-    note: str | None = None
     services_parameter: str | None = None  # the stack's Output ServicesParameterName
+    # Found through a CloudFormation stack (on AWS), not by name (the local stack).
+    from_stack: bool = False
 
     def state_machine(self) -> str:
         if not self.state_machine_arn:
@@ -207,61 +221,96 @@ class Resources:
 
 
 def resolve(cloudformation: Any, stepfunctions: Any, dynamodb: Any, stack: str) -> Resources:
-    """Find the app: the stack's Outputs when the stack exists, else the resources' names.
+    """Find the app: the stack's Outputs; by name only where there is no CloudFormation.
 
     A SAM deployment names its Outputs ``StateMachineArn``, ``TableName`` and
-    ``ServicesParameterName``. Where there is
-    no such stack (the local stack has no CloudFormation), the state machine is the one whose
-    name ends with ``-deploy`` and the table the one whose name contains ``StateTable``;
-    among several, those named after the stack win, and a tie is an error naming them.
+    ``ServicesParameterName``. A stack that does not exist where CloudFormation holds stacks
+    (on AWS, the app's own stack is one) is an error naming the stacks that hold the app: a
+    mistyped ``--stack`` must not show another installation's deployments. Where
+    CloudFormation holds no stack, or is not served (the local stack builds the app without
+    it), the app is found by the names it is given: the state machine ``<stack>-deploy`` and
+    the table whose name starts with ``<stack>-StateTable``.
     """
     try:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as e:
-        # "Stack with id ... does not exist", or an endpoint without CloudFormation.
-        why = f"no CloudFormation stack {stack!r}: {error_code(e) or 'error'}"
-    else:
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
-        return Resources(
-            outputs.get("StateMachineArn"),
-            outputs.get("TableName"),
-            f"outputs StateMachineArn and TableName of stack {stack!r}",
-            services_parameter=outputs.get("ServicesParameterName"),
-        )
-    machines = [
-        (m["name"], m["stateMachineArn"])
-        for page in stepfunctions.get_paginator("list_state_machines").paginate()
-        for m in page["stateMachines"]
-        if m["name"].endswith("-deploy")
-    ]
-    tables = [
-        (name, name)
-        for page in dynamodb.get_paginator("list_tables").paginate()
-        for name in page.get("TableNames", [])
-        if "StateTable" in name
-    ]
-    machine = _one(machines, stack, "state machines named *-deploy")
-    table = _one(tables, stack, "tables named *StateTable*")
-    foreign = [
-        name
-        for name, value in (*machines, *tables)
-        if value in (machine, table) and not name.startswith(f"{stack}-")
-    ]
+        if error_code(e) in _NO_CLOUDFORMATION:
+            why = f"no CloudFormation here: {error_code(e)}"
+            return _by_name(stepfunctions, dynamodb, stack, why)
+        if not _stack_missing(e):
+            raise
+        apps = _app_stacks(cloudformation)
+        if apps is not None:
+            named = f"stacks holding the app: {', '.join(apps)}" if apps else "no stack holds it"
+            raise OpsError(
+                f"no CloudFormation stack {stack!r} in this account and region ({named}); "
+                "pass --stack NAME",
+                2,
+            ) from e
+        return _by_name(stepfunctions, dynamodb, stack, "CloudFormation holds no stack")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])}
     return Resources(
-        machine,
-        table,
-        f"{why}; looked for a state machine named *-deploy and a table named *StateTable*",
-        f"no stack {stack!r}; using {', '.join(foreign)}" if foreign else None,
+        outputs.get("StateMachineArn"),
+        outputs.get("TableName"),
+        f"outputs StateMachineArn and TableName of stack {stack!r}",
+        services_parameter=outputs.get("ServicesParameterName"),
+        from_stack=True,
     )
 
 
-def _one(candidates: list[tuple[str, str]], stack: str, what: str) -> str | None:
-    if len(candidates) > 1:
-        candidates = [c for c in candidates if c[0].startswith(f"{stack}-")] or candidates
-    if len(candidates) > 1:
-        names = ", ".join(sorted(name for name, _ in candidates))
-        raise OpsError(f"several {what} ({names}): pass --stack to choose")
-    return candidates[0][1] if candidates else None
+# What an endpoint that serves no CloudFormation answers (an emulator without it).
+_NO_CLOUDFORMATION = frozenset({"NotImplemented", "UnknownOperationException", "InvalidAction"})
+
+
+def _stack_missing(error: ClientError) -> bool:
+    message = error.response.get("Error", {}).get("Message") or ""
+    return error_code(error) == "ValidationError" and "does not exist" in message
+
+
+def _app_stacks(cloudformation: Any) -> list[str] | None:
+    """The stacks whose Outputs name a deploy state machine; None when there is no stack."""
+    stacks = [
+        s
+        for page in cloudformation.get_paginator("describe_stacks").paginate()
+        for s in page.get("Stacks", [])
+    ]
+    if not stacks:
+        return None
+    return sorted(
+        str(s["StackName"])
+        for s in stacks
+        if any(o.get("OutputKey") == "StateMachineArn" for o in s.get("Outputs", []))
+    )
+
+
+def _by_name(stepfunctions: Any, dynamodb: Any, stack: str, why: str) -> Resources:
+    machines = {
+        str(m["name"]): str(m["stateMachineArn"])
+        for page in stepfunctions.get_paginator("list_state_machines").paginate()
+        for m in page["stateMachines"]
+    }
+    tables = sorted(
+        str(name)
+        for page in dynamodb.get_paginator("list_tables").paginate()
+        for name in page.get("TableNames", [])
+        if str(name).startswith(f"{stack}-StateTable")
+    )
+    machine = machines.get(f"{stack}-deploy")
+    if machine is None:
+        others = sorted(n.removesuffix("-deploy") for n in machines if n.endswith("-deploy"))
+        found = f"apps found by name: {', '.join(others)}" if others else "no app found by name"
+        raise OpsError(
+            f"no stack {stack!r} ({why}; no state machine {stack}-deploy, {found}); "
+            "pass --stack NAME",
+            2,
+        )
+    if len(tables) > 1:
+        raise OpsError(f"several tables named {stack}-StateTable* ({', '.join(tables)})")
+    return Resources(
+        machine,
+        tables[0] if tables else None,
+        f"{why}; looked for a state machine {stack}-deploy and a table {stack}-StateTable*",
+    )
 
 
 # -- services ------------------------------------------------------------------------------
@@ -285,17 +334,25 @@ class ServiceRef:
         return f"{service.get('cluster')}/{service.get('service')}" == self.key
 
 
-def service_ref(catalog: ServiceCatalog, text: str) -> ServiceRef:
+def service_ref(
+    catalog: ServiceCatalog, text: str, recorded: Callable[[str], bool] | None = None
+) -> ServiceRef:
+    """The service ``text`` names: a configured service by its name or ``cluster/service``;
+    else, a ``cluster/service`` that ``recorded`` says the app has a record of (a service
+    deployed once, since removed from the configuration). Anything else is an error (exit
+    code 2) that lists the configured services."""
     for s in catalog.services:
         if text in (s.name, s.lock_key):
             return ServiceRef(s.name, s.lock_key, s.cluster, s.service)
     cluster, slash, service = text.partition("/")
-    if slash and cluster and service and "/" not in service:
+    if slash and cluster and service and "/" not in service and recorded and recorded(text):
         return ServiceRef(None, text, cluster, service)
-    known = ", ".join(sorted(s.name for s in catalog.services)) or "none"
-    raise OpsError(
-        f"no service named {text!r} (configured: {known}; or name one as cluster/service)", 2
-    )
+    known = ", ".join(f"{s.name} ({s.lock_key})" for s in sorted(catalog.services, key=_name))
+    raise OpsError(f"no service named {text!r} (configured: {known or 'none'})", 2)
+
+
+def _name(service: ServiceConfig) -> str:
+    return service.name
 
 
 # -- executions ----------------------------------------------------------------------------
@@ -305,17 +362,6 @@ def execution_arn(state_machine_arn: str, name_or_arn: str) -> str:
     if name_or_arn.startswith("arn:"):
         return name_or_arn
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name_or_arn}"
-
-
-def _document(text: Any) -> dict[str, Any] | None:
-    """A deployment document (the execution's JSON), or None for anything else."""
-    if not isinstance(text, str):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) and "execution_name" in value else None
 
 
 def _seconds(start: datetime, end: datetime | None, now: datetime) -> float:
@@ -361,13 +407,45 @@ class ExecutionDetail:
     summary: ExecutionSummary
     document: dict[str, Any] | None
     phases: list[Phase] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # CodeDeploy's word on the deployment (asked by the caller: it needs another client).
+    codedeploy: CodeDeployStatus | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        return decision_of(self.document, self.history)
+
+    @property
+    def checks(self) -> ProbeCount | None:
+        return probe_count(self.document)
+
+    @property
+    def waiting_behind(self) -> str | None:
+        """The execution this one waits behind for the service's lock, while it waits."""
+        if self.summary.status != "RUNNING" or self.summary.state != "TakeTurn":
+            return None
+        behind = (submitted(self.history, "TakeTurn") or {}).get("behind")
+        return str(behind) if behind else None
 
     def to_json(self) -> dict[str, Any]:
+        decision, checks = self.decision, self.checks
         return {
             **self.summary.to_json(),
             "document": self.document,
             "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in self.phases],
+            "environment": _get(self.document, "service", "environment"),
+            "decision": decision.to_json() if decision else None,
+            "test_listener": checks.to_json() if checks else None,
+            "codedeploy": self.codedeploy.to_json() if self.codedeploy else None,
+            "waiting_behind": self.waiting_behind,
         }
+
+
+def _get(document: dict[str, Any] | None, *path: str) -> Any:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 class Deployments:
@@ -413,7 +491,7 @@ class Deployments:
         self, arn: str, now: datetime, history: list[dict[str, Any]] | None = None
     ) -> tuple[ExecutionSummary, dict[str, Any] | None]:
         described = self._sfn.describe_execution(executionArn=arn)
-        document = _document(described.get("input"))
+        document = deployment_document(described.get("input"))
         image = document.get("image") if document else None
         service = document.get("service") if document else None
         status = str(described["status"])
@@ -468,7 +546,9 @@ class Deployments:
                 raise OpsError(f"no execution {name_or_arn!r} of {machine}", 2) from e
             raise
         # A running execution's current phase lasts until now.
-        return ExecutionDetail(summary, document, phases(history, summary.stopped or now()))
+        return ExecutionDetail(
+            summary, document, phases(history, summary.stopped or now()), history
+        )
 
 
 def last_entered(events: list[dict[str, Any]]) -> str | None:
@@ -479,42 +559,22 @@ def last_entered(events: list[dict[str, Any]]) -> str | None:
     return str(max(entered, key=lambda e: int(e.get("id", 0)))["stateEnteredEventDetails"]["name"])
 
 
-def latest_document(
-    described: dict[str, Any], history: list[dict[str, Any]]
-) -> dict[str, Any] | None:
-    """The execution document as far as it got: the output, else the last state's."""
-    candidates = [described.get("output")]
-    for event in reversed(history):
-        exited = event.get("stateExitedEventDetails") or {}
-        entered = event.get("stateEnteredEventDetails") or {}
-        candidates += [exited.get("output"), entered.get("input")]
-    for text in candidates:
-        document = _document(text)
-        if document is not None:
-            return document
-    return _document(described.get("input"))
-
-
 # -- history -------------------------------------------------------------------------------
 
 
-def running_task_definition(ecs: Any, cluster: str, service: str) -> str | None:
-    """The task definition serving production: the PRIMARY task set's, else the service's."""
-    found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
-    if not found:
-        return None
-    primary = [t for t in found[0].get("taskSets", []) if t.get("status") == "PRIMARY"]
-    chosen = primary[0] if primary else found[0]
-    definition = chosen.get("taskDefinition")
-    return str(definition) if definition else None
-
-
 def service_history(
-    dynamodb: Any, table: str, service: ServiceRef, limit: int, running: str | None
+    dynamodb: Any,
+    table: str,
+    service: ServiceRef,
+    limit: int,
+    running: str | None,
+    codedeploy: Any = None,
 ) -> list[dict[str, Any]]:
     """What was deployed to the service and how it ended, newest first.
 
-    ``running`` (the task definition serving now) marks the entry that is live.
+    ``running`` (the task definition serving now) marks the entry that is live. Each entry
+    also says who rejected it (``rejected_by``, ``rejection_reason``) and, when ``codedeploy``
+    is given, CodeDeploy's final word on its deployment (``codedeploy``: stopped, rolled back).
     """
     rows = StateTable(dynamodb, table).history(service.key, limit)
     live_seen = False
@@ -524,6 +584,24 @@ def service_history(
             live = False
         row["running"] = live
         live_seen = live_seen or live
+        rejected = rejection(row.get("error"), row.get("reason"))
+        row["rejected_by"] = rejected.by if rejected else None
+        row["rejection_reason"] = rejected.reason if rejected else None
+    if codedeploy is not None:
+        ids = [str(r["deployment_id"]) for r in rows if r.get("deployment_id")]
+        described = described_deployments(codedeploy, ids)
+        rollbacks = [
+            str(i["rollbackInfo"]["rollbackDeploymentId"])
+            for i in described.values()
+            if (i.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        ]
+        described |= described_deployments(codedeploy, rollbacks)
+        for row in rows:
+            if row.get("deployment_id"):
+                said = codedeploy_status(
+                    {"deployment": {"deployment_id": row["deployment_id"]}}, described
+                )
+                row["codedeploy"] = said.to_json() if said and said.source == "codedeploy" else None
     return rows
 
 

@@ -17,7 +17,15 @@ from typing import Any, Literal
 from bluegreen.domain.digest import short_digest
 
 from bluegreen_cli import approval_page
-from bluegreen_cli.follow import ExecutionWatcher, Phase, phases, wait_for_execution
+from bluegreen_cli.follow import (
+    Phase,
+    ProgressView,
+    ending,
+    follow_execution,
+    phases,
+    wait_for_execution,
+)
+from bluegreen_cli.reading import production_runs
 
 Scenario = Literal["approve", "reject", "unhealthy"]
 EXPECTED_END: dict[Scenario, tuple[str, str]] = {
@@ -29,6 +37,7 @@ SAMPLE = {
     "repository": "demo-web",
     "cluster": "demo",
     "service": "web",
+    "container": "web",
     "approver": "approver@example.com",
 }
 
@@ -50,6 +59,8 @@ class DemoResult:
     cause: str | None = None
     phases: list[Phase] = field(default_factory=list)
     total_seconds: float = 0.0
+    ending: str = ""  # how it ended, in words
+    production: str | None = None  # what production runs now: repository:tag (short digest)
 
     @property
     def as_expected(self) -> bool:
@@ -124,8 +135,12 @@ def run(
     scenario: Scenario,
     report: Any = None,
     timeout: float = 300.0,
+    view: ProgressView | None = None,
 ) -> DemoResult:
-    """Drive one deployment on a running local stack with the sample; ``clients(name)``."""
+    """Drive one deployment on a running local stack with the sample; ``clients(name)``.
+
+    ``report(kind, text)`` hears of the push, the execution, each state and the approval;
+    ``view`` shows the deployment's progress."""
     say = report or (lambda *_: None)
     ecr, sfn, ecs, aas = (
         clients(n) for n in ("ecr", "stepfunctions", "ecs", "application-autoscaling")
@@ -144,17 +159,17 @@ def run(
         for m in sfn.list_state_machines()["stateMachines"]
         if "deploy" in m["name"]
     )
-    watcher = ExecutionWatcher(
-        sfn, wait_for_execution(sfn, machine, short_digest(digest), timeout=30)
-    )
-    say("execution", watcher.arn.rsplit(":", 1)[-1])
+    arn = wait_for_execution(sfn, machine, short_digest(digest), timeout=30)
+    say("execution", arn.rsplit(":", 1)[-1])
 
     decided = False
     last = ""
-    for step in watcher.steps(timeout=timeout):
-        last = step.state
-        say("state", step.state)
-        if step.state == "RequestApproval" and not decided:
+
+    def entered(state: str) -> None:
+        nonlocal decided, last
+        last = state
+        say("state", state)
+        if state == "RequestApproval" and not decided:
             link = _first_link(endpoint, timeout=30)
             say(
                 "approval",
@@ -163,11 +178,14 @@ def run(
             answer = approval_page.decide(link, "reject" if scenario == "reject" else "approve")
             say("approval", f"approval page answered {answer.status}")
             decided = True
+
+    watcher = follow_execution(clients, arn, view, timeout, poll_seconds=0.3, on_state=entered)
     execution = watcher.describe()
     after = ecs.describe_services(cluster=SAMPLE["cluster"], services=[SAMPLE["service"]])
     target = aas.describe_scalable_targets(
         ServiceNamespace="ecs", ResourceIds=[f"service/{SAMPLE['cluster']}/{SAMPLE['service']}"]
     )["ScalableTargets"][0]
+    running = production_runs(ecs, ecr, SAMPLE["cluster"], SAMPLE["service"], SAMPLE["container"])
     return DemoResult(
         scenario=scenario,
         status=execution["status"],
@@ -184,6 +202,8 @@ def run(
         error=execution.get("error"),
         cause=execution.get("cause"),
         total_seconds=round(time.monotonic() - started, 2),
+        ending=ending(execution, watcher.history),
+        production=running.words(tag) if running else None,
     )
 
 

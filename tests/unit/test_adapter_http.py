@@ -116,7 +116,7 @@ def test_an_answer_that_is_not_http_fails_rather_than_crashing_the_step(
     assert len(result.detail) < 300  # it ends up in the execution state
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:18081/health", "file:///etc/hosts", ""])
+@pytest.mark.parametrize("url", ["127.0.0.1:8080/health", "file:///etc/hosts", ""])
 def test_a_url_that_is_not_http_fails_without_a_request(url: str) -> None:
     result = check(url, timeout=1)
 

@@ -7,8 +7,10 @@ Then the commands are run with typer's CliRunner and their ``--json`` output che
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -19,12 +21,13 @@ from typing import Any
 import pytest
 from bluegreen.domain.digest import short_digest
 from bluegreen_cli import approval_page
-from bluegreen_cli.commands.ops import _help
-from bluegreen_cli.demo import outbox_links, push_image
+from bluegreen_cli.commands.ops import _help, _outcome
+from bluegreen_cli.demo import outbox_links, push_image, set_sample_health
 from bluegreen_cli.follow import TERMINAL, wait_for_execution
 from bluegreen_cli.local.server import LocalStack
 from bluegreen_cli.main import app
 from click.testing import Result
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.unit.local.harness import free_port
@@ -153,7 +156,7 @@ def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed
 
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "bluegreen: no service named 'nope' (configured: demo-web; or name one as cluster/service)"
+        "bluegreen: no service named 'nope' (configured: demo-web (demo/web))"
     ]
 
 
@@ -192,14 +195,17 @@ def test_a_missing_configuration_parameter_is_a_one_line_error_saying_what_to_do
     ]
 
 
-def test_resources_not_named_after_the_stack_are_noted(deployed: Deployed) -> None:
+def test_a_stack_nothing_is_named_after_is_a_one_line_error(deployed: Deployed) -> None:
+    """The local stack has no CloudFormation: the app is found by its names, and only by
+    the names of the stack asked for (never another app's)."""
     result = bluegreen(deployed, "--stack", "staging", "executions", "--json")
 
-    assert result.exit_code == 0, result.output
-    assert result.stderr.startswith(
-        "bluegreen: note: no stack 'staging'; using bluegreen-deploy, bluegreen-StateTable"
-    )
-    assert deployed.name in [e["name"] for e in json.loads(result.stdout)]
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "bluegreen: no stack 'staging' (CloudFormation holds no stack; no state machine "
+        "staging-deploy, apps found by name: bluegreen); pass --stack NAME"
+    ]
 
 
 def test_an_unknown_status_is_refused(deployed: Deployed) -> None:
@@ -269,7 +275,17 @@ def test_history_for_people_says_what_runs_first(deployed: Deployed) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("demo/web runs ")
-    assert "succeeded" in result.stdout
+    row = next(line for line in result.stdout.splitlines()[1:] if deployed.name in line)
+    # its environment, the outcome in words, and CodeDeploy's own status for it
+    assert row.split()[:7] == [
+        "▶",
+        *row.split()[1:3],
+        "local",
+        deployed.tag[:12],
+        "deployed",
+        APPROVER,
+    ]
+    assert row.split()[7] == "Succeeded"
 
 
 def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
@@ -292,11 +308,18 @@ def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
     assert row.rstrip().endswith(" -")  # no execution to show
 
 
-def test_history_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
-    result = bluegreen(deployed, "history", "nope")
+@pytest.mark.parametrize("name", ["nope", "demo/nope"])
+def test_history_of_an_unknown_service_is_a_one_line_error_naming_the_known_ones(
+    deployed: Deployed, name: str
+) -> None:
+    """A cluster/service nobody configured and the app has no record of is unknown too."""
+    result = bluegreen(deployed, "history", name)
 
     assert result.exit_code == 2
-    assert result.stderr.startswith("bluegreen: no service named 'nope'")
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"bluegreen: no service named {name!r} (configured: demo-web (demo/web))"
+    ]
 
 
 # -- deploy ---------------------------------------------------------------------------
@@ -368,7 +391,12 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     assert ended["outcome"] == "duplicate"
     assert ended["status"] == "SUCCEEDED"
     assert "shift production traffic" in [p["phase"] for p in ended["phases"]]
-    assert "ProbeTestListener" in followed.stderr  # the live progress
+    assert ended["production"]["tags"] == [tag]
+    assert ended["production"]["digest"] == digest
+    progress = followed.stderr.splitlines()
+    assert any("verify on test listener: probe" in line for line in progress)  # live
+    assert progress[-1].startswith("deployed in ")
+    assert progress[-1].endswith(f"; production runs demo-web:{tag} ({short_digest(digest)})")
 
     shown = as_json(bluegreen(deployed, "show", started["execution_name"], "--json"))
     history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "1", "--json"))
@@ -394,8 +422,25 @@ def test_reject_from_the_terminal(deployed: Deployed) -> None:
     assert json.loads(rejected.stdout)["decision"] == "rejected"
     mine = next(e for e in failed if e["tag"] == tag)
     assert mine["error"]
-    assert history["deployments"][0]["outcome"] == "not_deployed"
-    assert history["deployments"][0]["running"] is False
+    entry = history["deployments"][0]
+    assert (entry["outcome"], entry["running"]) == ("not_deployed", False)
+    assert (entry["rejected_by"], entry["rejection_reason"]) == (APPROVER, None)
+    assert entry["reason"] == f"rejected by {APPROVER}"
+    assert entry["environment"] == "local"
+
+    shown = as_json(bluegreen(deployed, "show", mine["name"], "--json"))
+    for_people = bluegreen(deployed, "show", mine["name"]).stdout
+    listed = bluegreen(deployed, "history", "demo-web", "--limit", "1").stdout
+
+    assert shown["decision"]["decision"] == "rejected"
+    assert shown["decision"]["by"] == APPROVER
+    assert shown["decision"]["at"] is not None
+    assert shown["environment"] == "local"
+    assert shown["codedeploy"] is None  # it never reached CodeDeploy
+    approval = next(line for line in for_people.splitlines() if line.startswith("approval"))
+    assert approval.split()[:4] == ["approval", "rejected", "by", APPROVER]
+    row = listed.splitlines()[-1].split()
+    assert row[2:6] == ["local", tag[:12], "rejected", APPROVER]
 
 
 # -- retry ----------------------------------------------------------------------------
@@ -455,6 +500,74 @@ def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deplo
         f"bluegreen: {first}-retry3 is RUNNING: it has not ended"
     )
     _rejected(deployed, again["execution_arn"])
+
+    # Each attempt is a row of its own in the history, a retry saying whose.
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "3", "--json"))
+    assert [(d["execution_name"], d["retry_of"]) for d in history["deployments"]] == [
+        (f"{first}-retry3", first),
+        (f"{first}-retry2", first),
+        (first, None),
+    ]
+    for_people = bluegreen(deployed, "history", "demo-web", "--limit", "3").stdout
+    assert for_people.count(f"retry of {first}") == 2
+
+
+def test_a_rolled_back_deployment_is_followed_and_shown_as_codedeploy_ended_it(
+    deployed: Deployed,
+) -> None:
+    """The checks are counted once (the error's count is show's count), and the deployment's
+    status is CodeDeploy's own: stopped, and rolled back by a deployment that succeeded."""
+    stack = deployed.stack
+    set_sample_health(stack.endpoint_url, False)
+    try:
+        tag = secrets.token_hex(20)
+        digest = push_image(stack.client("ecr"), "demo-web", tag)
+        wait_for_execution(
+            stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
+        )
+        assert bluegreen(deployed, "approve", _new_link(stack.endpoint_url, _LINKS)).exit_code == 0
+        followed = bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--follow")
+    finally:
+        set_sample_health(stack.endpoint_url, True)
+    name = f"demo-web-{short_digest(digest)}"
+
+    assert followed.exit_code == 1
+    lines = followed.stdout.splitlines()
+    assert "verify on test listener: probe 0/3 passed (check 1 of at most 10)" in followed.stdout
+    assert any("roll back: CodeDeploy's rollback d-" in line for line in lines)
+    assert lines[-1].startswith("rolled back (TestTrafficUnhealthy: ")
+    assert re.search(r"; production runs demo-web:\S+ \([0-9a-f]{12}\)$", lines[-1])
+    assert tag not in lines[-1]
+
+    shown = as_json(bluegreen(deployed, "show", name, "--json"))
+    checks = shown["test_listener"]["checks"]
+    assert shown["cause"].startswith(f"{checks} checks through the test listener")
+    assert (shown["test_listener"]["ended_unhealthy"], shown["test_listener"]["healthy"]) == (
+        True,
+        False,
+    )
+    codedeploy = shown["codedeploy"]
+    assert (codedeploy["source"], codedeploy["status"]) == ("codedeploy", "Stopped")
+    assert codedeploy["rollback_deployment_id"].startswith("d-")
+    assert codedeploy["rollback_status"] == "Succeeded"
+    rows = dict(
+        line.split(maxsplit=1) for line in bluegreen(deployed, "show", name).stdout.splitlines()
+        if line.startswith(("deployment ", "test "))
+    )  # fmt: skip
+    assert rows["deployment"].startswith(
+        f"{codedeploy['deployment_id']} Stopped, rolled back by "
+        f"{codedeploy['rollback_deployment_id']} (Succeeded)"
+    )
+    assert f"({checks} checks, at most 10)" in rows["test"]
+
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "1", "--json"))
+    entry = history["deployments"][0]
+    assert (entry["execution_name"], entry["outcome"]) == (name, "rolled_back")
+    assert entry["codedeploy"]["status"] == "Stopped"
+    assert entry["codedeploy"]["rollback_status"] == "Succeeded"
+    row = bluegreen(deployed, "history", "demo-web", "--limit", "1").stdout.splitlines()[-1]
+    assert "rolled back (TestTrafficUnhealthy) " in row
+    assert " Stopped, rolled back (Succeeded) " in row
 
 
 def test_a_succeeded_running_or_unknown_execution_is_not_retried(deployed: Deployed) -> None:
@@ -544,3 +657,52 @@ def test_help_keeps_paragraphs_and_joins_their_lines() -> None:
     assert (
         _help("First line.\n\n    Second\n    paragraph.\n") == "First line.\n\nSecond paragraph."
     )
+
+
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        ({"outcome": "succeeded"}, "deployed"),
+        (
+            {"outcome": "superseded", "error": "Superseded",
+             "reason": "superseded by v1.4.1 (9f8e7d6c5b4a), pushed later"},
+            "superseded by v1.4.1 (9f8e7d6c5b4a), pushed later",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "ImageOutdated",
+             "reason": "v1.4.0 (0123456789ab) was pushed before v1.4.1 (9f8e7d6c5b4a)"},
+            "outdated: v1.4.0 (0123456789ab) was pushed before v1.4.1 (9f8e7d6c5b4a)",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "ApprovalRejected", "reason": "rejected by a@x.io",
+             "rejected_by": "a@x.io", "rejection_reason": None},
+            "rejected",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "ApprovalRejected",
+             "reason": "rejected by a@x.io: breaks checkout", "rejected_by": "a@x.io",
+             "rejection_reason": "breaks checkout"},
+            "rejected: breaks checkout",
+        ),
+        (
+            {"outcome": "not_deployed", "error": "States.Timeout",
+             "reason": "nobody approved or rejected before the approval timed out"},
+            "approval timed out",
+        ),
+        (
+            {"outcome": "rolled_back", "error": "TestTrafficUnhealthy", "reason": "8 checks"},
+            "rolled back (TestTrafficUnhealthy)",
+        ),
+        (
+            {"outcome": "refused", "reason": "tag 'latest' is mutable"},
+            "refused: tag 'latest' is mutable",
+        ),
+    ],
+    ids=["deployed", "superseded", "outdated", "rejected", "rejected-why", "expired",
+         "rolled-back", "refused"],
+)  # fmt: skip
+def test_a_history_row_says_how_it_ended_in_words(row: dict[str, Any], said: str) -> None:
+    console = Console(file=io.StringIO(), width=300)
+    console.print(_outcome(row))
+
+    assert console.file.getvalue().strip() == said  # type: ignore[attr-defined]

@@ -57,7 +57,8 @@ def test_the_stack_outputs_name_the_state_machine_and_table(aws: Aws) -> None:
     assert "stack 'release'" in found_by
 
 
-def test_without_a_stack_the_names_are_looked_for(aws: Aws) -> None:
+def test_without_cloudformation_the_app_is_found_by_its_names(aws: Aws) -> None:
+    """The local stack builds the app without CloudFormation: it holds no stack at all."""
     arn = _machine(aws, "bluegreen-deploy")
     _machine(aws, "something-else")
     _table(aws, "bluegreen-StateTable-1A2B")
@@ -66,29 +67,48 @@ def test_without_a_stack_the_names_are_looked_for(aws: Aws) -> None:
     machine, table, found_by = _resolve(aws)
 
     assert (machine, table) == (arn, "bluegreen-StateTable-1A2B")
-    assert "no CloudFormation stack 'bluegreen'" in found_by
+    assert found_by.startswith("CloudFormation holds no stack")
 
 
-def test_a_fallback_not_named_after_the_stack_is_noted(aws: Aws) -> None:
+def test_a_stack_that_does_not_exist_is_an_error_naming_those_that_hold_the_app(
+    aws: Aws,
+) -> None:
+    """On AWS the app is a stack: a mistyped --stack never falls back to another app's
+    resources, even one named after it."""
+    _machine(aws, "staging-deploy")
+    _table(aws, "staging-StateTable-1")
+    for name, outputs in (("release", {"StateMachineArn": {"Value": "arn:x"}}), ("vpc", {})):
+        template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
+        if not outputs:
+            del template["Outputs"]
+        aws.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+    with pytest.raises(OpsError) as raised:
+        _resolve(aws, "staging")
+
+    assert raised.value.exit_code == 2
+    assert str(raised.value) == (
+        "no CloudFormation stack 'staging' in this account and region (stacks holding the app: "
+        "release); pass --stack NAME"
+    )
+
+
+def test_without_cloudformation_a_stack_nothing_is_named_after_is_an_error(aws: Aws) -> None:
     _machine(aws, "bluegreen-deploy")
+    _machine(aws, "prod-deploy")
     _table(aws, "bluegreen-StateTable-1A2B")
 
-    named = resolve(
-        aws.client("cloudformation"),
-        aws.client("stepfunctions"),
-        aws.client("dynamodb"),
-        "bluegreen",
+    with pytest.raises(OpsError) as raised:
+        _resolve(aws, "staging")
+
+    assert raised.value.exit_code == 2
+    assert str(raised.value) == (
+        "no stack 'staging' (CloudFormation holds no stack; no state machine staging-deploy, "
+        "apps found by name: bluegreen, prod); pass --stack NAME"
     )
-    other = resolve(
-        aws.client("cloudformation"), aws.client("stepfunctions"), aws.client("dynamodb"), "staging"
-    )
-
-    assert named.note is None
-    assert other.state_machine_arn == named.state_machine_arn
-    assert other.note == "no stack 'staging'; using bluegreen-deploy, bluegreen-StateTable-1A2B"
 
 
-def test_among_several_the_stacks_own_names_win(aws: Aws) -> None:
+def test_among_several_the_stacks_own_names_are_taken(aws: Aws) -> None:
     _machine(aws, "staging-deploy")
     mine = _machine(aws, "bluegreen-deploy")
     _table(aws, "staging-StateTable-1")
@@ -97,15 +117,9 @@ def test_among_several_the_stacks_own_names_win(aws: Aws) -> None:
     assert _resolve(aws)[:2] == (mine, "bluegreen-StateTable-2")
 
 
-def test_several_and_none_named_after_the_stack_is_an_error(aws: Aws) -> None:
-    _machine(aws, "staging-deploy")
-    _machine(aws, "prod-deploy")
+def test_a_missing_table_is_said_when_it_is_needed(aws: Aws) -> None:
+    _machine(aws, "bluegreen-deploy")
 
-    with pytest.raises(OpsError, match=r"several state machines .*prod-deploy, staging-deploy"):
-        _resolve(aws)
-
-
-def test_nothing_found_is_said_when_it_is_needed(aws: Aws) -> None:
     found = resolve(
         aws.client("cloudformation"),
         aws.client("stepfunctions"),
@@ -113,9 +127,7 @@ def test_nothing_found_is_said_when_it_is_needed(aws: Aws) -> None:
         "bluegreen",
     )
 
-    assert found.state_machine_arn is None
-    with pytest.raises(OpsError, match="no deploy state machine found"):
-        found.state_machine()
+    assert found.state_machine_arn is not None
     with pytest.raises(OpsError, match="no state table found"):
         found.table()
 

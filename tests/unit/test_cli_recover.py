@@ -154,7 +154,7 @@ def test_recover_of_an_unknown_service_is_a_one_line_error(sample: Sample) -> No
 
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "bluegreen: no service named 'nope' (configured: demo-web; or name one as cluster/service)"
+        "bluegreen: no service named 'nope' (configured: demo-web (demo/web))"
     ]
 
 

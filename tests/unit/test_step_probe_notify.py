@@ -156,6 +156,9 @@ def test_a_rollback_is_announced_and_kept_in_the_history(
     assert entry["image"] == deployment.image.pinned
     assert entry["approved_by"] == "a@example.com"
     assert entry["error"] == "TestTrafficUnhealthy"
+    assert entry["reason"] == "8 checks, last: 503"  # the failure's cause, as Notify tells it
+    assert entry["digest"] == deployment.image.digest
+    assert entry["retry_of"] is None
     assert entry["finished_at"] == (NOW + timedelta(minutes=9)).isoformat()
 
 

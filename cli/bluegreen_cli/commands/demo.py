@@ -7,15 +7,19 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from bluegreen_cli.commands.local import configure_logging
-from bluegreen_cli.demo import EXPECTED_END, SAMPLE, DemoResult, run
-from bluegreen_cli.follow import PROGRESS
+from bluegreen_cli.account import explain
+from bluegreen_cli.commands.local import configure_logging, start_or_exit
+from bluegreen_cli.demo import EXPECTED_END, DemoResult, run
+from bluegreen_cli.follow import ProgressView
 
 
 def demo(
@@ -48,18 +52,19 @@ def demo(
     function_output = io.StringIO()
     console = Console(file=sys.stderr if as_json else sys.stdout, highlight=False, soft_wrap=True)
     console.width = max(console.width, 120)  # the summary stays whole when piped
-    started = time.monotonic()
-    result: DemoResult | None = None
-    try:
-        result = _run(console, port, scenario, timeout, quiet, started, function_output.write)
-    finally:
-        if result is None or not result.as_expected:
-            sys.stderr.write(function_output.getvalue())
+    result = _run(console, port, scenario, timeout, quiet, function_output.write)
+    if not result.as_expected:
+        sys.stderr.write(function_output.getvalue())
     if as_json:
         typer.echo(json.dumps(result.to_json(), default=str, indent=2))
     else:
         _summary(console, result)
     raise typer.Exit(0 if result.as_expected else 1)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"bluegreen local demo: {message}", err=True)
+    raise typer.Exit(code)
 
 
 def _run(
@@ -68,33 +73,35 @@ def _run(
     scenario: str,
     timeout: float,
     quiet: dict[str, str],
-    started: float,
     function_log: Callable[[str], object],
 ) -> DemoResult:
+    """The scenario on a stack of its own; an expected failure ends the command with one
+    line on stderr (a port in use, the scenario not ending in time, Ctrl-C)."""
     from bluegreen_cli.local.server import LocalStack
 
+    started = time.monotonic()
+    stack = LocalStack(
+        port=port, sample=True, function_environment=quiet, function_log=function_log
+    )
     with console.status("starting the local stack (moto, the app from template.yaml, the sample)"):
-        stack = LocalStack(
-            port=port, sample=True, function_environment=quiet, function_log=function_log
-        )
-        stack.start()
+        start_or_exit(stack, "demo")
     console.print(
         f"[dim]local stack ready at {stack.endpoint_url} in {time.monotonic() - started:.1f}s[/]"
     )
+    view = ProgressView(console, datetime.now(UTC))
+
+    def report(kind: str, text: str) -> None:
+        if kind != "state":  # the progress line says where it is
+            view.say(f"[dim]{time.monotonic() - started:6.1f}s[/]  {escape(text)}")
+
     try:
-        with console.status("") as status:
-
-            def report(kind: str, text: str) -> None:
-                elapsed = f"[dim]{time.monotonic() - started:6.1f}s[/]"
-                if kind == "state":
-                    words = PROGRESS.get(text, "").format(approvers=SAMPLE["approver"])
-                    if words:
-                        console.print(f"{elapsed}  {text:<22} {words}")
-                        status.update(words)
-                else:
-                    console.print(f"{elapsed}  {text}")
-
-            return run(stack.endpoint_url, stack.client, scenario, report, timeout)  # type: ignore[arg-type]
+        return run(stack.endpoint_url, stack.client, scenario, report, timeout, view)  # type: ignore[arg-type]
+    except TimeoutError as e:
+        _fail(f"{e} (the local stack is stopped)")
+    except (BotoCoreError, ClientError) as e:
+        _fail(explain(e, stack.endpoint_url))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
     finally:
         stack.stop()
 
@@ -131,4 +138,7 @@ def _summary(console: Console, result: DemoResult) -> None:
     verdict = (
         "as expected" if result.as_expected else f"NOT as expected for --scenario {result.scenario}"
     )
-    console.print(f"\n[bold]{verdict}[/]")
+    serves = result.production or "(ECS could not tell)"
+    console.print(
+        f"\n[bold]{escape(result.ending)}; production runs {escape(serves)}[/] ({verdict})"
+    )

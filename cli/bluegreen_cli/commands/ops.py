@@ -28,6 +28,7 @@ from bluegreen.adapters.stepfunctions import ExecutionStatuses
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.recovery import MISSING
 from bluegreen.errors import BluegreenError
+from bluegreen.models import ServiceConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
@@ -45,6 +46,7 @@ from bluegreen_cli.account import (
     OpsError,
     PageOutcome,
     Resources,
+    ServiceRef,
     Target,
     explain,
     page_outcome,
@@ -54,7 +56,15 @@ from bluegreen_cli.account import (
     service_ref,
     start_deployment,
 )
-from bluegreen_cli.follow import PROGRESS, ExecutionWatcher, Phase, phases
+from bluegreen_cli.follow import (
+    Phase,
+    ProgressView,
+    console_link,
+    ending,
+    follow_execution,
+    phases,
+)
+from bluegreen_cli.reading import codedeploy_now, production_runs, readable_cause, submitted
 from bluegreen_cli.recovery import LockView, invoke_recovery, janitor_function, lock_view
 
 # -- where the commands look: global options, also accepted after the command -------------
@@ -66,8 +76,8 @@ _ENDPOINT_HELP = (
 _REGION_HELP = "AWS region (default: AWS_REGION / the profile's, else us-east-1)."
 _STACK_HELP = (
     "CloudFormation stack of the app: its Outputs name the state machine and table. "
-    "Without such a stack (the local stack): the state machine named *-deploy and the "
-    "table named *StateTable*."
+    "Where CloudFormation holds no stack (the local stack): the state machine named "
+    "<stack>-deploy and the table named <stack>-StateTable*."
 )
 _SERVICES_HELP = (
     "A service configuration file (TOML or JSON) to name services by, instead of the "
@@ -157,11 +167,19 @@ def _account(
 
 
 def _resources(account: Account) -> Resources:
-    """The app's resources; a note on stderr when they were not named after the stack."""
-    found = account.resources
-    if found.note:
-        typer.echo(f"bluegreen: note: {found.note}", err=True)
-    return found
+    """The app's resources: the stack's Outputs, else (no CloudFormation) by their names."""
+    return account.resources
+
+
+def _service(account: Account, text: str) -> ServiceRef:
+    """The service an operator names; a ``cluster/service`` nobody configured only when the
+    app has a record of it (its history or its lock), else an error listing the services."""
+
+    def recorded(key: str) -> bool:
+        table = StateTable(account.client("dynamodb"), _resources(account).table())
+        return bool(table.history(key, 1) or table.queue(key))
+
+    return service_ref(account.catalog, text, recorded)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -269,7 +287,7 @@ def executions(
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
-        wanted = service_ref(account.catalog, service) if service else None
+        wanted = _service(account, service) if service else None
         deployments = Deployments(
             account.client("stepfunctions"), _resources(account).state_machine()
         )
@@ -323,10 +341,12 @@ def show(
     region: RegionOption = None,
     stack: StackOption = None,
 ) -> None:
-    """One execution: what it deploys, who approved it, how it went, and its phases.
+    """One execution: what it deploys, who approved or rejected it, how it went, and its
+    phases.
 
-    The document is the execution's own, as far as it got: service, image, task
-    definitions, approval, CodeDeploy deployment, test listener checks, rollback, failure.
+    The document is the execution's own, as far as it got: service and environment, image,
+    task definitions, the approver's decision, CodeDeploy deployment (its status asked of
+    CodeDeploy now: stopped, rolled back), test listener checks, rollback, failure.
     """
     account = _account(ctx, endpoint_url, region, stack)
     with _reported(account.target.endpoint_url):
@@ -334,17 +354,11 @@ def show(
             account.client("stepfunctions"), _resources(account).state_machine()
         )
         detail = deployments.detail(execution)
+        detail.codedeploy = codedeploy_now(account.client("codedeploy"), detail.document)
     if as_json:
         _print_json(detail.to_json())
         return
     _print_detail(_console(), detail)
-
-
-def _get(document: dict[str, Any] | None, *path: str) -> Any:
-    value: Any = document
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def _print_detail(console: Console, detail: ExecutionDetail) -> None:
@@ -356,7 +370,8 @@ def _print_detail(console: Console, detail: ExecutionDetail) -> None:
         ("took", _duration(e.duration_seconds) + (" so far" if e.status == "RUNNING" else "")),
     ]
     if e.error:
-        rows.append(("error", f"{e.error}: {e.cause}" if e.cause else e.error))
+        cause = readable_cause(e.cause)
+        rows.append(("error", escape(f"{e.error}: {cause}" if cause else e.error)))
     if doc is None:
         rows.append(("document", "(not a deployment document)"))
     else:
@@ -364,16 +379,16 @@ def _print_detail(console: Console, detail: ExecutionDetail) -> None:
         rows += [
             (
                 "service",
-                f"{service.get('name')} ({service.get('cluster')}/{service.get('service')}, "
-                f"{service.get('environment')})",
+                f"{service.get('name')} ({service.get('cluster')}/{service.get('service')})",
             ),
+            ("environment", str(service.get("environment") or "-")),
             ("image", f"{image.get('repository')}:{image.get('tag')}"),
             ("digest", str(image.get("digest"))),
             ("requested", f"{_when(doc.get('requested_at'))} (by {doc.get('source', '?')})"),
         ]
         if doc.get("retry_of"):
             rows.append(("retry of", str(doc["retry_of"])))
-        rows += _document_rows(doc, e)
+        rows += _document_rows(detail)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -384,7 +399,8 @@ def _print_detail(console: Console, detail: ExecutionDetail) -> None:
         _print_phases(console, detail.phases)
 
 
-def _document_rows(doc: dict[str, Any], e: ExecutionSummary) -> list[tuple[str, str]]:
+def _document_rows(detail: ExecutionDetail) -> list[tuple[str, str]]:
+    e, doc = detail.summary, detail.document or {}
     rows: list[tuple[str, str]] = []
     if render := doc.get("render"):
         rows.append(
@@ -393,17 +409,15 @@ def _document_rows(doc: dict[str, Any], e: ExecutionSummary) -> list[tuple[str, 
                 f"{render.get('previous_task_definition')}\n→ {render.get('task_definition')}",
             )
         )
-    if approval := doc.get("approval"):
-        rows.append(
-            (
-                "approval",
-                f"{approval.get('decision')} by {approval.get('approver')} "
-                f"at {_when(approval.get('decided_at'))}",
-            )
-        )
+    if decision := detail.decision:
+        at = f" at {_when(decision.at)}" if decision.at else ""
+        rows.append(("approval", escape(decision.words()) + at))
     elif e.status == "RUNNING" and e.state == "RequestApproval":
-        approvers = ", ".join(_get(doc, "service", "approvers") or []) or "?"
-        rows.append(("approval", f"waiting for {approvers}"))
+        asked = submitted(detail.history, "RequestApproval") or {}
+        whom = asked.get("emailed") or (doc.get("service") or {}).get("approvers") or []
+        rows.append(("approval", f"waiting for {', '.join(whom) or '?'}"))
+    if behind := detail.waiting_behind:
+        rows.append(("turn", f"waiting behind {behind}, which holds the service's lock"))
     if scaling := doc.get("scaling"):
         held = [
             name
@@ -416,21 +430,12 @@ def _document_rows(doc: dict[str, Any], e: ExecutionSummary) -> list[tuple[str, 
         ]
         before = f"suspended before: {', '.join(held)}" if held else "not suspended before"
         rows.append(("scaling", f"{scaling.get('resource_id')}: {before}"))
-    if deployment := doc.get("deployment"):
-        rows.append(("deployment", f"{deployment.get('deployment_id')} {deployment.get('status')}"))
-    if probe := doc.get("probe"):
-        verdict = "healthy" if probe.get("healthy") else "not healthy"
-        rows.append(
-            (
-                "test listener",
-                f"{verdict}: {probe.get('consecutive_passes')} passes in a row, "
-                f"{probe.get('attempts')} attempts; last: {probe.get('last_detail') or '-'}",
-            )
-        )
+    if detail.codedeploy is not None:
+        rows.append(("deployment", detail.codedeploy.words()))
+    if checks := detail.checks:
+        rows.append(("test listener", escape(checks.words())))
     if rollback := doc.get("rollback"):
-        rows.append(
-            ("rollback", f"{rollback.get('detail')} at {_when(rollback.get('rolled_back_at'))}")
-        )
+        rows.append(("rollback", escape(_rollback_words(rollback))))
     shown = {e.error}  # the execution's own error is the document's failure, once
     for key, label in (
         ("failure", "failure"),
@@ -440,12 +445,24 @@ def _document_rows(doc: dict[str, Any], e: ExecutionSummary) -> list[tuple[str, 
     ):
         if problem := doc.get(key):
             name = problem.get("error") or problem.get("Error")
-            cause = problem.get("cause") or problem.get("Cause")
+            cause = readable_cause(problem.get("cause") or problem.get("Cause"))
             if key in ("failure", "error") and name in shown:
                 continue
             shown.add(name)
-            rows.append((label, _short(f"{name}: {cause}" if cause else str(name), 300)))
+            rows.append((label, escape(_short(f"{name}: {cause}" if cause else str(name), 300))))
     return rows
+
+
+def _rollback_words(rollback: dict[str, Any]) -> str:
+    """What Rollback did, and when blue served again (the deployment row says CodeDeploy's
+    statuses)."""
+    asked = _when(rollback.get("rolled_back_at"))
+    if rollback.get("release_live") or not rollback.get("deployment_stopped"):
+        return f"{rollback.get('detail')} ({asked})"
+    said = f"{rollback.get('deployment_id')} stopped with rollback at {asked}"
+    if rollback.get("finished"):
+        return said + f"; blue served again at {_when(rollback.get('finished_at'))}"
+    return said + f"; rollback {rollback.get('status') or 'under way'}"
 
 
 def _print_phases(console: Console, found: list[Phase]) -> None:
@@ -481,17 +498,26 @@ def history(
     were refused and why.
 
     Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
-    marked as running.
+    marked as running. Each entry says its environment, who approved or rejected it (and
+    why), CodeDeploy's final status (asked of CodeDeploy: stopped, rolled back), and whose
+    retry it is; a superseded, outdated or refused image says by what or why.
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
-        ref = service_ref(account.catalog, service)
+        ref = _service(account, service)
         table_name = _resources(account).table()
         try:
             running = running_task_definition(account.client("ecs"), ref.cluster, ref.service)
         except (BotoCoreError, ClientError):
             running = None  # the history still answers; "running" stays unmarked
-        rows = service_history(account.client("dynamodb"), table_name, ref, limit, running)
+        rows = service_history(
+            account.client("dynamodb"),
+            table_name,
+            ref,
+            limit,
+            running,
+            account.client("codedeploy"),
+        )
     if as_json:
         _print_json({"service": ref.key, "running_task_definition": running, "deployments": rows})
         return
@@ -510,31 +536,75 @@ def history(
     table = Table(box=None, pad_edge=False)
     table.add_column("", no_wrap=True, min_width=1)
     table.add_column("finished (UTC)", no_wrap=True, min_width=19)
+    table.add_column("env", overflow="fold", min_width=3)
     table.add_column("tag", overflow="fold", min_width=7)
     table.add_column("outcome", overflow="fold", min_width=9)
-    table.add_column("approved by", overflow="fold", min_width=8)
+    table.add_column("decided by", overflow="fold", min_width=8)
+    table.add_column("CodeDeploy", overflow="fold", min_width=9)
     table.add_column("task def", no_wrap=True)
     table.add_column("execution", overflow="fold", min_width=20)
     for r in rows:
+        name = str(r.get("execution_name") or "-")
         table.add_row(
             "▶" if r.get("running") else "",
             _when(r.get("finished_at"), zone=False),
+            str(r.get("environment") or "-"),
             _tag(r.get("tag") or _short(r.get("digest"), 19)),
             _outcome(r),
-            str(r.get("approved_by") or "-"),
+            str(r.get("approved_by") or r.get("rejected_by") or "-"),
+            _codedeploy_cell(r.get("codedeploy")),
             str(r.get("task_definition") or "-").rsplit("/", 1)[-1],
-            str(r.get("execution_name") or "-"),
+            name + (f"\n[dim]retry of {r['retry_of']}[/]" if r.get("retry_of") else ""),
         )
     console.print(table)
 
 
+_OUTCOME_WORDS = {
+    "succeeded": "[green]deployed[/]",
+    "rolled_back": "[red]rolled back[/]",
+    "not_deployed": "[red]not deployed[/]",
+    "superseded": "[yellow]superseded[/]",
+    "needs_attention": "[bold red]NEEDS ATTENTION[/]",
+    "refused": "[yellow]refused[/]",
+}
+# Errors that say by themselves why nothing was deployed.
+_NOT_DEPLOYED_WORDS = {
+    "ApprovalRejected": "[red]rejected[/]",
+    "States.Timeout": "[yellow]approval timed out[/]",
+    "ApprovalTimedOut": "[yellow]approval timed out[/]",
+    "ImageOutdated": "[yellow]outdated[/]",
+}
+
+
 def _outcome(row: dict[str, Any]) -> str:
-    """How an entry ended; a refused push says why (it started no execution to show)."""
-    outcome = str(row.get("outcome"))
-    if outcome == "refused":
-        return f"[yellow]refused[/]: {escape(_short(row.get('reason'), 120))}"
-    style = "green" if outcome == "succeeded" else "red"
-    return f"[{style}]{outcome}[/]" + (f" ({row['error']})" if row.get("error") else "")
+    """How an entry ended, in words, with why when it did not deploy."""
+    outcome, error = str(row.get("outcome")), row.get("error")
+    words = _OUTCOME_WORDS.get(outcome, escape(outcome))
+    if outcome == "not_deployed" and error in _NOT_DEPLOYED_WORDS:
+        words = _NOT_DEPLOYED_WORDS[str(error)]
+        if error == "ApprovalRejected":
+            reason = row.get("rejection_reason")
+            return words + (f": {escape(_short(reason, 120))}" if reason else "")
+    elif error and outcome not in ("superseded", "refused"):
+        words += f" ({escape(str(error))})"
+    # Why an image was not deployed; a rollback's why is in `show` (its checks, its error).
+    reason = row.get("reason")
+    timed_out = error in ("States.Timeout", "ApprovalTimedOut")
+    if reason and outcome in ("not_deployed", "superseded", "refused") and not timed_out:
+        said = _short(reason, 120)
+        # "superseded by v1.4.1 (9f8e7d6), pushed later" reads on from the outcome's word
+        joined = outcome == "superseded" and said.startswith("superseded ")
+        words += f" {escape(said.removeprefix('superseded '))}" if joined else f": {escape(said)}"
+    return words
+
+
+def _codedeploy_cell(said: dict[str, Any] | None) -> str:
+    if not said:
+        return "-"
+    cell = str(said.get("status") or "?")
+    if said.get("rollback_deployment_id"):
+        cell += f", rolled back ({said.get('rollback_status') or '?'})"
+    return cell
 
 
 # -- deploy -------------------------------------------------------------------------------
@@ -599,7 +669,7 @@ def deploy(
     else:
         console.print(
             f"duplicate: {result.execution_name} already exists ({existing}); "
-            "nothing new was started"
+            "nothing new was started" + ("; following it" if follow else "")
         )
         if existing in RETRYABLE and not follow:
             console.print(
@@ -613,7 +683,7 @@ def deploy(
         return
     assert result.execution_arn is not None
     with _reported(account.target.endpoint_url):
-        ended = _follow(console, sfn, result.execution_arn, config.approvers, timeout)
+        ended = _follow(console, account, result.execution_arn, config, tag, timeout)
     if as_json:
         _print_json({**document, **ended})
     raise typer.Exit(0 if ended["status"] == "SUCCEEDED" else 1)
@@ -684,47 +754,57 @@ def retry(
         return
     assert result.execution_arn is not None
     with _reported(account.target.endpoint_url):
-        ended = _follow(console, sfn, result.execution_arn, service.approvers, timeout)
+        ended = _follow(console, account, result.execution_arn, service, None, timeout)
     if as_json:
         _print_json({**document, **ended})
     raise typer.Exit(0 if ended["status"] == "SUCCEEDED" else 1)
 
 
 def _follow(
-    console: Console, sfn: Any, arn: str, approvers: list[str], timeout: float | None
+    console: Console,
+    account: Account,
+    arn: str,
+    service: ServiceConfig,
+    tag: str | None,
+    timeout: float | None,
 ) -> dict[str, Any]:
-    watcher = ExecutionWatcher(sfn, arn, poll_seconds=1.0)
-    started: datetime = watcher.describe()["startDate"]
-    seen: set[str] = set()
+    """Follow the execution to its end; then its phases, and a last line with the outcome
+    and what production runs."""
+    sfn = account.client("stepfunctions")
+    started: datetime = sfn.describe_execution(executionArn=arn)["startDate"]
+    view = ProgressView(console, started)
+    if _resources(account).from_stack:  # on AWS: the execution in the console
+        view.say(f"[dim]{console_link(arn)}[/]")
+    name = arn.rsplit(":", 1)[-1]
     try:
-        for step in watcher.steps(timeout=timeout if timeout is not None else float("inf")):
-            words = PROGRESS.get(step.state)
-            if words is None or step.state in seen:
-                continue  # Wait and Choice states, and the polls' repeats
-            seen.add(step.state)
-            elapsed = (step.entered_at - started).total_seconds()
-            text = words.format(approvers=", ".join(approvers))
-            console.print(f"[dim]{elapsed:7.1f}s[/]  {step.state:<22} {text}")
+        watcher = follow_execution(
+            account.client, arn, view, timeout if timeout is not None else float("inf")
+        )
     except TimeoutError:
-        name = arn.rsplit(":", 1)[-1]
         _fail(f"stopped following after {timeout:.0f} s; it goes on: bluegreen show {name}")
     except KeyboardInterrupt:
-        name = arn.rsplit(":", 1)[-1]
         _fail(f"stopped following; it goes on: bluegreen show {name}", 130)
     final = watcher.describe()
     found = phases(watcher.history, final.get("stopDate"))
     status = str(final["status"])
     took = (final.get("stopDate") or datetime.now(UTC)) - started
-    line = f"{_status(status)} in {_duration(took.total_seconds())}"
-    if final.get("error"):
-        line += f": {final['error']}: {_short(final.get('cause'), 200)}"
-    console.print(line)
+    running = production_runs(
+        account.client("ecs"), account.client("ecr"), service.cluster, service.service,
+        service.container,
+    )  # fmt: skip
     _print_phases(console, found)
+    style = _STATUS_STYLE.get(status, "yellow")
+    serves = running.words(tag) if running else "(ECS could not tell)"
+    console.print(
+        f"[{style}]{escape(ending(final, watcher.history))}[/] in "
+        f"{_duration(took.total_seconds())}; production runs {escape(serves)}"
+    )
     return {
         "status": status,
         "error": final.get("error"),
         "cause": final.get("cause"),
         "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in found],
+        "production": running.to_json() if running else None,
     }
 
 
@@ -814,7 +894,7 @@ def recover(
     """
     account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with _reported(account.target.endpoint_url):
-        key = service_ref(account.catalog, service).key
+        key = _service(account, service).key
         found = _resources(account)
         table = StateTable(account.client("dynamodb"), found.table())
         owners = ExecutionStatuses(account.client("stepfunctions"), found.state_machine())

@@ -228,9 +228,8 @@ def _roll_back_by_execution(
             console.print(f"[dim]see it: bluegreen show {result.execution_name}[/]")
         return
     assert result.execution_arn is not None
-    approvers = config.approvers if config.rollback_requires_approval else []
     with _reported(endpoint):
-        ended = _follow(console, sfn, result.execution_arn, approvers, timeout)
+        ended = _follow(console, account, result.execution_arn, config, image.tag, timeout)
         now_running = production(account.client("ecs"), config)
     serves = now_running.digest == image.digest
     _say_production(console, now_running, target, serves)

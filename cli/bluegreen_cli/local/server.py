@@ -19,6 +19,7 @@ server sets ``MOTO_PORT`` to its own port so those calls come back here.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -435,13 +436,24 @@ class LocalStack:
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 pass
 
+        said = io.StringIO()
         try:
-            self._server = make_server(
-                self.host, self.requested_port, self, threaded=True, request_handler=QuietHandler
-            )
+            # werkzeug prints why it cannot listen, then ends the process: callers get an
+            # error to report their own way instead.
+            with contextlib.redirect_stderr(said):
+                self._server = make_server(
+                    self.host,
+                    self.requested_port,
+                    self,
+                    threaded=True,
+                    request_handler=QuietHandler,
+                )
         except SystemExit as e:
-            # werkzeug ends the process when the port is taken; callers get an error instead.
-            raise OSError(errno.EADDRINUSE, "address already in use") from e
+            why = (said.getvalue().splitlines() or ["Address already in use"])[0]
+            code = errno.EACCES if "ermission" in why else errno.EADDRNOTAVAIL
+            if "in use" in why:
+                code, why = errno.EADDRINUSE, "address already in use"
+            raise OSError(code, why) from e
         self.port = int(self._server.server_port)
         # They point at the endpoint, which may have changed.
         self._clients.clear()

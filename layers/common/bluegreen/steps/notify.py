@@ -49,6 +49,7 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
     """The service's history row. A rollback's says who ran it (``requested_by``, an ARN)
     and what production ran before (``from``)."""
     request = state.rollback_request
+    failure = failure_of(state)
     return {
         "execution_name": state.execution_name,
         "service": state.service.name,
@@ -72,8 +73,13 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
         "approved_by": state.approval.approver if state.approval else None,
         "approval_reason": state.approval.reason if state.approval else None,
         "error": state.error.error if state.error else None,
-        # Why it did not deploy, as the execution's failure says (who rejected it, and why).
-        "cause": failure.cause if (failure := failure_of(state)) else None,
+        # Why it did not deploy, as the execution's failure says (who rejected it, and why);
+        # "reason" is the same in words, as a refusal's entry says it.
+        "cause": failure.cause if failure else None,
+        "reason": failure.cause[:1000] if failure else None,
+        "digest": state.image.digest,
+        "retry_of": state.retry_of,
+        "deployment_id": state.deployment.deployment_id if state.deployment else None,
         "requested_at": state.requested_at.isoformat(),
         "finished_at": now.isoformat(),
     }
