@@ -12,17 +12,17 @@ from bluegreen.models import ImageRef
 from rich.markup import escape
 
 from bluegreen_cli.account import find_image
-from bluegreen_cli.commands.ops import (
+from bluegreen_cli.commands.shared import (
     EndpointOption,
     JsonOption,
     ParameterOption,
     RegionOption,
     ServicesOption,
     StackOption,
-    _account,
-    _console,
-    _print_json,
-    _reported,
+    account_for,
+    make_console,
+    print_json,
+    reported,
 )
 from bluegreen_cli.taskdef_diff import deployment_diff, unified
 
@@ -50,8 +50,8 @@ def diff(
     production runs now, and compared field by field; nothing is registered or started.
     Exit status 0 whether or not anything would change.
     """
-    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
-    with _reported(account.target.endpoint_url):
+    account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
+    with reported(account.target.endpoint_url):
         config = account.catalog.named(service)
         check_tag(config, tag)
         registry_id, found = find_image(account.client("ecr"), config.repository, tag)
@@ -68,7 +68,7 @@ def diff(
         current = EcsTaskDefinitions(account.client("ecs")).current(config.cluster, config.service)
         changed = deployment_diff(config, image, current, datetime.now(UTC))
     if as_json:
-        _print_json(
+        print_json(
             {
                 "service": config.name,
                 "image": {"tag": tag, "digest": image.digest, "image": image.pinned},
@@ -79,7 +79,7 @@ def diff(
             }
         )
         return
-    console = _console()
+    console = make_console()
     if not changed.changes:
         console.print(f"no change: {changed.running} already runs {image.pinned}")
         return

@@ -13,20 +13,20 @@ from bluegreen.models import ImageRef, RollbackRequest, ServiceConfig
 from rich.console import Console
 
 from bluegreen_cli.account import Account, OpsError, execution_arn
-from bluegreen_cli.commands.ops import (
+from bluegreen_cli.commands.shared import (
     EndpointOption,
     JsonOption,
     ParameterOption,
     RegionOption,
     ServicesOption,
     StackOption,
-    _account,
-    _console,
-    _fail,
-    _follow,
-    _print_json,
-    _reported,
-    _resources,
+    account_for,
+    app_resources,
+    fail,
+    follow_to_end,
+    make_console,
+    print_json,
+    reported,
 )
 from bluegreen_cli.follow import TERMINAL
 from bluegreen_cli.rollback import (
@@ -106,12 +106,12 @@ def rollback(
 
     The history keeps the rollback as its own row: who ran it (the caller's ARN), from and to.
     """
-    account = _account(ctx, endpoint_url, region, stack, services_file, services_parameter)
+    account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     requested_at = datetime.now(UTC)
     endpoint = account.target.endpoint_url
-    with _reported(endpoint):
+    with reported(endpoint):
         config = account.catalog.named(service)
-        found = _resources(account)
+        found = app_resources(account)
         machine = found.state_machine()
         table = StateTable(account.client("dynamodb"), found.table())
         ecs, sfn = account.client("ecs"), account.client("stepfunctions")
@@ -120,7 +120,7 @@ def rollback(
         named = named_image(account.client("ecr"), config, to, rows, account.region) if to else None
         bake = baking(account.client("codedeploy"), config)
         images = bake_images(bake, sfn, machine, ecs, config) if bake else None
-    console = _console(stderr=as_json)
+    console = make_console(stderr=as_json)
     if bake is not None and (named is None or (images and named.digest == images[1].digest)):
         left, back = images or (ImageView(None, None), running)
         _confirm(
@@ -138,7 +138,7 @@ def rollback(
             f"deployment {bake.deployment_id} bakes {images[0].label if images else 'an image'}"
             f"; its stop would not restore {named.tag if named else '?'}: a new deployment instead"
         )
-    with _reported(endpoint):
+    with reported(endpoint):
         target = ImageView(named.pinned, named.tag) if named else previous_deployment(rows, running)
         if target is None:
             raise OpsError(
@@ -182,7 +182,7 @@ def _confirm(yes: bool, question: str) -> None:
     if not sys.stdin.isatty():
         typer.echo(err=True)  # an answer piped in is not echoed: end the question's line
     if answer.strip().lower() not in ("y", "yes"):
-        _fail("nothing was rolled back (not confirmed; --yes skips the question)")
+        fail("nothing was rolled back (not confirmed; --yes skips the question)")
 
 
 def _roll_back_by_execution(
@@ -199,7 +199,7 @@ def _roll_back_by_execution(
     as_json: bool,
 ) -> None:
     endpoint = account.target.endpoint_url
-    with _reported(endpoint):
+    with reported(endpoint):
         by = caller(account.client("sts"))
         request = RollbackRequest(
             requested_by=by,
@@ -223,18 +223,18 @@ def _roll_back_by_execution(
         console.print(f"rollback: {result.execution_name} already exists; nothing new started")
     if not follow:
         if as_json:
-            _print_json(document)
+            print_json(document)
         else:
             console.print(f"[dim]see it: bluegreen show {result.execution_name}[/]")
         return
     assert result.execution_arn is not None
-    with _reported(endpoint):
-        ended = _follow(console, account, result.execution_arn, config, image.tag, timeout)
+    with reported(endpoint):
+        ended = follow_to_end(console, account, result.execution_arn, config, image.tag, timeout)
         now_running = production(account.client("ecs"), config)
     serves = now_running.digest == image.digest
     _say_production(console, now_running, target, serves)
     if as_json:
-        _print_json(
+        print_json(
             {**document, **ended, "production": now_running.to_json(), "serves_target": serves}
         )
     raise typer.Exit(0 if ended["status"] == "SUCCEEDED" and serves else 1)
@@ -259,7 +259,7 @@ def _roll_back_bake(
         f"rollback: deployment {bake.deployment_id} bakes {left.label}: stopping it with "
         f"CodeDeploy's rollback (production back on {back.label} at once)"
     )
-    with _reported(endpoint):
+    with reported(endpoint):
         by = caller(account.client("sts"))
         stopped = stop_bake(account.client("codedeploy"), bake, timeout or BAKE_WATCH_SECONDS)
         row = bake_history_row(
@@ -293,9 +293,9 @@ def _roll_back_bake(
         )
     if not follow:
         if as_json:
-            _print_json(document)
+            print_json(document)
         raise typer.Exit(0 if stopped.finished else 1)
-    with _reported(endpoint):
+    with reported(endpoint):
         ended = _wait_for_execution(account, machine, bake.execution_name, timeout)
         now_running = production(account.client("ecs"), config)
     serves = stopped.finished and now_running.digest == back.digest
@@ -303,7 +303,7 @@ def _roll_back_bake(
         console.print(f"{bake.execution_name} ended {ended}")
     _say_production(console, now_running, back, serves)
     if as_json:
-        _print_json(
+        print_json(
             {
                 **document,
                 "status": ended,
@@ -328,7 +328,7 @@ def _wait_for_execution(
         if status in TERMINAL:
             return status
         if time.monotonic() >= deadline:
-            _fail(f"stopped waiting for {name} to clean up; it goes on: bluegreen show {name}")
+            fail(f"stopped waiting for {name} to clean up; it goes on: bluegreen show {name}")
         time.sleep(1.0)
 
 
