@@ -226,7 +226,7 @@ def test_the_readme_first_run_works_as_printed_beside_another_stack(endpoint: st
 
     assert code == 0, printed
     lines = printed.splitlines()
-    assert "Deployment approved: demo-web 3f2a9c1 approved" in printed
+    assert "Approved: demo-web 3f2a9c1" in printed  # the answer page, as `approve` prints it
     assert '"_aws"' not in printed  # the stack in the background keeps the functions' output
     # the approval is the email recipient's, not the Slack link's
     assert (entry["tag"], entry["outcome"], entry["approved_by"]) == (
