@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The browser test's Chromium, from the OS packages; the binary is its own stamp.
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help demo serve test lint typecheck template limits unit statemachine e2e bench bench-scale build clean
@@ -15,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
+
+$(CHROMIUM):
+	scripts/install-chromium
 
 demo: $(STAMP) ## run one deployment end to end on the local stack (no AWS account needed)
 	$(BIN)/bluegreen local demo
@@ -43,7 +48,7 @@ unit: $(STAMP) ## models, domain logic, adapters on moto, handlers, local stack 
 statemachine: $(STAMP) ## the real statemachine/deploy.asl.json executed, one test per path
 	$(BIN)/pytest -q tests/statemachine
 
-e2e: $(STAMP) ## `bluegreen local serve --sample` driven with boto3 and HTTP only
+e2e: $(STAMP) $(CHROMIUM) ## `bluegreen local serve --sample` driven with boto3, HTTP and headless Chromium
 	$(BIN)/pytest -q tests/e2e
 
 bench: build ## cold start of every handler as built, beside its floor; cost of one deployment
