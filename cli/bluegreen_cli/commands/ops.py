@@ -44,6 +44,8 @@ from bluegreen_cli.account import (
 )
 from bluegreen_cli.commands.shared import (
     EndpointOption,
+    FollowOption,
+    FollowTimeoutOption,
     JsonOption,
     ParameterOption,
     RegionOption,
@@ -425,18 +427,8 @@ def deploy(
         str,
         typer.Option(help="Image tag in the service's ECR repository (a commit SHA or version)."),
     ],
-    follow: Annotated[
-        bool,
-        typer.Option("--follow", help="Follow the execution with live progress until it ends."),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            min=1,
-            help="With --follow: stop following after this many seconds (the deployment goes on).",
-            show_default=False,
-        ),
-    ] = None,
+    follow: FollowOption = False,
+    timeout: FollowTimeoutOption = None,
     as_json: JsonOption = False,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
@@ -507,18 +499,8 @@ def retry(
             "TIMED_OUT."
         ),
     ],
-    follow: Annotated[
-        bool,
-        typer.Option("--follow", help="Follow the retry with live progress until it ends."),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            min=1,
-            help="With --follow: stop following after this many seconds (the deployment goes on).",
-            show_default=False,
-        ),
-    ] = None,
+    follow: FollowOption = False,
+    timeout: FollowTimeoutOption = None,
     as_json: JsonOption = False,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,

@@ -75,6 +75,17 @@ ParameterOption = Annotated[
     str | None, typer.Option("--services-parameter", help=_PARAMETER_HELP, show_default=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+FollowOption = Annotated[
+    bool, typer.Option("--follow", help="Follow the execution with live progress until it ends.")
+]
+FollowTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        min=1,
+        help="With --follow: stop following after this many seconds (the deployment goes on).",
+        show_default=False,
+    ),
+]
 
 
 def options(
