@@ -98,6 +98,10 @@ def largest_documents() -> dict[str, Any]:
                 **{f: name for f in ("service", "container", "codedeploy_application")},
                 "deployment_group": name,
                 "deployment_config": name,
+                "pipeline": [name] * 10,
+                "role_arn": f"arn:aws:iam::123456789012:role/{text(2048 - 31)}",
+                "external_id": text(1_224),
+                "region": "ap-southeast-5",
                 "container_port": 65535,
                 "approvers": [f"{text(240)}@example.com"] * ASSUMED_APPROVERS,
                 "test_url": "https://" + text(ASSUMED_URL - 8),
@@ -120,6 +124,7 @@ def largest_documents() -> dict[str, Any]:
             "source": "rollback",
             "requested_at": at,
             "retry_of": text(80),
+            "promoted_from": name,
             "rollback_request": {
                 "requested_by": text(2_048),
                 "from_image": text(1_024),

@@ -239,9 +239,7 @@ def baking(codedeploy: Any, service: ServiceConfig) -> Bake | None:
     """The service's deployment in its bake, if one is: CodeDeploy reports production traffic
     on the new task set (the termination wait started) and the deployment not ended."""
     deployments = CodeDeployDeployments(codedeploy)
-    for deployment_id in deployments.active(
-        service.codedeploy_application, service.deployment_group
-    ):
+    for deployment_id in deployments.active(service.bluegreen.application, service.bluegreen.group):
         info = deployments.get(deployment_id)
         if info.get("creator") == rules.ROLLBACK_CREATOR:
             continue

@@ -105,3 +105,120 @@ def test_an_empty_configuration_has_no_services_and_refuses_every_repository() -
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationInvalid, match=r"missing\.toml: cannot read it"):
         ServiceCatalog.load(tmp_path / "missing.toml")
+
+
+PIPELINE = """
+[services.shop]
+repository = "shop"
+container = "web"
+container_port = 8080
+
+[services.shop.timings]
+deployment_poll_seconds = 5
+
+[services.shop.slack]
+channel = "#deploys"
+approvers = ["U0APPROVER"]
+
+[services.shop.environments.dev]
+role_arn = "arn:aws:iam::111111111111:role/bluegreen-deploy"
+cluster = "shop-dev"
+service = "web"
+method = "rolling"
+approvers = []
+
+[services.shop.environments.prod]
+cluster = "shop"
+service = "web"
+codedeploy_application = "shop"
+deployment_group = "shop"
+test_url = "http://shop.test/health"
+approvers = ["approver@example.com"]
+promotion = "manual"
+
+[services.shop.environments.prod.timings]
+probe_interval_seconds = 2
+"""
+
+
+def test_a_pipeline_lists_its_environments_in_order_with_the_shared_fields_merged_in() -> None:
+    catalog = ServiceCatalog.parse(PIPELINE, "services.toml")
+
+    dev, prod = catalog.pipeline("shop")
+
+    assert (dev.environment, prod.environment) == ("dev", "prod")
+    assert catalog.for_repository("shop") == dev
+    assert catalog.named("shop") == prod
+    assert catalog.after(dev) == prod
+    assert catalog.after(prod) is None
+    assert (dev.method, prod.method) == ("rolling", "codedeploy-bluegreen")
+    assert (dev.container, prod.container_port) == ("web", 8080)
+    assert (dev.account, prod.account) == ("111111111111", None)
+    assert prod.promotion == "manual"
+    # Timings merge field by field: the service's, then the environment's own.
+    assert prod.timings.deployment_poll_seconds == 5
+    assert prod.timings.probe_interval_seconds == 2
+    assert dev.timings.probe_interval_seconds == 10
+
+
+def test_an_environment_without_approvers_asks_nobody_in_slack_either() -> None:
+    dev, prod = ServiceCatalog.parse(PIPELINE, "services.toml").pipeline("shop")
+
+    assert not dev.needs_approval
+    assert dev.slack is not None and dev.slack.approvers == []
+    assert prod.needs_approval
+    assert prod.slack is not None and prod.slack.approvers == ["U0APPROVER"]
+
+
+def test_the_same_cluster_and_service_in_two_accounts_are_two_queues() -> None:
+    text = PIPELINE.replace('cluster = "shop-dev"', 'cluster = "shop"')
+    dev, prod = ServiceCatalog.parse(text, "services.toml").pipeline("shop")
+
+    assert dev.lock_key == "111111111111:shop/web"
+    assert prod.lock_key == "shop/web"
+
+
+def test_each_problem_names_the_service_environment_and_field() -> None:
+    text = (
+        PIPELINE.replace('method = "rolling"\n', 'method = "rollin"\n')
+        .replace('test_url = "http://shop.test/health"\n', "")
+        .replace('role_arn = "arn:aws:iam::111111111111:role/bluegreen-deploy"', 'role_arn = "x"')
+    )
+
+    found = problems(text)
+
+    assert any(
+        p.startswith("services.shop.environments.dev.method: Input should be") for p in found
+    )
+    assert any(
+        p.startswith("services.shop.environments.dev.role_arn: String should") for p in found
+    )
+    assert any(
+        p.startswith(
+            "services.shop.environments.prod: Value error, method 'codedeploy-bluegreen' "
+            "needs test_url"
+        )
+        for p in found
+    ), found
+    assert len(found) == 3
+
+
+def test_a_shared_field_problem_is_reported_once_where_it_was_written() -> None:
+    found = problems(PIPELINE.replace("container_port = 8080", "container_port = 0"))
+
+    assert len(found) == 1
+    assert found[0].startswith("services.shop.container_port: Input should be")
+
+
+def test_a_target_field_beside_environments_is_said_to_belong_to_one() -> None:
+    found = problems(PIPELINE.replace('container = "web"', 'container = "web"\ncluster = "x"'))
+
+    assert found == [
+        "services.shop.cluster: belongs to an environment (under services.shop.environments.<name>)"
+    ]
+
+
+def test_approvers_must_be_said_even_when_nobody_approves() -> None:
+    found = problems(PIPELINE.replace("approvers = []\n", ""))
+
+    assert found == ["services.shop.environments.dev.approvers: Field required"]

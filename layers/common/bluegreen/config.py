@@ -1,10 +1,25 @@
 """The service configuration: which ECR repository deploys to which ECS service, and how.
 
-One document, TOML or JSON, with a table per service under ``services``::
+One document, TOML or JSON, with a table per service under ``services``. A service lists
+its environments in the order an image goes through them; what they share is said once::
 
     [services.checkout]
     repository = "checkout"
+    container = "app"
+    container_port = 8080
+
+    [services.checkout.environments.dev]      # every push, rolling, nobody asked
+    role_arn = "arn:aws:iam::111111111111:role/bluegreen-deploy"
+    cluster = "dev"
+    service = "checkout"
+    method = "rolling"
+    approvers = []
+
+    [services.checkout.environments.prod]     # the same digest, once dev succeeded
+    cluster = "prod"
     ...
+
+A service without ``environments`` is a single environment described by its own fields.
 
 An installation keeps it in an SSM parameter (the template's ``ServicesParameterName``),
 read by the trigger once per cold start; the operators' CLI reads the same parameter, or a
@@ -16,6 +31,8 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +67,98 @@ def _quoted(value: Any) -> str:
     return f" (got {shown})"
 
 
-def _field_problems(prefix: str, error: ValidationError) -> list[str]:
+def _field_problems(
+    prefix: str, error: ValidationError, shared: tuple[str, Collection[str]] | None = None
+) -> list[str]:
+    """Each problem at its field's path; ``shared``: where the fields in it were written,
+    when not under ``prefix`` (a service's shared fields, for one of its environments)."""
     problems = []
     for detail in error.errors(include_url=False):
-        where = ".".join([prefix, *(str(part) for part in detail["loc"])])
+        top = str(detail["loc"][0]) if detail["loc"] else ""
+        at = shared[0] if shared is not None and top in shared[1] else prefix
+        where = ".".join([at, *(str(part) for part in detail["loc"])])
         value = "" if detail["type"] in ("missing", "extra_forbidden") else _quoted(detail["input"])
         problems.append(f"{where}: {detail['msg']}{value}")
     return problems
 
 
+@dataclass(frozen=True)
+class _Stage:
+    """One environment's fields to validate, where they are written, and which of them it
+    takes from the service (a problem there is the service's, reported once)."""
+
+    at: str
+    fields: dict[str, Any]
+    inherited: frozenset[str]
+
+
+# What a service shares with all its environments; everything else is per environment.
+_SHARED_FIELDS = frozenset(
+    {"repository", "container", "container_port", "tag_pattern", "rollback_requires_approval",
+     "timings", "slack", "commit_url"}
+)  # fmt: skip
+
+
+def _environments(name: str, entry: dict[str, Any]) -> tuple[list[_Stage], list[str]]:
+    """Each environment's fields, the service's shared ones merged in, or the problems.
+
+    A service without ``environments`` is one environment, named by its ``environment``
+    field: the fields describe it directly.
+    """
+    where = f"services.{name}"
+    stages = entry.get("environments")
+    if stages is None:
+        return [_Stage(f"services.{name}", {"name": name, **entry}, frozenset())], []
+    if not isinstance(stages, dict) or not stages:
+        return [], [f"{where}.environments: must be a table of environments, keyed by name"]
+    misplaced = sorted(set(entry) - _SHARED_FIELDS - {"environments"})
+    if misplaced:
+        return [], [
+            f"{where}.{key}: belongs to an environment (under {where}.environments.<name>)"
+            for key in misplaced
+        ]
+    shared = {key: value for key, value in entry.items() if key != "environments"}
+    merged, problems = [], []
+    for env, fields in stages.items():
+        if not isinstance(fields, dict):
+            problems.append(f"{where}.environments.{env}: must be a table of fields")
+            continue
+        if "environment" in fields or "pipeline" in fields:
+            problems.append(
+                f"{where}.environments.{env}: the environment's name is its key; "
+                "remove 'environment' and 'pipeline'"
+            )
+            continue
+        timings = {**_table(shared.get("timings")), **_table(fields.get("timings"))}
+        slack = fields.get("slack", shared.get("slack"))
+        if fields.get("approvers") == [] and isinstance(slack, dict):
+            slack = {**slack, "approvers": []}  # no approvers: nobody is asked, in Slack either
+        inherited = frozenset(set(shared) - set(fields) - {"timings", "slack"})
+        fields_at = f"{where}.environments.{env}"
+        merged.append(
+            _Stage(
+                fields_at,
+                {
+                    "name": name,
+                    **shared,
+                    **fields,
+                    "environment": env,
+                    "pipeline": list(stages),
+                    **({"timings": timings} if timings else {}),
+                    **({"slack": slack} if slack is not None else {}),
+                },
+                inherited,
+            )
+        )
+    return merged, problems
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _services(document: Any) -> tuple[list[ServiceConfig], list[str]]:
-    """The services the document describes, and every problem found in it."""
+    """Every service in each of its environments, in pipeline order, and every problem."""
     if not isinstance(document, dict):
         return [], ["the document must be a table (TOML) or an object (JSON)"]
     problems = [
@@ -78,12 +176,18 @@ def _services(document: Any) -> tuple[list[ServiceConfig], list[str]]:
         if "name" in entry:
             problems.append(f"{where}.name: the service's name is its key; remove this field")
             continue
-        try:
-            services.append(ServiceConfig.model_validate({"name": name, **entry}))
-        except ValidationError as e:
-            problems += [
-                p.replace(f"{where}.name:", f"{where}:", 1) for p in _field_problems(where, e)
-            ]
+        stages, found = _environments(name, entry)
+        problems += found
+        seen: set[str] = set()
+        for stage in stages:
+            try:
+                services.append(ServiceConfig.model_validate(stage.fields))
+            except ValidationError as e:
+                for problem in _field_problems(stage.at, e, (where, stage.inherited)):
+                    problem = problem.replace(f"{where}.name:", f"{where}:", 1)
+                    if problem not in seen:  # a shared field's problem, once
+                        seen.add(problem)
+                        problems.append(problem)
     owners: dict[str, str] = {}
     for service in services:
         first = owners.setdefault(service.repository, service.name)
@@ -123,17 +227,37 @@ class ServiceCatalog:
         return cls.parse(text, str(file))
 
     def for_repository(self, repository: str) -> ServiceConfig:
+        """Where a push of ``repository`` deploys first: its service's first environment."""
         for service in self.services:
             if service.repository == repository:
                 return service
-        known = ", ".join(sorted(s.repository for s in self.services)) or "none"
+        known = ", ".join(sorted({s.repository for s in self.services})) or "none"
         raise ServiceNotConfigured(
             f"repository {repository!r} is not in the service configuration (configured: {known})"
         )
 
-    def named(self, name: str) -> ServiceConfig:
-        for service in self.services:
-            if service.name == name:
+    def pipeline(self, name: str) -> list[ServiceConfig]:
+        """The service's environments, in the order an image goes through them."""
+        found = [service for service in self.services if service.name == name]
+        if not found:
+            known = ", ".join(sorted({s.name for s in self.services})) or "none"
+            raise ServiceNotConfigured(f"no service named {name!r} (configured: {known})")
+        return found
+
+    def named(self, name: str, environment: str | None = None) -> ServiceConfig:
+        """The service in ``environment``; by default its last (production, usually)."""
+        stages = self.pipeline(name)
+        if environment is None:
+            return stages[-1]
+        for service in stages:
+            if service.environment == environment:
                 return service
-        known = ", ".join(sorted(s.name for s in self.services)) or "none"
-        raise ServiceNotConfigured(f"no service named {name!r} (configured: {known})")
+        known = ", ".join(s.environment for s in stages)
+        raise ServiceNotConfigured(
+            f"service {name!r} has no environment {environment!r} (its environments: {known})"
+        )
+
+    def after(self, service: ServiceConfig) -> ServiceConfig | None:
+        """The environment a success in ``service``'s promotes to, as configured now."""
+        following = service.next_environment
+        return None if following is None else self.named(service.name, following)

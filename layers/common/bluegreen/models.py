@@ -68,21 +68,45 @@ class SlackSettings(Model):
     approvers: Annotated[list[SlackApprover], Field(max_length=50)] = Field(default_factory=list)
 
 
+# An IAM role in another account that the app's functions assume to act there.
+RoleArn = Annotated[
+    str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$", max_length=2048)
+]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+DeploymentMethod = Literal["codedeploy-bluegreen", "rolling"]
+
+
 class ServiceConfig(Model):
-    """One service of the service configuration: which repository deploys where, and how."""
+    """One service in one of its environments: which repository deploys where, and how.
+
+    The configuration lists a service's environments in order (its pipeline); each becomes
+    one of these, with the service's shared fields merged in (see :mod:`bluegreen.config`).
+    An execution carries the one it deploys to.
+    """
 
     name: Name
     repository: Name
     environment: Name = "production"
+    # The service's environments in order, this one among them: where a success promotes to.
+    pipeline: Annotated[list[Name], Field(max_length=10)] = Field(default_factory=list)
+    # How this environment receives an image that succeeded in the one before it.
+    promotion: Literal["automatic", "manual"] = "automatic"
+    # Another account's role to act through (none: the app's own account and role).
+    role_arn: RoleArn | None = None
+    external_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@:_/-]+$", min_length=2, max_length=1224)] | None = None
+    region: Region | None = None  # none: the app's own region
     cluster: Name
     service: Name
+    method: DeploymentMethod = "codedeploy-bluegreen"
     container: Name
     container_port: Annotated[int, Field(ge=1, le=65535)]
-    codedeploy_application: Name
-    deployment_group: Name
+    # CodeDeploy blue/green only: the application, its group, and the test listener's URL.
+    codedeploy_application: Name | None = None
+    deployment_group: Name | None = None
     deployment_config: Name | None = None
-    approvers: Annotated[list[Email], Field(min_length=1)]
-    test_url: Annotated[str, Field(pattern=r"^https?://")]
+    # Who approves; none: this environment deploys without asking (email or Slack).
+    approvers: Annotated[list[Email], Field(max_length=50)]
+    test_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     tag_pattern: str = DEFAULT_TAG_PATTERN
     # An operator's rollback returns to an image approved before: no new approval unless this.
     rollback_requires_approval: bool = False
@@ -99,13 +123,69 @@ class ServiceConfig(Model):
         re.compile(value)
         return value
 
+    @model_validator(mode="after")
+    def _method_has_what_it_needs(self) -> ServiceConfig:
+        if self.method == "codedeploy-bluegreen":
+            missing = [
+                field
+                for field in ("codedeploy_application", "deployment_group", "test_url")
+                if getattr(self, field) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"method 'codedeploy-bluegreen' needs {', '.join(missing)} "
+                    "(or method = 'rolling')"
+                )
+        if self.external_id is not None and self.role_arn is None:
+            raise ValueError("external_id is only used with role_arn")
+        return self
+
     @property
     def scalable_target_id(self) -> str:
         return f"service/{self.cluster}/{self.service}"
 
     @property
+    def account(self) -> str | None:
+        """The account the environment is in, when it is not the app's own."""
+        return self.role_arn.split(":")[4] if self.role_arn else None
+
+    @property
     def lock_key(self) -> str:
-        return f"{self.cluster}/{self.service}"
+        """The service's queue: one per ECS service, wherever it is."""
+        where = "/".join(part for part in (self.account, self.region) if part)
+        return (
+            f"{where}:{self.cluster}/{self.service}" if where else f"{self.cluster}/{self.service}"
+        )
+
+    @property
+    def needs_approval(self) -> bool:
+        return bool(self.approvers)
+
+    @property
+    def next_environment(self) -> str | None:
+        """The environment a success here promotes to, if any."""
+        if self.environment not in self.pipeline:
+            return None
+        at = self.pipeline.index(self.environment)
+        return self.pipeline[at + 1] if at + 1 < len(self.pipeline) else None
+
+    @property
+    def bluegreen(self) -> BlueGreenTarget:
+        """The CodeDeploy side of a blue/green environment (validated to be there)."""
+        assert self.codedeploy_application and self.deployment_group and self.test_url
+        return BlueGreenTarget(
+            application=self.codedeploy_application,
+            group=self.deployment_group,
+            config=self.deployment_config,
+            test_url=self.test_url,
+        )
+
+
+class BlueGreenTarget(Model):
+    application: str
+    group: str
+    config: str | None
+    test_url: str
 
 
 class ImageRef(Model):
@@ -256,13 +336,15 @@ class DeploymentState(BaseModel):
     execution_name: str
     service: ServiceConfig
     image: ImageRef
-    source: Literal["ecr-push", "cli", "rollback"] = "ecr-push"
+    source: Literal["ecr-push", "cli", "rollback", "promotion"] = "ecr-push"
     requested_at: datetime
     # Who pushed, when the push event said (a CloudTrail PutImage event's identity).
     pushed_by: Annotated[str, Field(max_length=300)] | None = None
     provenance: Provenance | None = None
     # An explicit retry names the execution it retries (the same service and image).
     retry_of: str | None = None
+    # source "promotion": the environment where this digest succeeded before.
+    promoted_from: Name | None = None
     # source "rollback": who rolled back from what (admitted whatever its image's push time).
     rollback_request: RollbackRequest | None = None
     render: RenderResult | None = None

@@ -124,7 +124,7 @@ def termination_wait_minutes(group: dict[str, Any]) -> int:
 
 def config_name(service: ServiceConfig, group: dict[str, Any]) -> str:
     """The deployment config a deployment of ``service`` runs with."""
-    return service.deployment_config or group.get("deploymentConfigName") or DEFAULT_ECS_CONFIG
+    return service.bluegreen.config or group.get("deploymentConfigName") or DEFAULT_ECS_CONFIG
 
 
 def completion_budget_seconds(

@@ -37,7 +37,8 @@ def create(state: DeploymentState, deployments: Deployments, now: datetime) -> D
     if state.render is None:
         raise ValueError("create called before the task definition was rendered")
     service = state.service
-    group = deployments.group(service.codedeploy_application, service.deployment_group)
+    target = service.bluegreen
+    group = deployments.group(target.application, target.group)
     rules.require_ready_wait(group)
     budget = rules.completion_budget_seconds(
         group, deployments.config(rules.config_name(service, group)), service.timings
@@ -46,11 +47,11 @@ def create(state: DeploymentState, deployments: Deployments, now: datetime) -> D
     if deployment_id is None:
         content, sha256 = rules.appspec(service, state.render.task_definition)
         deployment_id = deployments.create(
-            service.codedeploy_application,
-            service.deployment_group,
+            target.application,
+            target.group,
             content,
             sha256,
-            service.deployment_config,
+            target.config,
             rules.description(state),
         )
     progress = DeploymentProgress(
@@ -174,9 +175,7 @@ def _ours(state: DeploymentState, deployments: Deployments) -> str | None:
     """A deployment created for this execution whose id never reached the state (a lost
     CreateDeployment response): found by the description it was created with."""
     service = state.service
-    for deployment_id in deployments.active(
-        service.codedeploy_application, service.deployment_group
-    ):
+    for deployment_id in deployments.active(service.bluegreen.application, service.bluegreen.group):
         if rules.created_for(state, deployments.get(deployment_id)):
             return deployment_id
     return None

@@ -220,6 +220,6 @@ def _active(
     return [
         (deployment_id, deployments.get(deployment_id))
         for deployment_id in deployments.active(
-            service.codedeploy_application, service.deployment_group
+            service.bluegreen.application, service.bluegreen.group
         )
     ]

@@ -15,7 +15,7 @@ Checker = Callable[[str, float], CheckResult]
 def probe(state: DeploymentState, check: Checker, now: datetime) -> DeploymentState:
     timings = state.service.timings
     current = state.probe or ProbeProgress(started_at=now)
-    result = check(state.service.test_url, timings.probe_request_timeout_seconds)
+    result = check(state.service.bluegreen.test_url, timings.probe_request_timeout_seconds)
     progress = rules.record(current, result, timings)
     if progress.healthy:
         progress = progress.model_copy(update={"finished_at": now})
