@@ -56,6 +56,14 @@ SLACK_CHANNEL = "#deploys"
 INITIAL_TAG = "initial"
 SCALABLE_TARGET = f"service/{CLUSTER}/{SERVICE}"
 VPC_CIDR = "10.20.0.0/16"
+# The sample's development environment: another account, reached through a role it trusts.
+DEV_ACCOUNT_ID = "111111111111"
+DEV_ROLE_NAME = "bluegreen-deploy"
+DEV_ROLE_ARN = f"arn:aws:iam::{DEV_ACCOUNT_ID}:role/{DEV_ROLE_NAME}"
+DEV_CLUSTER = "demo-dev"
+DEV_SERVICE = "web"
+DEV_ENVIRONMENT = "dev"
+PROD_ENVIRONMENT = "prod"
 
 _DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
