@@ -27,8 +27,9 @@ def test_a_valid_file_lists_each_service_with_where_it_deploys_who_approves_and_
 
     assert result.exit_code == 0, result.output
     assert "services.toml: valid, 1 service" in result.stdout
-    (row,) = [line for line in result.stdout.splitlines() if line.startswith("demo-web ")]
-    assert row.split()[:4] == ["demo-web", "demo-web", "demo/web", "approver@example.com"]
+    assert "demo-web: demo-web -> local" in result.stdout
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("local ")]
+    assert row.split()[:4] == ["local", "demo/web", "codedeploy-bluegreen", "approver@example.com"]
     assert "approval 1h; deployment polled every 1s (at most 120)" in row
     assert "fits an SSM parameter of the Standard tier" in result.stdout
 
@@ -97,3 +98,51 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "nope.toml: invalid" in result.stderr
     assert "cannot read it: No such file or directory" in result.stderr
+
+
+PIPELINE = """
+[services.shop]
+repository = "shop"
+container = "web"
+container_port = 8080
+
+[services.shop.environments.dev]
+role_arn = "arn:aws:iam::111111111111:role/bluegreen-deploy"
+cluster = "shop-dev"
+service = "web"
+method = "rolling"
+approvers = []
+
+[services.shop.environments.prod]
+cluster = "shop"
+service = "web"
+codedeploy_application = "shop"
+deployment_group = "shop"
+test_url = "http://shop.test/health"
+approvers = ["approver@example.com"]
+promotion = "manual"
+"""
+
+
+def test_a_pipeline_is_printed_in_order_with_where_how_and_who_for_each_environment(
+    tmp_path: Path,
+) -> None:
+    result = check(tmp_path, PIPELINE)
+
+    assert result.exit_code == 0, result.output
+    assert "shop: shop -> dev -> prod" in result.stdout
+    rows = {
+        line.split()[0]: line for line in result.stdout.splitlines() if line[:4] in ("dev ", "prod")
+    }
+    assert rows["dev"].split()[1:4] == ["shop-dev/web", "(111111111111)", "rolling"]
+    assert "no approval" in rows["dev"]
+    assert rows["prod"].split()[1:4] == [
+        "shop/web",
+        "codedeploy-bluegreen",
+        "approver@example.com;",
+    ]
+    assert "promoted by hand" in rows["prod"]
+
+    document = json.loads(check(tmp_path, PIPELINE, "--json").stdout)
+    assert document["pipelines"] == {"shop": ["dev", "prod"]}
+    assert [s["environment"] for s in document["services"]] == ["dev", "prod"]

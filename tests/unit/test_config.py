@@ -165,9 +165,11 @@ def test_an_environment_without_approvers_asks_nobody_in_slack_either() -> None:
     dev, prod = ServiceCatalog.parse(PIPELINE, "services.toml").pipeline("shop")
 
     assert not dev.needs_approval
-    assert dev.slack is not None and dev.slack.approvers == []
+    assert dev.slack is not None
+    assert dev.slack.approvers == []
     assert prod.needs_approval
-    assert prod.slack is not None and prod.slack.approvers == ["U0APPROVER"]
+    assert prod.slack is not None
+    assert prod.slack.approvers == ["U0APPROVER"]
 
 
 def test_the_same_cluster_and_service_in_two_accounts_are_two_queues() -> None:

@@ -33,12 +33,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def timings_summary(t: Timings) -> str:
-    """The timings in one line: what waits how long, and how often it looks."""
-    return (
+def timings_summary(t: Timings, method: str = "codedeploy-bluegreen") -> str:
+    """The timings in one line: what waits how long, and how often it looks (a rolling
+    deployment has no test listener to probe)."""
+    waits = (
         f"approval {_duration(t.approval_timeout_seconds)}; "
         f"deployment polled every {_duration(t.deployment_poll_seconds)} "
-        f"(at most {t.deployment_max_polls}); "
+        f"(at most {t.deployment_max_polls})"
+    )
+    if method == "rolling":
+        return waits
+    return (
+        f"{waits}; "
         f"probe every {_duration(t.probe_interval_seconds)}, "
         f"{t.probe_required_passes} passes in a row of at most {t.probe_max_attempts}, "
         f"each within {_duration(t.probe_request_timeout_seconds)}"
@@ -83,10 +89,12 @@ def check(
 ) -> None:
     """Validate a service configuration file, offline, before it is put in the SSM parameter.
 
-    Prints each service with its repository, ECS cluster/service, approvers and timings,
-    and the size of the document against SSM's limits (4 KB Standard, 8 KB Advanced). An
+    Prints each service's pipeline (its repository, then its environments in order) and,
+    for each environment, where it deploys (cluster/service, and the account and region when
+    not the app's own), how (rolling or CodeDeploy blue/green), who approves, and timings;
+    then the size of the document against SSM's limits (4 KB Standard, 8 KB Advanced). An
     invalid file exits with status 2 and every problem, each named by the path of its field
-    (services.checkout.timings.probe_interval_seconds: ...).
+    (services.checkout.environments.prod.timings.probe_interval_seconds: ...).
     """
     problems: list[str] = []
     catalog: ServiceCatalog | None = None
@@ -110,6 +118,10 @@ def check(
             document["bytes"] = size
             document["ssm_tier"] = tier(size)
             document["services"] = [_service_json(s) for s in catalog.services]
+            document["pipelines"] = {
+                name: [s.environment for s in catalog.pipeline(name)]
+                for name in dict.fromkeys(s.name for s in catalog.services)
+            }
         typer.echo(json.dumps(document, indent=2))
         raise typer.Exit(2 if problems else 0)
 
@@ -122,26 +134,47 @@ def check(
     _print(file, catalog, size)
 
 
+def where(service: ServiceConfig) -> str:
+    """Where an environment deploys: its cluster/service, in its account and region if not ours."""
+    place = f"{service.cluster}/{service.service}"
+    elsewhere = " ".join(part for part in (service.account, service.region) if part)
+    return f"{place} ({elsewhere})" if elsewhere else place
+
+
+def approval_summary(service: ServiceConfig) -> str:
+    """Who is asked, and how an image gets here when it is not the first environment."""
+    asked = ", ".join(service.approvers) or "no approval"
+    if service.pipeline and service.pipeline[0] != service.environment:
+        arrival = (
+            "promoted automatically" if service.promotion == "automatic" else "promoted by hand"
+        )
+        return f"{asked}; {arrival}"
+    return asked
+
+
 def _print(file: Path, catalog: ServiceCatalog, size: int) -> None:
     console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
         console.width = max(console.width, 200)  # piped: whole lines beat a terminal's fit
-    table = Table(box=None, pad_edge=False)
-    for column in ("service", "repository", "cluster/service", "approvers", "timings"):
-        table.add_column(column, overflow="fold")
-    for service in catalog.services:
-        table.add_row(
-            service.name,
-            service.repository,
-            service.lock_key,
-            ", ".join(service.approvers),
-            timings_summary(service.timings),
-        )
-    count = len(catalog.services)
-    console.print(f"{file}: valid, {count} service{'s' if count != 1 else ''}")
-    if count:
+    names = list(dict.fromkeys(s.name for s in catalog.services))
+    console.print(f"{file}: valid, {len(names)} service{'s' if len(names) != 1 else ''}")
+    for name in names:
+        stages = catalog.pipeline(name)
+        pipeline = " -> ".join(s.environment for s in stages)
+        console.print(f"\n{name}: {stages[0].repository} -> {pipeline}")
+        table = Table(box=None, pad_edge=False)
+        for column in ("environment", "cluster/service", "method", "approval", "timings"):
+            table.add_column(column, overflow="fold")
+        for service in stages:
+            table.add_row(
+                service.environment,
+                where(service),
+                service.method,
+                approval_summary(service),
+                timings_summary(service.timings, service.method),
+            )
         console.print(table)
     console.print(
-        f"{size} bytes: fits an SSM parameter of the {tier(size)} tier"
+        f"\n{size} bytes: fits an SSM parameter of the {tier(size)} tier"
         + (f" (over {STANDARD_TIER_BYTES} bytes)" if tier(size) == "Advanced" else "")
     )
