@@ -93,7 +93,10 @@ class ServiceConfig(Model):
     promotion: Literal["automatic", "manual"] = "automatic"
     # Another account's role to act through (none: the app's own account and role).
     role_arn: RoleArn | None = None
-    external_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@:_/-]+$", min_length=2, max_length=1224)] | None = None
+    external_id: (
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@:_/-]+$", min_length=2, max_length=1224)]
+        | None
+    ) = None
     region: Region | None = None  # none: the app's own region
     cluster: Name
     service: Name
@@ -172,7 +175,9 @@ class ServiceConfig(Model):
     @property
     def bluegreen(self) -> BlueGreenTarget:
         """The CodeDeploy side of a blue/green environment (validated to be there)."""
-        assert self.codedeploy_application and self.deployment_group and self.test_url
+        assert self.codedeploy_application
+        assert self.deployment_group
+        assert self.test_url
         return BlueGreenTarget(
             application=self.codedeploy_application,
             group=self.deployment_group,
