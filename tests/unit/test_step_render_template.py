@@ -176,7 +176,8 @@ def test_a_placeholder_whose_repository_runs_nowhere_there_registers_nothing(aws
         render(state(service=templated()), EcsTaskDefinitions(ecs))
 
     assert str(raised.value).startswith(
-        f"<IMAGE2_NAME> (demo-sidecar): local runs no image of {REGISTRY}/demo-sidecar by digest "
+        "<IMAGE2_NAME> (demo-sidecar): the local environment runs no image of "
+        f"{REGISTRY}/demo-sidecar by digest "
         f"(its task definition web:1 runs web: {WEB_RUNNING})"
     )
     assert len(revisions(ecs)) == 1

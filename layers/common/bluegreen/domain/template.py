@@ -270,22 +270,26 @@ def pins(service: ServiceConfig, pushed: ImageRef, live: Mapping[str, Any]) -> d
             f"repository {pushed.repository!r} has no placeholder in {service.name!r}'s task "
             f"definition template (its images: {_listed(service.images)})"
         )
-    template = service.task_definition or {}
+    used: dict[str, list[str]] = {}  # each placeholder the containers use, and by whom
+    for container in containers(service.task_definition or {}):
+        placeholder = placeholder_of(container.get("image"))
+        if placeholder is not None:
+            used.setdefault(placeholder, []).append(str(container.get("name")))
     pinned: dict[str, str] = {}
-    for placeholder, repository in service.images.items():
+    for placeholder, names in used.items():
+        repository = service.images.get(placeholder)
+        if repository is None:
+            raise ImageRefused(f"<{placeholder}> has no repository in {service.name!r}'s images")
         if repository == pushed.repository:
             pinned[placeholder] = pushed.pinned
             continue
         uri = pushed.model_copy(update={"repository": repository}).repository_uri
-        wanted = [
-            str(c.get("name")) for c in containers(template) if c.get("image") == f"<{placeholder}>"
-        ]
-        running = running_image(live, uri, wanted)
+        running = running_image(live, uri, names)
         if running is None:
             raise ImageNotRunning(
-                f"<{placeholder}> ({repository}): {service.environment} runs no image of "
-                f"{uri} by digest ({_describe(live)}), and only the pushed repository may "
-                f"change; push an image of {repository} to deploy it first"
+                f"<{placeholder}> ({repository}): the {service.environment} environment runs "
+                f"no image of {uri} by digest ({_describe(live)}), and only the pushed "
+                f"repository may change; push an image of {repository} to deploy it first"
             )
         pinned[placeholder] = running
     return pinned
