@@ -149,8 +149,8 @@ def _without_empty(document: Any) -> Any:
     return document
 
 
-# What Render keeps of the changes: they travel in the execution's document and in the
-# approval's record (``bluegreen diff`` lists them all).
+# What Render keeps of the changes, as compact JSON (non-ASCII escaped): they travel in
+# the execution's document and in the approval's record (``bluegreen diff`` lists them all).
 CHANGES_MAX_BYTES = 12_288
 VALUE_MAX_CHARS = 512
 _OURS = "tags[bluegreen:"  # our own marks on a revision: not a change anyone reviews
@@ -178,8 +178,8 @@ def changes(described: dict[str, Any], rendered: dict[str, Any]) -> list[FieldCh
             before=_shown(before.get(path, _ABSENT)),
             after=_shown(after.get(path, _ABSENT)),
         )
-        size += len(change.model_dump_json())
-        if size > CHANGES_MAX_BYTES and found:
+        size += len(json.dumps(change.model_dump(), separators=(",", ":")).encode())
+        if size > CHANGES_MAX_BYTES:
             more = len(paths) - index
             # Neither side: a note, not a field (the messages show it as a line of its own).
             note = f"... and {more} more changed fields: bluegreen diff lists every one"
