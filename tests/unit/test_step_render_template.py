@@ -11,7 +11,7 @@ import pytest
 from bluegreen.adapters.ecs import EcsTaskDefinitions
 from bluegreen.domain import taskdef
 from bluegreen.errors import ImageNotRunning, ImageRefused
-from bluegreen.models import ServiceConfig
+from bluegreen.models import DeploymentState, ServiceConfig
 from bluegreen.steps.render import planned, render
 from bluegreen_cli.taskdef_diff import deployment_diff
 
@@ -274,3 +274,24 @@ def test_bluegreen_diff_lists_what_render_tells_approvers_and_our_marks(ecs: Any
         "tags[bluegreen:execution]",
         "tags[bluegreen:image-tag]",
     }
+
+
+def test_a_container_the_template_adds_comes_in_with_its_repositorys_first_push(
+    aws: Aws,
+) -> None:
+    ecs = aws.client("ecs")
+    run_service(ecs, [WEB])
+    pushed = image(image_digest=digest("sidecar build 1"), repository="demo-sidecar")
+
+    after = render(state(service=templated(), image_ref=pushed), EcsTaskDefinitions(ecs))
+
+    assert after.render is not None
+    containers, _ = registered(ecs, after.render.task_definition)
+    assert containers["web"]["image"] == WEB_RUNNING
+    assert containers["sidecar"]["image"] == pushed.pinned
+    assert after.render.previous_image is None  # nothing of it ran before
+    assert ("containerDefinitions[sidecar].image", None, pushed.pinned) in [
+        (c.path, c.before, c.after) for c in after.render.changes
+    ]
+    # The next step reads the document back as Step Functions hands it over (nulls left out).
+    assert DeploymentState.model_validate(after.dump()) == after

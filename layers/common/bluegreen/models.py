@@ -280,7 +280,7 @@ class Provenance(Model):
 class RenderResult(Model):
     previous_task_definition: str
     task_definition: str
-    previous_image: str | None
+    previous_image: str | None = None  # none runs yet (a template's new container)
     changes: list[FieldChange]
     # The tag production runs, when its task definition was registered by a release of ours.
     previous_tag: Annotated[str, Field(max_length=128)] | None = None
