@@ -78,9 +78,36 @@ def loop_bounds() -> dict[str, tuple[str, int]]:
     }
 
 
+def largest_template() -> dict[str, Any]:
+    """A task definition template whose compact JSON is as large as a service may carry."""
+    from bluegreen.models import TEMPLATE_MAX_BYTES
+
+    def sized(filler: int) -> dict[str, Any]:
+        container = {"name": "web", "image": "<IMAGE1_NAME>", "command": ["x" * filler]}
+        return {"family": "web", "containerDefinitions": [container]}
+
+    overhead = len(json.dumps(sized(0), separators=(",", ":")).encode())
+    return sized(TEMPLATE_MAX_BYTES - overhead)
+
+
+def largest_changes() -> list[dict[str, Any]]:
+    """What Render tells approvers at its largest: as many changed fields as its budget
+    keeps, each value as long as it keeps one, and the note past them."""
+    from bluegreen.domain.taskdef import changes
+
+    def revision(value: str) -> dict[str, Any]:
+        variables = [{"name": f"V{i:03}{'n' * 200}", "value": value * 600} for i in range(100)]
+        return {
+            "family": "web",
+            "containerDefinitions": [{"name": "web", "environment": variables}],
+        }
+
+    return [c.model_dump() for c in changes(revision("a"), revision("b"))]
+
+
 def largest_documents() -> dict[str, Any]:
     """The execution document with every section filled and every field at its largest."""
-    from bluegreen.models import ApprovalTask, DeploymentState, Timings
+    from bluegreen.models import MAX_IMAGES, ApprovalTask, DeploymentState, Timings
 
     def text(n: int) -> str:
         return "x" * n
@@ -112,6 +139,8 @@ def largest_documents() -> dict[str, Any]:
                     "approvers": [f"{text(240)}@example.com"] * ASSUMED_APPROVERS,
                 },
                 "commit_url": "https://" + text(500 - 8 - 10) + "{revision}",
+                "task_definition": largest_template(),
+                "images": {f"P{i}{'X' * 62}": f"{i}{'r' * 254}" for i in range(MAX_IMAGES)},
             },
             "image": {
                 "registry_id": "123456789012",
@@ -138,9 +167,7 @@ def largest_documents() -> dict[str, Any]:
                 "task_definition": task_definition,
                 "previous_image": image,
                 "previous_tag": text(128),
-                "changes": [
-                    {"path": f"containerDefinitions[{name}].image", "before": image, "after": image}
-                ],
+                "changes": largest_changes(),
             },
             "approval": {
                 "decision": "approved",

@@ -684,10 +684,10 @@ def retry_deployment(
     except ValueError as e:
         raise OpsError(f"{name} is not a deployment execution: nothing to retry", 2) from e
     service = catalog.named(first.service.name)
-    if first.image.repository != service.repository:
+    if first.image.repository not in service.repositories:
         raise ImageRefused(
-            f"{first.image.repository}:{first.image.tag} is not of {service.name}'s repository "
-            f"{service.repository!r} any more"
+            f"{first.image.repository}:{first.image.tag} is not of {service.name}'s "
+            f"repositories ({', '.join(service.repositories)}) any more"
         )
     found = EcrImages(ecr).by_digest(
         first.image.registry_id, first.image.repository, first.image.digest

@@ -1,9 +1,10 @@
 """What a deployment of an image would change in the service's task definition, field by field.
 
 The revision is rendered as Render renders it (:func:`bluegreen.steps.render.planned`) over the
-revision production runs, and nothing is registered. Both are flattened into fields named by
-their path (lists of named things by name: ``containerDefinitions[web].image``,
-``tags[bluegreen:execution]``), and compared.
+revision production runs (or from the service's template), and nothing is registered. Both are
+flattened into fields named by their path (lists of named things by name:
+``containerDefinitions[web].image``, ``tags[bluegreen:execution]``), and compared; what ECS fills
+in by default when a revision leaves it out is no change.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bluegreen.domain import taskdef
 from bluegreen.domain.image import execution_name
-from bluegreen.domain.taskdef import REGISTRABLE_FIELDS
 from bluegreen.models import DeploymentState, ImageRef, ServiceConfig
 from bluegreen.steps.render import planned
 
@@ -44,46 +45,9 @@ class TaskDefinitionDiff:
     changes: list[Change]
 
 
-def registrable(current: dict[str, Any]) -> dict[str, Any]:
-    """A described revision as RegisterTaskDefinition would take it back, with its tags."""
-    kept = {k: current[k] for k in REGISTRABLE_FIELDS if current.get(k) not in (None, [], {})}
-    if current.get("tags"):
-        kept["tags"] = current["tags"]
-    return kept
-
-
-def fields(document: Any, path: str = "") -> dict[str, Any]:
-    """Every leaf of ``document`` by its path; list items by their name (or key) when they
-    all have one, else by position."""
-    if isinstance(document, dict):
-        found: dict[str, Any] = {}
-        for key in sorted(document):
-            found |= fields(document[key], f"{path}.{key}" if path else str(key))
-        return found
-    if isinstance(document, list):
-        found = {}
-        by = _identity(document)
-        for index, item in enumerate(document):
-            if by == "key":  # tags: {key, value}
-                found[f"{path}[{item['key']}]"] = item.get("value")
-            elif by == "name":
-                rest = {k: v for k, v in item.items() if k != "name"}
-                found |= fields(rest, f"{path}[{item['name']}]")
-            else:
-                found |= fields(item, f"{path}[{index}]")
-        return found or {path: []}
-    return {path: document}
-
-
-def _identity(items: list[Any]) -> str | None:
-    if not items or not all(isinstance(i, dict) for i in items):
-        return None
-    if all(set(i) <= {"key", "value"} and "key" in i for i in items):
-        return "key"
-    names = [i.get("name") for i in items]
-    if all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
-        return "name"
-    return None
+# A described revision as RegisterTaskDefinition takes it back; every leaf by its path.
+registrable = taskdef.registrable
+fields = taskdef.leaves
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
@@ -114,7 +78,7 @@ def deployment_diff(
     return TaskDefinitionDiff(
         running=str(current.get("taskDefinitionArn")),
         family=str(current.get("family")),
-        changes=diff(registrable(current), definition),
+        changes=diff(taskdef.comparable(registrable(current)), taskdef.comparable(definition)),
     )
 
 

@@ -48,16 +48,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         channel,
         now(),
     )
-    metrics.add_metric(name=f"Push{result.outcome.capitalize()}", unit="Count", value=1)
-    for problem in result.problems:
-        metrics.add_metric(name="NotificationFailures", unit="Count", value=1)
-        logger.error("refusal not told", problem=problem)
-    log = logger.warning if result.outcome == "refused" else logger.info
-    log(
-        f"push {result.outcome}",
-        outcome=result.outcome,
-        reason=result.reason,
-        execution_name=result.execution_name,
-        announced=result.announced,
-    )
+    for answer in result.per_service or [result]:  # a repository may feed several services
+        metrics.add_metric(name=f"Push{answer.outcome.capitalize()}", unit="Count", value=1)
+        for problem in answer.problems:
+            metrics.add_metric(name="NotificationFailures", unit="Count", value=1)
+            logger.error("refusal not told", problem=problem, service=answer.service)
+        log = logger.warning if answer.outcome == "refused" else logger.info
+        log(
+            f"push {answer.outcome}",
+            outcome=answer.outcome,
+            reason=answer.reason,
+            service=answer.service,
+            execution_name=answer.execution_name,
+            announced=answer.announced,
+        )
     return result.model_dump(mode="json")

@@ -103,6 +103,7 @@ def start(stack: LocalStack, sample_service: SampleService, request: pytest.Fixt
         service: ServiceConfig | None = None,
         tag: str | None = None,
         pushed_at: datetime | None = None,
+        repository: str = "demo-web",
     ) -> Run:
         service = service or sample_service()
         tag = tag or hashlib.sha1(request.node.name.encode()).hexdigest()[:12]  # noqa: S324
@@ -112,7 +113,7 @@ def start(stack: LocalStack, sample_service: SampleService, request: pytest.Fixt
         image = ImageRef(
             registry_id=ACCOUNT,
             region="us-east-1",
-            repository="demo-web",
+            repository=repository,
             tag=tag,
             digest=digest,
             pushed_at=pushed_at or datetime.now(UTC),

@@ -67,17 +67,6 @@ def test_the_name_comes_from_the_key_only() -> None:
     assert found == ["services.demo-web.name: the service's name is its key; remove this field"]
 
 
-def test_two_services_of_one_repository_are_refused() -> None:
-    second = TOML.replace("services.demo-web", "services.demo-web-copy")
-
-    found = problems(TOML + second)
-
-    assert found == [
-        "services.demo-web-copy.repository: 'demo-web' is already services.demo-web's; "
-        "a push must name one service"
-    ]
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -13,6 +13,7 @@ from bluegreen.adapters.notifications import Topic
 from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
+from bluegreen.config import ServiceCatalog
 from bluegreen.models import DeploymentState, RollbackRequest
 from bluegreen.push import EcrImageAction, TriggerResult
 from bluegreen.steps.trigger import Channel, on_push, start
@@ -22,6 +23,7 @@ from tests.unit.builders import (
     COMMIT,
     NOW,
     REGION,
+    SERVICES_FILE,
     Aws,
     catalog,
     create_pass_machine,
@@ -68,10 +70,12 @@ class Trigger:
         self.channels_built += 1
         return Channel(self.table, self.topic, self.chat)
 
-    def on(self, event: EcrImageAction, at: Any = NOW) -> TriggerResult:
+    def on(
+        self, event: EcrImageAction, at: Any = NOW, services: ServiceCatalog = CATALOG
+    ) -> TriggerResult:
         registry = EcrImages(self.aws.client("ecr"))
         executions = Executions(self.aws.client("stepfunctions"), self.machine)
-        return on_push(event, ACCOUNT, REGION, CATALOG, registry, executions, self.channel, at)
+        return on_push(event, ACCOUNT, REGION, services, registry, executions, self.channel, at)
 
     def started(self) -> list[dict[str, Any]]:
         listed: list[dict[str, Any]] = self.aws.client("stepfunctions").list_executions(
@@ -408,3 +412,83 @@ def test_anything_but_a_successful_push_is_ignored(
     assert outcome.outcome == "ignored"
     assert trigger.started() == []
     assert trigger.channels_built == 0
+
+
+# --- a repository that feeds several services ---------------------------------------------
+
+WORKER = (
+    SERVICES_FILE.read_text()
+    .replace("services.demo-web", "services.demo-worker")
+    .replace('service = "web"', 'service = "worker"')
+)
+
+
+def test_a_push_starts_every_service_built_from_the_repository(
+    trigger: Trigger, pushed: str
+) -> None:
+    services = ServiceCatalog.parse(SERVICES_FILE.read_text() + WORKER, "services.toml")
+
+    result = trigger.on(push(image_digest=pushed), services=services)
+
+    assert result.outcome == "started"
+    assert [(a.service, a.outcome) for a in result.per_service] == [
+        ("demo-web", "started"),
+        ("demo-worker", "started"),
+    ]
+    names = {e["name"] for e in trigger.started()}
+    assert names == {a.execution_name for a in result.per_service}
+    for answer in result.per_service:
+        document = trigger.document(answer)
+        assert (document.service.name, document.image.digest) == (answer.service, pushed)
+    assert result.execution_name is None  # two executions: each answer names its own
+    assert result.reason.startswith(f"demo-web: started, demo-web:{COMMIT} -> demo-web; ")
+
+
+def test_a_push_one_service_refuses_still_deploys_the_other(trigger: Trigger, pushed: str) -> None:
+    strict = WORKER.replace(
+        "[services.demo-worker.timings]", "tag_pattern = '^v\\d+'\n\n[services.demo-worker.timings]"
+    )
+    services = ServiceCatalog.parse(SERVICES_FILE.read_text() + strict, "services.toml")
+    worker = services.named("demo-worker")
+
+    result = trigger.on(push(image_digest=pushed), services=services)
+
+    assert result.outcome == "started"
+    web_answer, worker_answer = result.per_service
+    assert (web_answer.outcome, worker_answer.outcome) == ("started", "refused")
+    assert worker_answer.announced
+    assert "does not match the immutable tag pattern of 'demo-worker'" in worker_answer.reason
+    assert [e["name"] for e in trigger.started()] == [web_answer.execution_name]
+    (refused,) = trigger.table.history(worker.lock_key)
+    assert (refused["service"], refused["outcome"]) == ("demo-worker", "refused")
+    assert trigger.history() == []  # demo-web's history: its deployment is running
+    assert trigger.channels_built == 1
+
+
+def test_a_push_of_a_templates_second_repository_deploys_its_service(
+    aws: Aws, trigger: Trigger
+) -> None:
+    template = {
+        "family": "web",
+        "containerDefinitions": [
+            {"name": "web", "image": "<IMAGE1_NAME>", "memory": 512},
+            {"name": "sidecar", "image": "<IMAGE2_NAME>", "memory": 128},
+        ],
+    }
+    service = demo_service(
+        task_definition=template, images={"IMAGE1_NAME": "demo-web", "IMAGE2_NAME": "demo-sidecar"}
+    )
+    sidecar = push_image(aws.client("ecr"), seed="sidecar build 1", repository="demo-sidecar")
+
+    result = trigger.on(
+        push(image_digest=sidecar, repository="demo-sidecar"), services=ServiceCatalog([service])
+    )
+
+    assert (result.outcome, result.service) == ("started", "demo-web")
+    assert result.per_service == []  # one service: its answer as it is
+    deployment = trigger.document(result)
+    assert (
+        deployment.image.pinned
+        == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/demo-sidecar@{sidecar}"
+    )
+    assert deployment.service.task_definition == template

@@ -13,5 +13,7 @@ class FieldChange(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str
-    before: str | None
-    after: str | None
+    # None: the field is absent on that side (added, removed); the execution's document
+    # leaves None out, so absent reads back as None.
+    before: str | None = None
+    after: str | None = None

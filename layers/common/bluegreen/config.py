@@ -21,6 +21,22 @@ its environments in the order an image goes through them; what they share is sai
 
 A service without ``environments`` is a single environment described by its own fields.
 
+A service may render its task definition from a template kept here rather than from the
+revision it runs (see :mod:`bluegreen.domain.template`)::
+
+    [services.checkout.images]                # placeholder = repository, one per repository
+    IMAGE1_NAME = "checkout"
+    IMAGE2_NAME = "checkout-proxy"
+
+    [services.checkout.task_definition]       # RegisterTaskDefinition's arguments
+    family = "checkout"
+    ...                                       # containerDefinitions, each image "<IMAGE1_NAME>"...
+
+    [services.checkout.environments.dev.task_definition]   # this environment's values
+    cpu = "256"
+    log_group = "/ecs/dev/checkout"
+    containers.app.environment = { LOG_LEVEL = "debug" }
+
 An installation keeps it in an SSM parameter (the template's ``ServicesParameterName``),
 read by the trigger once per cold start; the operators' CLI reads the same parameter, or a
 file. Nothing is bundled: the package knows no service. Every problem is reported with the
@@ -38,8 +54,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bluegreen.domain import template
 from bluegreen.errors import ConfigurationInvalid, ServiceNotConfigured
-from bluegreen.models import ServiceConfig
+from bluegreen.models import ServiceConfig, TaskDefinitionValues
 
 # A problem's value is quoted up to this length: enough to recognise it, never a whole blob.
 _QUOTED_VALUE_CHARS = 80
@@ -90,12 +107,13 @@ class _Stage:
     at: str
     fields: dict[str, Any]
     inherited: frozenset[str]
+    values: Any = None  # the environment's own task definition values, if it has some
 
 
 # What a service shares with all its environments; everything else is per environment.
 _SHARED_FIELDS = frozenset(
     {"repository", "container", "container_port", "tag_pattern", "rollback_requires_approval",
-     "timings", "slack", "commit_url"}
+     "timings", "slack", "commit_url", "task_definition", "images"}
 )  # fmt: skip
 
 
@@ -129,6 +147,14 @@ def _environments(name: str, entry: dict[str, Any]) -> tuple[list[_Stage], list[
                 "remove 'environment' and 'pipeline'"
             )
             continue
+        if "images" in fields:
+            problems.append(
+                f"{where}.environments.{env}.images: every environment runs the same images "
+                f"(under {where}.images)"
+            )
+            continue
+        values = fields.get("task_definition")
+        fields = {key: value for key, value in fields.items() if key != "task_definition"}
         timings = {**_table(shared.get("timings")), **_table(fields.get("timings"))}
         slack = fields.get("slack", shared.get("slack"))
         if fields.get("approvers") == [] and isinstance(slack, dict):
@@ -148,6 +174,7 @@ def _environments(name: str, entry: dict[str, Any]) -> tuple[list[_Stage], list[
                     **({"slack": slack} if slack is not None else {}),
                 },
                 inherited,
+                values,
             )
         )
     return merged, problems
@@ -178,8 +205,13 @@ def _services(document: Any) -> tuple[list[ServiceConfig], list[str]]:
             continue
         stages, found = _environments(name, entry)
         problems += found
+        base = _template_problems(where, entry)
+        problems += base
         seen: set[str] = set()
         for stage in stages:
+            found = _rendered_from_template(where, stage, valid=not base)
+            problems += [p for p in found if p not in seen]
+            seen.update(found)
             try:
                 services.append(ServiceConfig.model_validate(stage.fields))
             except ValidationError as e:
@@ -188,15 +220,69 @@ def _services(document: Any) -> tuple[list[ServiceConfig], list[str]]:
                     if problem not in seen:  # a shared field's problem, once
                         seen.add(problem)
                         problems.append(problem)
-    owners: dict[str, str] = {}
-    for service in services:
-        first = owners.setdefault(service.repository, service.name)
-        if first != service.name:
-            problems.append(
-                f"services.{service.name}.repository: {service.repository!r} is already "
-                f"services.{first}'s; a push must name one service"
-            )
     return services, problems
+
+
+def _template_problems(where: str, entry: dict[str, Any]) -> list[str]:
+    """The service's task definition template and its images, checked once: they are the
+    same in every environment. Then what ECS's API would refuse of it."""
+    base, images = entry.get("task_definition"), entry.get("images", {})
+    if base is None:
+        return []
+    if not isinstance(images, dict):
+        return [f'{where}.images: must be a table: placeholder = "<repository>"']
+    named = {key: value for key, value in images.items() if isinstance(value, str)}
+    found = template.problems(base, named)
+    if not found:
+        from bluegreen.adapters.ecs_requests import register_problems
+
+        found = [
+            (f"task_definition.{path}".rstrip("."), what) for path, what in register_problems(base)
+        ]
+    return [f"{where}.{path}: {what}" for path, what in found]
+
+
+def _rendered_from_template(where: str, stage: _Stage, valid: bool) -> list[str]:
+    """Put the environment's task definition in ``stage``: the service's template with the
+    environment's values merged in; or what is wrong with the values, or with the
+    container and repository the environment names (each written where it was)."""
+    fields, values = stage.fields, stage.values
+    base = fields.get("task_definition")
+    at = f"{stage.at}.task_definition"
+    if base is None:
+        if values is not None:
+            return [f"{at}: values for a template, and {where} has none ({where}.task_definition)"]
+        return []
+    if not valid:  # its problems are the service's, said once
+        fields.pop("task_definition")
+        fields.pop("images", None)
+        return []
+    problems: list[str] = []
+    container_at = where if "container" in stage.inherited or stage.at == where else stage.at
+    names = [str(c.get("name")) for c in template.containers(base)]
+    if fields.get("container") not in names:
+        problems.append(
+            f"{container_at}.container: {fields.get('container')!r} is not a container of the "
+            f"task definition template (has: {', '.join(names)})"
+        )
+    repository_at = where if "repository" in stage.inherited or stage.at == where else stage.at
+    images = fields.get("images") or {}
+    if isinstance(images, dict) and fields.get("repository") not in images.values():
+        problems.append(
+            f"{repository_at}.repository: {fields.get('repository')!r} has no placeholder in "
+            f"{where}.images (a push of it would change nothing)"
+        )
+    if values is None:
+        return problems
+    try:
+        own = TaskDefinitionValues.model_validate(values)
+    except ValidationError as e:
+        return problems + _field_problems(at, e)
+    found = template.value_problems(base, own)
+    if found:
+        return problems + [f"{at}.{path}: {what}" for path, what in found]
+    fields["task_definition"] = template.merged(base, own)
+    return problems
 
 
 class ServiceCatalog:
@@ -226,15 +312,26 @@ class ServiceCatalog:
             raise ConfigurationInvalid(str(file), [f"cannot read it: {why}"]) from e
         return cls.parse(text, str(file))
 
-    def for_repository(self, repository: str) -> ServiceConfig:
-        """Where a push of ``repository`` deploys first: its service's first environment."""
+    def fed_by(self, repository: str) -> list[ServiceConfig]:
+        """Where a push of ``repository`` deploys: the first environment of every service it
+        feeds (as the service's own repository, or through a template's placeholder), in the
+        configuration's order; ``ServiceNotConfigured`` when it feeds none."""
+        found: dict[str, ServiceConfig] = {}
         for service in self.services:
-            if service.repository == repository:
-                return service
-        known = ", ".join(sorted({s.repository for s in self.services})) or "none"
-        raise ServiceNotConfigured(
-            f"repository {repository!r} is not in the service configuration (configured: {known})"
-        )
+            if repository in service.repositories:
+                found.setdefault(service.name, service)
+        if not found:
+            known = sorted({r for s in self.services for r in s.repositories})
+            raise ServiceNotConfigured(
+                f"repository {repository!r} is not in the service configuration "
+                f"(configured: {', '.join(known) or 'none'})"
+            )
+        return list(found.values())
+
+    def for_repository(self, repository: str) -> ServiceConfig:
+        """Where a push of ``repository`` deploys first: the first service it feeds, in that
+        service's first environment (:meth:`fed_by` names every one)."""
+        return self.fed_by(repository)[0]
 
     def pipeline(self, name: str) -> list[ServiceConfig]:
         """The service's environments, in the order an image goes through them."""

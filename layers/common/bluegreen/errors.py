@@ -71,6 +71,11 @@ class RollbackInProgress(BluegreenError):
     """CodeDeploy is still rolling back: what must wait for blue (scaling, the lock) waits."""
 
 
+class ImageNotRunning(BluegreenError):
+    """A task definition template's placeholder stands for a repository of which the
+    environment runs no image by digest: rendering would have to choose one."""
+
+
 class ResourceMissing(BluegreenError):
     """A resource named by the configuration does not exist."""
 

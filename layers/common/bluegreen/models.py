@@ -12,9 +12,10 @@ functions' settings in :mod:`bluegreen.settings`.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -75,6 +76,39 @@ RoleArn = Annotated[
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 DeploymentMethod = Literal["codedeploy-bluegreen", "rolling"]
 
+# A task definition template's placeholder, as written between < and > (``IMAGE1_NAME``).
+Placeholder = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+# The template travels in every execution's document (scripts/check_limits.py sizes it):
+# twice what SSM's largest parameter (8 KB, the whole configuration) can hold.
+TEMPLATE_MAX_BYTES = 16_384
+MAX_IMAGES = 10
+# ECS's own patterns: a family, and a CloudWatch Logs group name.
+Family = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")]
+LogGroup = Annotated[str, Field(pattern=r"^[.\-_/#A-Za-z0-9]{1,512}$")]
+TaskSize = Annotated[str, Field(pattern=r"^[0-9A-Za-z. ]{1,32}$")]  # "256", "0.25 vCPU", "1 GB"
+
+
+class ContainerValues(Model):
+    """One container's values in an environment: its environment variables, merged over the
+    template's by name."""
+
+    environment: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=255)], str], Field(max_length=100)
+    ] = Field(default_factory=dict)
+
+
+class TaskDefinitionValues(Model):
+    """An environment's values, merged over the service's task definition template."""
+
+    family: Family | None = None
+    cpu: TaskSize | None = None  # the task's, as ECS takes them: strings
+    memory: TaskSize | None = None
+    # The awslogs group of every container that logs with the awslogs driver.
+    log_group: LogGroup | None = None
+    containers: Annotated[dict[Name, ContainerValues], Field(max_length=MAX_IMAGES * 5)] = Field(
+        default_factory=dict
+    )
+
 
 class ServiceConfig(Model):
     """One service in one of its environments: which repository deploys where, and how.
@@ -119,6 +153,15 @@ class ServiceConfig(Model):
     commit_url: (
         Annotated[str, Field(pattern=r"^https://[^\s]*\{revision\}[^\s]*$", max_length=500)] | None
     ) = None
+    # Rendering from a template kept with the configuration (none: from the live revision,
+    # ``container``'s image replaced): the task definition as RegisterTaskDefinition takes
+    # it, this environment's values merged in, each container's image a placeholder
+    # (``<IMAGE1_NAME>``) that ``images`` maps to a repository of the app's ECR. Checked in
+    # full where the configuration is read (:mod:`bluegreen.config`).
+    task_definition: dict[str, Any] | None = None
+    images: Annotated[dict[Placeholder, Name], Field(max_length=MAX_IMAGES)] = Field(
+        default_factory=dict
+    )
 
     @field_validator("tag_pattern")
     @classmethod
@@ -141,7 +184,21 @@ class ServiceConfig(Model):
                 )
         if self.external_id is not None and self.role_arn is None:
             raise ValueError("external_id is only used with role_arn")
+        if self.images and self.task_definition is None:
+            raise ValueError("images name the placeholders of a task_definition template: add one")
+        if self.task_definition is not None:
+            size = len(json.dumps(self.task_definition, separators=(",", ":")).encode())
+            if size > TEMPLATE_MAX_BYTES:
+                raise ValueError(
+                    f"task_definition is {size} bytes as JSON, over {TEMPLATE_MAX_BYTES} "
+                    "(it travels in every execution's document)"
+                )
         return self
+
+    @property
+    def repositories(self) -> list[str]:
+        """The repositories whose push deploys this service: its own, then its template's."""
+        return list(dict.fromkeys([self.repository, *self.images.values()]))
 
     @property
     def scalable_target_id(self) -> str:
@@ -225,7 +282,7 @@ class Provenance(Model):
 class RenderResult(Model):
     previous_task_definition: str
     task_definition: str
-    previous_image: str | None
+    previous_image: str | None = None  # none runs yet (a template's new container)
     changes: list[FieldChange]
     # The tag production runs, when its task definition was registered by a release of ours.
     previous_tag: Annotated[str, Field(max_length=128)] | None = None

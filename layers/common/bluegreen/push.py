@@ -45,8 +45,14 @@ class EcrPushEvent(BaseModel):
     detail: EcrImageAction
 
 
+Outcome = Literal["started", "duplicate", "ignored", "refused"]
+
+
 class TriggerResult(Model):
-    outcome: Literal["started", "duplicate", "ignored", "refused"]
+    """What a push (or a deployment started by hand) did to one service; for a repository
+    that feeds several services, one answer each (``per_service``) and their sum."""
+
+    outcome: Outcome
     reason: str
     execution_name: str | None = None
     execution_arn: str | None = None
@@ -54,3 +60,24 @@ class TriggerResult(Model):
     announced: bool = False
     # Channels a refusal could not be told to (each failure, never raised).
     problems: list[str] = Field(default_factory=list)
+    service: str | None = None  # the service it concerns; none: no service, or several
+    per_service: list[TriggerResult] = Field(default_factory=list)
+
+    @classmethod
+    def of_services(cls, answers: list[TriggerResult]) -> TriggerResult:
+        """One service's answer as it is; several summed up: started if any started (else
+        a duplicate if any was, else refused), each service's reason, every problem."""
+        if len(answers) == 1:
+            return answers[0]
+        outcomes = {answer.outcome for answer in answers}
+        outcome = next(o for o in _PRECEDENCE if o in outcomes)
+        return cls(
+            outcome=outcome,
+            reason="; ".join(f"{a.service}: {a.outcome}, {a.reason}" for a in answers),
+            announced=any(a.announced for a in answers),
+            problems=[p for a in answers for p in a.problems],
+            per_service=answers,
+        )
+
+
+_PRECEDENCE: tuple[Outcome, ...] = ("started", "duplicate", "refused", "ignored")

@@ -36,7 +36,7 @@ def pin_image(
     service: ServiceConfig, push: EcrImageAction, registry_id: str, region: str
 ) -> ImageRef:
     """The image to deploy, pinned by digest, or :class:`ImageRefused` with the reason."""
-    if push.repository_name != service.repository:
+    if push.repository_name not in service.repositories:
         raise ImageRefused(f"repository {push.repository_name!r} does not deploy {service.name!r}")
     check_tag(service, push.image_tag)
     digest = push.image_digest or ""
@@ -45,7 +45,7 @@ def pin_image(
     return ImageRef(
         registry_id=registry_id,
         region=region,
-        repository=service.repository,
+        repository=push.repository_name,
         tag=str(push.image_tag),
         digest=digest,
     )

@@ -37,7 +37,7 @@ class Refusal:
             service=service.name,
             environment=service.environment,
             key=service.lock_key,
-            repository=service.repository,
+            repository=push.repository_name[:_VALUE_CHARS],
             tag=push.image_tag[:_VALUE_CHARS] if push.image_tag else None,
             digest=push.image_digest[:_VALUE_CHARS] if push.image_digest else None,
             reason=reason[:_REASON_CHARS],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.domain.approval import in_words
 
 if TYPE_CHECKING:
+    from bluegreen.changes import FieldChange
     from bluegreen.domain.approval import ApprovalRecord
 
 APPROVE = "approve"
@@ -93,6 +94,14 @@ def running(r: ApprovalRecord) -> str:
     return f"{code(r.previous_tag)} {shown}" if r.previous_tag else shown
 
 
+def _change(c: FieldChange) -> str:
+    """One changed field; a side it lacks reads (none); a note with neither is a line."""
+    if c.before is None and c.after is None:
+        return escape(c.path)
+    before, after = (escape("(none)" if v is None else v) for v in (c.before, c.after))
+    return f"{escape(c.path)}: {before} \u2192 {after}"
+
+
 def context_blocks(r: ApprovalRecord, now: datetime, details: str | None) -> list[dict[str, Any]]:
     """What an approver judges by: the same facts as the email and the page."""
     fields = [
@@ -103,10 +112,7 @@ def context_blocks(r: ApprovalRecord, now: datetime, details: str | None) -> lis
         f"*Production runs*\n{running(r)}",
         f"*Expires*\n{when(r.expires_at)} ({in_words(r.expires_at - now)})",
     ]
-    changes = [
-        f"{escape(c.path)}: {escape(c.before)} \u2192 {escape(c.after)}"
-        for c in r.changes[:_CHANGES_SHOWN]
-    ]
+    changes = [_change(c) for c in r.changes[:_CHANGES_SHOWN]]
     more = len(r.changes) - _CHANGES_SHOWN
     if more > 0:
         changes.append(f"\u2026 and {more} more")

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bluegreen.config import ServiceCatalog
@@ -78,14 +79,34 @@ def on_push(
     channel: Callable[[], Channel],
     now: datetime,
 ) -> TriggerResult:
-    """What to make of one push. ``channel`` is built only for a refusal: a push that starts
-    a deployment needs no table, topic or Slack."""
+    """What to make of one push: a deployment of each service the repository feeds (in its
+    first environment), or its refusal, service by service. ``channel`` is built only for
+    a refusal: a push that starts deployments needs no table, topic or Slack."""
     if push.action_type != "PUSH" or push.result != "SUCCESS":
         return TriggerResult(outcome="ignored", reason=f"{push.action_type} {push.result}")
     try:
-        service = catalog.for_repository(push.repository_name)
+        services = catalog.fed_by(push.repository_name)
     except ServiceNotConfigured as e:
         return TriggerResult(outcome="ignored", reason=str(e))
+    asked_once = _Remembered(registry)  # one push, one image: ECR is asked once
+    told = cache(channel)
+    answers = [
+        _deploy(service, push, registry_id, region, asked_once, executions, told, now)
+        for service in services
+    ]
+    return TriggerResult.of_services(answers)
+
+
+def _deploy(
+    service: ServiceConfig,
+    push: EcrImageAction,
+    registry_id: str,
+    region: str,
+    registry: Registry,
+    executions: Starter,
+    channel: Callable[[], Channel],
+    now: datetime,
+) -> TriggerResult:
     try:
         claimed = pin_image(service, push, registry_id, region)
         image = confirmed(
@@ -101,13 +122,34 @@ def on_push(
     return start(service, image, "ecr-push", executions, now, provenance=origin)
 
 
+class _Remembered:
+    """A registry that answers each question once (a push that feeds several services)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._images: dict[tuple[str, str, str], RegistryImage | None] = {}
+        self._origins: dict[tuple[str, str, str], Provenance | None] = {}
+
+    def by_digest(self, registry_id: str, repository: str, digest: str) -> RegistryImage | None:
+        key = (registry_id, repository, digest)
+        if key not in self._images:
+            self._images[key] = self._registry.by_digest(*key)
+        return self._images[key]
+
+    def provenance(self, registry_id: str, repository: str, digest: str) -> Provenance | None:
+        key = (registry_id, repository, digest)
+        if key not in self._origins:
+            self._origins[key] = self._registry.provenance(*key)
+        return self._origins[key]
+
+
 def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
     """Record and announce ``refusal`` unless it was before. As for a deployment's outcome,
     a channel that fails is reported back, not raised: the push stays refused."""
     from bluegreen.steps.notify import deliver  # the refusal path only: pushes that deploy skip it
 
     if not channel.history.first_refusal(refusal.key, refusal.identity, refusal.at):
-        return TriggerResult(outcome="refused", reason=refusal.reason)
+        return TriggerResult(outcome="refused", reason=refusal.reason, service=refusal.service)
     subject, body = refusal_text(refusal)
     attributes = {"outcome": "refused", "service": refusal.service}
     sends: Channels = [
@@ -123,7 +165,11 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
         chat, where = channel.chat, refusal.slack_channel
         sends.append(("slack", lambda: chat.post(where, refusal_slack(refusal))))
     return TriggerResult(
-        outcome="refused", reason=refusal.reason, announced=True, problems=deliver(sends)
+        outcome="refused",
+        reason=refusal.reason,
+        announced=True,
+        problems=deliver(sends),
+        service=refusal.service,
     )
 
 
@@ -174,4 +220,5 @@ def start(
         else f"{pushed} is the image of {state.execution_name}, started before: nothing new",
         execution_name=state.execution_name,
         execution_arn=arn,
+        service=service.name,
     )
