@@ -15,7 +15,8 @@ AWS:
                                         ``COMPLETED`` ("ECS deployment ecs-svc/... completed.")
 
 A service whose new tasks are made to fail (:meth:`EcsRollouts.fail_new_tasks`, the local
-stand-in for a broken image) never gets them running: each attempt counts in the
+stand-in for a broken image) never gets the tasks of a new revision running (one it has run
+to completion before still starts: that image works): each attempt counts in the
 deployment's ``failedTasks``. With the deployment circuit breaker on
 (``deploymentConfiguration.deploymentCircuitBreaker.enable``), the deployment turns
 ``FAILED`` ("ECS deployment circuit breaker: tasks failed to start.") once ``failedTasks``
@@ -128,6 +129,8 @@ class EcsRollouts:
         self._lock = threading.RLock()
         self._tracked: dict[str, _Tracked] = {}
         self._failing: set[ServiceKey] = set()
+        # The revisions each service has run to completion: their tasks start, whatever fails.
+        self._proven: dict[ServiceKey, set[str]] = {}
         self._ticker = Periodic("ecs-rollouts", self.timing.tick_seconds, self.tick)
 
     # -- wiring ---------------------------------------------------------------------------
@@ -308,7 +311,8 @@ class EcsRollouts:
     def _starting(
         self, service: Any, primary: dict[str, Any], tracked: _Tracked, now: float
     ) -> None:
-        if tracked.key in self._failing:
+        proven = primary["taskDefinition"] in self._proven.get(tracked.key, set())
+        if tracked.key in self._failing and not proven:
             self._failed_attempts(service, primary, tracked, now)
             return
         # Should its tasks fail from now on, the first attempt ends this long after.
@@ -413,6 +417,7 @@ class EcsRollouts:
                 self._tracked.pop(deployment["id"], None)
         service.deployments = [done]
         service.task_definition = done["taskDefinition"]
+        self._proven.setdefault(tracked.key, set()).add(done["taskDefinition"])
         tracked.phase = "ended"
         _count_tasks(service)
         logger.info("ECS deployment %s of %s/%s completed", done["id"], *tracked.key[2:])

@@ -349,3 +349,22 @@ def test_a_service_in_another_account_rolls_out_in_that_account(
     dev.settle()
     assert dev.deployments() == [("PRIMARY", "COMPLETED", dev.revisions[0])]
     assert clients["ecs"].list_clusters()["clusterArns"] == []
+
+
+def test_a_revision_the_service_ran_before_still_starts(service: Service) -> None:
+    """A broken image fails its own revision's tasks: an update back to the revision the
+    service ran before starts and completes, as an operator's manual rollback does on ECS."""
+    service.create(
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}}
+    )
+    service.settle()
+    old, new = service.revisions[0], service.register()
+    service.rollouts.fail_new_tasks(ACCOUNT, REGION, "rolling", "web")
+    service.update(taskDefinition=new)
+    service.settle()
+    assert service.deployments()[0] == ("PRIMARY", "FAILED", new)
+
+    service.update(taskDefinition=old)
+    service.settle()
+
+    assert service.deployments() == [("PRIMARY", "COMPLETED", old)]
