@@ -68,7 +68,7 @@ def tasks(deployment: dict[str, Any]) -> str:
         int(deployment.get("desiredCount") or 0),
     )
     failed = int(deployment.get("failedTasks") or 0)
-    said = f"{running} of {desired} task{'s' if desired != 1 else ''} running"
+    said = f"{running} of {desired} tasks running"
     return said + (f", {failed} failed to start" if failed else "")
 
 
