@@ -87,6 +87,27 @@ def test_the_approval_email_html_escapes_every_value() -> None:
     assert '<script>alert("x")</script>' in email.text  # plain text is shown as is
 
 
+def test_the_review_page_says_what_approving_lets_each_method_do() -> None:
+    """An approver of a rolling environment is not promised a test listener."""
+    from bluegreen.pages import review_page
+    from bluegreen.steps.approval import Review
+
+    bluegreen = a_record()
+    rolling = rules.record_for(
+        rendered().model_copy(update={"service": demo_service(method="rolling")}), "a", TOKEN, NOW
+    )
+
+    def page(record: ApprovalRecord) -> str:
+        return " ".join(review_page(Review(record, "a@example.com", "n"), "/x", NOW).split())
+
+    assert rolling.method == "rolling"
+    assert "ECS replaces the service's tasks with the new version (a rolling update)" in page(
+        rolling
+    )
+    assert "test listener" not in page(rolling)
+    assert "verified through the test listener" in page(bluegreen)
+
+
 # --- outcomes -----------------------------------------------------------------------------
 
 SCALING = ScalingSnapshot(resource_id="service/demo/web", registered=True, suspended_at=NOW)
