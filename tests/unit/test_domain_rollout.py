@@ -209,6 +209,33 @@ def test_nothing_is_rolled_back_when_no_deployment_was_started() -> None:
     assert (plan.plan, plan.rollback.by, plan.rollback.finished) == ("nothing", "nobody", True)
 
 
+def test_a_retried_rollback_finds_its_own_update_back() -> None:
+    """Our UpdateService back was made, its answer lost: the retry watches it, not another."""
+    updated_back = service(
+        deployment("ecs-svc/3", OLD), deployment("ecs-svc/2", NEW, status="ACTIVE")
+    )
+
+    plan = rules.plan_rollback(progress(), updated_back, NEW, OLD, NOW)
+
+    assert (plan.plan, plan.rollback.by, plan.rollback.deployment_id) == (
+        "watch",
+        "bluegreen",
+        "ecs-svc/3",
+    )
+
+
+def test_a_deployment_gone_before_its_failure_was_seen_is_put_back_by_ecs() -> None:
+    """ECS's rollback ended between two looks: the failed deployment is drained and gone."""
+    back = service(deployment("ecs-svc/1", OLD, "COMPLETED", running=2))
+
+    plan = rules.plan_rollback(progress(), back, NEW, OLD, NOW)
+    watched = rules.watch_rollback(plan.rollback, back, TIMINGS, NOW)
+
+    assert (plan.plan, plan.rollback.by) == ("watch", "ecs")
+    assert "ECS deployment ecs-svc/2 is gone" in plan.rollback.detail
+    assert watched.finished
+
+
 def test_a_rollback_ends_once_the_service_is_steady_on_the_previous_revision() -> None:
     watching = rules.plan_rollback(
         progress(rollout_state="FAILED"),

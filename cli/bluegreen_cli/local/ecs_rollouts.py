@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -476,8 +477,6 @@ def _count_tasks(service: Any) -> None:
 
 
 def _new_deployment_id() -> str:
-    import secrets
-
     return f"ecs-svc/{secrets.randbelow(10**19 - 10**18) + 10**18}"
 
 

@@ -191,23 +191,25 @@ def plan_rollback(
             ),
             progress,
         )
-    if ours is None and (progress is None or progress.deployment_id is None):
+    progress_id = progress.deployment_id if progress else None
+    if ours is None and progress_id is None:
         detail = "nothing to roll back: no ECS deployment of the new revision was started"
         return RollbackPlan("nothing", _finished("nobody", detail, now), progress)
-    # Another deployment is PRIMARY: ECS's circuit breaker rolled back, or an update back.
-    by: Literal["ecs", "bluegreen"] = (
-        "ecs"
-        if (ours or {}).get("rolloutState") == FAILED
+    # Another deployment is PRIMARY: ECS's circuit breaker rolls back, or our own update back
+    # (a retry whose first answer was lost: ours is still there, not FAILED).
+    back_to = str(head.get("taskDefinition", previous))
+    breaker = (
+        (ours or {}).get("rolloutState") == FAILED
         or (progress is not None and progress.rollout_state == FAILED)
         or str(head.get("rolloutStateReason", "")).startswith(BREAKER_ROLLBACK)
-        else "bluegreen"
     )
-    back_to = str(head.get("taskDefinition", previous))
-    detail = (
-        f"ECS's deployment circuit breaker rolled the service back to {back_to}"
-        if by == "ecs"
-        else f"the service was updated back to {back_to}"
-    )
+    by: Literal["ecs", "bluegreen"] = "bluegreen" if ours is not None and not breaker else "ecs"
+    if breaker:
+        detail = f"ECS's deployment circuit breaker rolled the service back to {back_to}"
+    elif by == "bluegreen":
+        detail = f"the service was updated back to {back_to}"
+    else:  # ours is gone, how is not said: ECS put the service back
+        detail = f"ECS put the service back on {back_to}: ECS deployment {progress_id} is gone"
     rollback = RolloutRollback(
         by=by,
         detail=f"{detail} (ECS deployment {head.get('id', '?')})",
