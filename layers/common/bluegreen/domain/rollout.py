@@ -171,16 +171,17 @@ def plan_rollback(
         service, task_definition
     )
     head = primary(service) or {}
+    leads = ours is not None and ours.get("id") == head.get("id")  # ours is the PRIMARY one
     if progress is None and ours is not None:
         progress = started(ours, task_definition, previous, now)
     elif progress is not None and ours is not None:
         progress = _seen(progress, ours).model_copy(update={"deployment_id": ours["id"]})
-    if ours is not None and ours is head and ours.get("rolloutState") == COMPLETED:
+    if ours is not None and leads and ours.get("rolloutState") == COMPLETED:
         detail = f"not rolled back: ECS deployment {ours['id']} had COMPLETED ({tasks(ours)})"
         assert progress is not None
         done = progress.model_copy(update={"completed": True, "finished_at": now})
         return RollbackPlan("live", _finished("nobody", detail, now), done)
-    if ours is not None and ours is head:
+    if ours is not None and leads:
         # Still rolling out (or FAILED without ECS's rollback): back to the previous revision.
         state = ours.get("rolloutState")
         detail = f"updated the service back to {previous}: ECS deployment {ours['id']} was {state}"
