@@ -141,6 +141,10 @@ HANDLERS: dict[str, Handler] = {
     ),
     "create_deployment": Handler(["codedeploy"], ["wiring.deployments()"]),
     "check_deployment": Handler(["codedeploy"], ["wiring.deployments()"]),
+    "start_rollout": Handler(
+        ["ecs", "dynamodb"], ["wiring.ecs_services()", "wiring.state_table()"], env=_TABLE
+    ),
+    "check_rollout": Handler(["ecs"], ["wiring.ecs_services()"]),
     "probe_test_listener": Handler([], []),
     "continue_deployment": Handler(["codedeploy"], ["wiring.deployments()"]),
     "rollback": Handler(["codedeploy"], ["wiring.deployments()"]),

@@ -75,6 +75,10 @@ def loop_bounds() -> dict[str, tuple[str, int]]:
         "${ProbeTestListenerFunctionArn}": ("probe_max_attempts", probes),
         # The rollback is watched by the Rollback function itself, at most this many looks.
         "${RollbackFunctionArn}": ("ROLLBACK_MAX_CHECKS", ROLLBACK_MAX_CHECKS),
+        # Method "rolling": ECS's deployment polled like CodeDeploy's, its rollback watched
+        # as CodeDeploy's is (one function for both loops: the rollback's is named by state).
+        "${CheckRolloutFunctionArn}": ("deployment_max_polls", polls),
+        "RollBackRollout": ("ROLLBACK_MAX_CHECKS", ROLLBACK_MAX_CHECKS),
     }
 
 
@@ -194,6 +198,32 @@ def largest_documents() -> dict[str, Any]:
                 "continued_at": at,
                 "finished_at": at,
             },
+            "rollout": {
+                "deployment_id": text(64),
+                "task_definition": text(1_024),
+                "previous_task_definition": text(1_024),
+                "rollout_state": text(32),
+                "reason": text(1_024),
+                "desired_count": 99_999,
+                "running_count": 99_999,
+                "pending_count": 99_999,
+                "failed_tasks": 99_999,
+                "polls": 99_999,
+                "completed": True,
+                "started_at": at,
+                "finished_at": at,
+                "rollback": {
+                    "by": "bluegreen",
+                    "detail": text(1_024),
+                    "started_at": at,
+                    "deployment_id": text(64),
+                    "task_definition": text(1_024),
+                    "rollout_state": text(32),
+                    "checks": 99_999,
+                    "finished": True,
+                    "finished_at": at,
+                },
+            },
             "probe": {
                 "attempts": 99_999,
                 "consecutive_passes": 99_999,
@@ -254,6 +284,20 @@ def definitions(template_path: Path) -> dict[str, Any]:
     return found
 
 
+def by_method(definition: dict[str, Any], method: str) -> dict[str, Any]:
+    """The state machine as an execution of ``method`` runs it: each Choice on the service's
+    method goes the one way that method takes (its other ways are left out)."""
+    states = {}
+    for name, state in definition["States"].items():
+        rules = state.get("Choices", []) if state.get("Type") == "Choice" else []
+        on_method = [r for r in rules if r.get("Variable") == "$.service.method"]
+        if on_method:
+            taken = [r["Next"] for r in on_method if r.get("StringEquals") == method]
+            state = {**state, "Choices": [], "Default": taken[0] if taken else state["Default"]}
+        states[name] = state
+    return {**definition, "States": states}
+
+
 def check(template_path: Path) -> list[Result]:
     from bluegreen.adapters.aws import SDK_CONFIG
     from bluegreen.models import Timings
@@ -268,7 +312,9 @@ def check(template_path: Path) -> list[Result]:
         ),
     ]
     for machine, definition in definitions(template_path).items():
-        results += history_events(machine, definition, loop_bounds())
+        for method in ("codedeploy-bluegreen", "rolling"):
+            chosen = by_method(definition, method)
+            results += history_events(f"{machine} ({method})", chosen, loop_bounds())
     results += payload_sizes(largest_documents(), INVOKE_ENVELOPE_BYTES)
     return results
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bluegreen_cli.reading import entered_at, probe_count, submitted
+from bluegreen_cli.reading import entered_at, probe_count, rollout_tasks, submitted
 
 Clock = Callable[[float], str]
 
@@ -67,7 +67,19 @@ _PHASE = {
     "RenderTaskDefinition": "render task definition",
     "RequestApproval": "wait for approval",
     "TakeTurn": "wait for the service",
+    "ByMethod": "wait for the service",
     "SuspendScaling": "suspend scaling",
+    # Method "rolling": ECS's own rolling update.
+    "StartRollout": "roll out",
+    "WaitForRollout": "roll out",
+    "CheckRollout": "roll out",
+    "IsRolledOut": "roll out",
+    "ReleaseRollout": "release the service",
+    "RollBackRollout": "roll back",
+    "IsRolloutRolledBack": "roll back",
+    "WaitForRolloutRollback": "roll back",
+    "ReleaseAfterRollout": "roll back",
+    "IsRolloutCleanupComplete": "roll back",
     "CreateDeployment": "green task set up",
     "WaitForReady": "green task set up",
     "CheckReady": "green task set up",
@@ -114,12 +126,19 @@ def progress(
     if state is None or phase is None:
         return None
     since = entered_at(history, _SINCE.get(state, state))
+    if state in ROLLOUT_ROLLBACK:  # its loop re-enters RollBackRollout: it began earlier
+        began = (((document or {}).get("rollout") or {}).get("rollback") or {}).get("started_at")
+        since = datetime.fromisoformat(began) if began else since
     waited = clock((now - since).total_seconds()) if since else "?"
     return Progress(phase, _text(state, document or {}, history, traffic, waited))
 
 
 # A poll loop's time counts from the state that began it.
-_SINCE = dict.fromkeys(("WaitForRollback", "CheckRollback", "IsRolledBack"), "Rollback")
+_SINCE = {
+    **dict.fromkeys(("WaitForRollback", "CheckRollback", "IsRolledBack"), "Rollback"),
+    **dict.fromkeys(("WaitForRollout", "CheckRollout", "IsRolledOut"), "StartRollout"),
+}
+ROLLOUT_ROLLBACK = frozenset({"RollBackRollout", "IsRolloutRolledBack", "WaitForRolloutRollback"})
 
 
 def _text(
@@ -147,6 +166,31 @@ def _text(
         turn = submitted(history, "TakeTurn")
         behind = (turn or {}).get("behind")
         return f"waiting behind {behind} for {waited}" if behind else "taking the service's lock"
+    if state == "ByMethod":
+        return "the service's lock is this deployment's"
+    if state == "StartRollout":
+        return "updating the ECS service to the new task definition (ECS rolling update)"
+    if state in ("WaitForRollout", "CheckRollout", "IsRolledOut"):
+        rollout = doc.get("rollout") or {}
+        polls = f"poll {rollout.get('polls', 0)} of {timings.get('deployment_max_polls', '?')}"
+        return (
+            f"{rollout_tasks(rollout)}, ECS deployment {rollout.get('deployment_id', '?')} "
+            f"{rollout.get('rollout_state', 'IN_PROGRESS')} ({polls}, {waited})"
+        )
+    if state == "ReleaseRollout":
+        return "ECS completed the rollout: releasing the service's lock"
+    if state in ROLLOUT_ROLLBACK:
+        rollback = (doc.get("rollout") or {}).get("rollback") or {}
+        if not rollback:
+            return "bringing the service back to the revision it ran"
+        by = "ECS's circuit breaker rolls" if rollback.get("by") == "ecs" else "rolling"
+        return (
+            f"{by} the service back to {rollback.get('task_definition') or 'its previous revision'}"
+            f": {rollback.get('rollout_state') or 'starting'} "
+            f"(check {rollback.get('checks', 0)}, {waited})"
+        )
+    if state in ("ReleaseAfterRollout", "IsRolloutCleanupComplete"):
+        return "back on the previous revision: releasing the service's lock"
     if state == "SuspendScaling":
         return "saving Application Auto Scaling's state, then suspending it"
     if state == "CreateDeployment":

@@ -358,6 +358,32 @@ def traffic_on_new(codedeploy: Any, deployment_id: str) -> float | None:
     return float(green[0].get("trafficWeight", 0.0))
 
 
+# -- ECS's rolling deployment (method "rolling") ---------------------------------------------
+
+
+def rollout_tasks(rollout: dict[str, Any]) -> str:
+    """``1 of 2 tasks running``, with the tasks that failed to start when some did."""
+    running, desired = int(rollout.get("running_count", 0)), int(rollout.get("desired_count", 0))
+    failed = int(rollout.get("failed_tasks", 0))
+    said = f"{running} of {desired} tasks running"
+    return said + (f", {failed} failed to start" if failed else "")
+
+
+def rollout_words(rollout: dict[str, Any]) -> str:
+    """ECS's deployment as the execution last saw it, and the rollback that undid it."""
+    deployment = rollout.get("deployment_id")
+    if not deployment:
+        said = "no ECS deployment started"
+    else:
+        said = f"ECS deployment {deployment} {rollout.get('rollout_state', '?')}: "
+        said += rollout_tasks(rollout)
+    rollback = rollout.get("rollback") or {}
+    if rollback.get("detail"):
+        state = "done" if rollback.get("finished") else rollback.get("rollout_state") or "under way"
+        said += f"; {rollback['detail']} ({state})"
+    return said
+
+
 # -- what production runs --------------------------------------------------------------------
 
 

@@ -237,7 +237,10 @@ class Bake:
 
 def baking(codedeploy: Any, service: ServiceConfig) -> Bake | None:
     """The service's deployment in its bake, if one is: CodeDeploy reports production traffic
-    on the new task set (the termination wait started) and the deployment not ended."""
+    on the new task set (the termination wait started) and the deployment not ended. A
+    rolling environment has no CodeDeploy deployment, so no bake."""
+    if service.method != "codedeploy-bluegreen":
+        return None
     deployments = CodeDeployDeployments(codedeploy)
     for deployment_id in deployments.active(service.bluegreen.application, service.bluegreen.group):
         info = deployments.get(deployment_id)

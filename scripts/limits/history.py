@@ -25,6 +25,31 @@ def _successors(state: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _skipped_on_leaving(
+    states: Mapping[str, Any], start: str, loop: set[str], leaving: str, after: str
+) -> int:
+    """Events of the last round's states that leaving the loop from ``leaving`` (to
+    ``after``, outside it) skips: those after ``leaving`` in a round, which begins where the
+    loop is entered (or the execution starts). A poll task that fails at its bound (its
+    Catch leads out) ends the last round before the Choice that follows it. Only simple
+    cycles are counted this way; any other loop, or one entered in more than one place,
+    skips nothing (its full round counts).
+    """
+    within = {name: [s for s in _successors(states[name]) if s in loop] for name in loop}
+    if any(len(set(following)) != 1 for following in within.values()):
+        return 0
+    entries = {s for name, state in states.items() if name not in loop for s in _successors(state)}
+    entries = (entries | {start}) & loop
+    if len(entries) != 1 or after not in _successors(states[leaving]):
+        return 0
+    (entry,) = entries
+    skipped, name = 0, within[leaving][0]
+    while name != entry:
+        skipped += _visit_events(states[name])
+        name = within[name][0]
+    return skipped
+
+
 def _visit_events(state: Mapping[str, Any]) -> int:
     kind = state["Type"]
     if kind not in _VISIT:
@@ -88,23 +113,48 @@ def longest_history(
     states = definition["States"]
     components = _loops(states)
     component_of = {name: i for i, c in enumerate(components) for name in c}
+    reachable: set[str] = set()
+    ahead = [definition["StartAt"]]
+    while ahead:
+        name = ahead.pop()
+        if name not in reachable:
+            reachable.add(name)
+            ahead += _successors(states[name])
     notes: list[str] = []
     weight: list[int] = []
+    looping: list[bool] = []
     for component in components:
         names = sorted(component)
         one_round = sum(_visit_events(states[n]) for n in names)
         retries = sum(_retry_events(states[n]) for n in names)
-        looping = len(component) > 1 or component_of[names[0]] in {
-            component_of[s] for s in _successors(states[names[0]])
-        }
-        if not looping:
+        looping.append(
+            len(component) > 1
+            or component_of[names[0]] in {component_of[s] for s in _successors(states[names[0]])}
+        )
+        if not looping[-1]:
             weight.append(one_round + retries)
             continue
         bound = rounds(component)
         if bound is None:
             raise ValueError(f"nothing bounds the loop {', '.join(names)}")
         weight.append(bound * one_round + retries)
-        notes.append(f"loop {'/'.join(names)}: {bound:,} rounds x {one_round} events")
+        if component & reachable:
+            notes.append(f"loop {'/'.join(names)}: {bound:,} rounds x {one_round} events")
+
+    def leaving(i: int, j: int) -> int:
+        """Component ``i``'s events on a path that goes on to component ``j``."""
+        if not looping[i]:
+            return weight[i]
+        loop = components[i]
+        exits = [
+            (name, after)
+            for name in loop
+            for after in _successors(states[name])
+            if component_of[after] == j
+        ]
+        return weight[i] - min(
+            _skipped_on_leaving(states, definition["StartAt"], loop, n, a) for n, a in exits
+        )
 
     best: dict[int, int] = {}
 
@@ -112,7 +162,7 @@ def longest_history(
         if i not in best:
             after = {component_of[s] for n in components[i] for s in _successors(states[n])}
             after.discard(i)
-            best[i] = weight[i] + max((longest_from(j) for j in after), default=0)
+            best[i] = max((leaving(i, j) + longest_from(j) for j in after), default=weight[i])
         return best[i]
 
     return _EXECUTION + longest_from(component_of[definition["StartAt"]]), notes
@@ -121,10 +171,14 @@ def longest_history(
 def history_events(
     machine: str, definition: Mapping[str, Any], bounds: Mapping[str, tuple[str, int]]
 ) -> list[Result]:
-    """``bounds``: the function a loop polls -> (the setting that bounds it, its maximum)."""
+    """``bounds``: the function a loop polls, or a state of the loop (it comes first: two
+    loops may poll one function) -> (the setting that bounds it, its maximum)."""
 
     def rounds(loop: set[str]) -> int | None:
-        for name in loop:
+        for name in sorted(loop):
+            if name in bounds:
+                return bounds[name][1]
+        for name in sorted(loop):
             function = _function_of(definition["States"][name])
             if function in bounds:
                 return bounds[function][1]
@@ -135,7 +189,7 @@ def history_events(
         events, notes = longest_history(definition, rounds)
     except ValueError as e:
         return [Result(quota, machine, str(e), False)]
-    limits = ", ".join(f"{setting} <= {most:,}" for setting, most in bounds.values())
+    limits = ", ".join(dict.fromkeys(f"{setting} <= {most:,}" for setting, most in bounds.values()))
     return [
         Result(
             quota,

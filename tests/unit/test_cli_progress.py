@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from bluegreen_cli.account import ExecutionDetail, ExecutionSummary
-from bluegreen_cli.follow import ProgressView, console_link, ending
+from bluegreen_cli.commands.ops import _print_detail
+from bluegreen_cli.follow import ProgressView, console_link, ending, phases
 from bluegreen_cli.progress import Progress, coarse, fine, progress
 from bluegreen_cli.reading import decision_of, probe_count, rejection
 from rich.console import Console
@@ -115,6 +116,71 @@ def test_traffic_says_the_share_codedeploy_moved(traffic: float | None, said: st
     )
 
     assert now == Progress("shift production traffic", said)
+
+
+ROLLOUT = {
+    "deployment_id": "ecs-svc/1234567890",
+    "task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8",
+    "previous_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+    "rollout_state": "IN_PROGRESS",
+    "desired_count": 1,
+    "running_count": 1,
+    "polls": 2,
+}
+
+
+@pytest.mark.parametrize("state", ["WaitForRollout", "CheckRollout", "IsRolledOut"])
+def test_a_rolling_deployment_says_how_many_of_its_tasks_run(state: str) -> None:
+    history = History().enter("StartRollout", T0).enter(state, T0 + timedelta(seconds=3))
+
+    now = progress(state, document(rollout=ROLLOUT), history.events, T0 + timedelta(seconds=5))
+
+    assert now == Progress(
+        "roll out",
+        "1 of 1 tasks running, ECS deployment ecs-svc/1234567890 IN_PROGRESS (poll 2 of 240, 5 s)",
+    )
+
+
+def test_a_rolling_deployment_rolled_back_by_ecs_says_so_since_the_rollback_began() -> None:
+    rollback = {
+        "by": "ecs",
+        "detail": "ECS's deployment circuit breaker rolled the service back to web:7",
+        "started_at": T0.isoformat(),
+        "task_definition": "web:7",
+        "rollout_state": "IN_PROGRESS",
+        "checks": 2,
+    }
+    doc = document(rollout={**ROLLOUT, "rollout_state": "FAILED", "rollback": rollback})
+    history = History().enter("RollBackRollout", T0 + timedelta(seconds=8))
+
+    now = progress("RollBackRollout", doc, history.events, T0 + timedelta(seconds=9))
+
+    assert now == Progress(
+        "roll back",
+        "ECS's circuit breaker rolls the service back to web:7: IN_PROGRESS (check 2, 9 s)",
+    )
+
+
+def test_a_rolling_deployments_phases_are_its_own() -> None:
+    history = (
+        History()
+        .enter("RenderTaskDefinition", T0)
+        .enter("TakeTurn", T0 + timedelta(seconds=1))
+        .enter("ByMethod", T0 + timedelta(seconds=2), "ChoiceStateEntered")
+        .enter("StartRollout", T0 + timedelta(seconds=2))
+        .enter("CheckRollout", T0 + timedelta(seconds=4))
+        .enter("ReleaseRollout", T0 + timedelta(seconds=9))
+        .enter("NotifyDeployed", T0 + timedelta(seconds=10))
+    )
+
+    spent = phases(history.events, T0 + timedelta(seconds=11))
+
+    assert [(p.label, p.seconds) for p in spent] == [
+        ("render task definition", 2.0),
+        ("roll out", 7.0),
+        ("release the service", 1.0),
+        ("notify", 1.0),
+    ]
 
 
 def test_an_end_state_has_no_progress_left() -> None:
@@ -273,3 +339,45 @@ def test_show_says_whom_a_waiting_execution_waits_behind() -> None:
     assert shown["decision"] is None
     # what --json said before is all still there
     assert {"name", "status", "state", "document", "phases", "retry_of"} <= set(shown)
+
+
+def test_show_says_what_ecs_did_with_a_rolling_deployment() -> None:
+    rollback = {
+        "by": "ecs",
+        "detail": "ECS's deployment circuit breaker rolled the service back to web:7",
+        "started_at": T0.isoformat(),
+        "finished": True,
+    }
+    failed = {
+        **ROLLOUT,
+        "rollout_state": "FAILED",
+        "running_count": 0,
+        "failed_tasks": 3,
+        "rollback": rollback,
+    }
+    summary = ExecutionSummary(
+        name="demo-web-0123456789ab",
+        arn="arn:aws:states:us-east-1:123456789012:execution:bluegreen-deploy:demo-web-0123",
+        status="FAILED",
+        service="demo-web",
+        tag="3f2a9c1",
+        started=T0,
+        stopped=T0 + timedelta(seconds=30),
+        duration_seconds=30.0,
+        state="RolledBack",
+    )
+    out = io.StringIO()
+
+    _print_detail(
+        Console(file=out, width=200), ExecutionDetail(summary, document(rollout=failed), [], [])
+    )
+
+    (row,) = [
+        line.split(None, 1)[1]
+        for line in out.getvalue().splitlines()
+        if line.startswith("rollout ")
+    ]
+    assert row.strip() == (
+        "ECS deployment ecs-svc/1234567890 FAILED: 0 of 1 tasks running, 3 failed to start; "
+        "ECS's deployment circuit breaker rolled the service back to web:7 (done)"
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen_cli.rollback import ImageView, digest_of, previous_deployment
+from bluegreen_cli.rollback import ImageView, baking, digest_of, previous_deployment
 from bluegreen_cli.taskdef_diff import Change, diff, fields, unified
 from bluegreen_cli.taskdef_diff import TaskDefinitionDiff as Found
 
-from tests.unit.builders import digest
+from tests.unit.builders import demo_service, digest
 
 REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-web"
 
@@ -120,3 +120,11 @@ def test_the_human_diff_reads_like_a_unified_diff_of_the_changed_fields() -> Non
         '-"old"',
         '+"new"',
     ]
+
+
+def test_a_rolling_environment_has_no_codedeploy_bake_to_stop() -> None:
+    class NoCodeDeploy:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"CodeDeploy {name} asked about a rolling environment")
+
+    assert baking(NoCodeDeploy(), demo_service(method="rolling")) is None

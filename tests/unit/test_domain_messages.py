@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from bluegreen.models import (
     DeploymentProgress,
     DeploymentState,
     RollbackResult,
+    RolloutProgress,
+    RolloutRollback,
     ScalingSnapshot,
     StepError,
 )
@@ -84,6 +87,27 @@ def test_the_approval_email_html_escapes_every_value() -> None:
     assert '<script>alert("x")</script>' in email.text  # plain text is shown as is
 
 
+def test_the_review_page_says_what_approving_lets_each_method_do() -> None:
+    """An approver of a rolling environment is not promised a test listener."""
+    from bluegreen.pages import review_page
+    from bluegreen.steps.approval import Review
+
+    bluegreen = a_record()
+    rolling = rules.record_for(
+        rendered().model_copy(update={"service": demo_service(method="rolling")}), "a", TOKEN, NOW
+    )
+
+    def page(record: ApprovalRecord) -> str:
+        return " ".join(review_page(Review(record, "a@example.com", "n"), "/x", NOW).split())
+
+    assert rolling.method == "rolling"
+    assert "ECS replaces the service's tasks with the new version (a rolling update)" in page(
+        rolling
+    )
+    assert "test listener" not in page(rolling)
+    assert "verified through the test listener" in page(bluegreen)
+
+
 # --- outcomes -----------------------------------------------------------------------------
 
 SCALING = ScalingSnapshot(resource_id="service/demo/web", registered=True, suspended_at=NOW)
@@ -142,6 +166,83 @@ def test_a_rolled_back_outcome_gives_the_reason_and_the_rollback() -> None:
     assert "rolled back" in subject
     assert "Reason: TestTrafficUnhealthy: 8 checks, last: 503" in body
     assert "Rollback: d-1 stopped" in body
+
+
+ROLLING = demo_service(method="rolling", approvers=[])
+ROLLED_OUT = RolloutProgress(
+    deployment_id="ecs-svc/7",
+    task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/web:2",
+    previous_task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+    rollout_state="COMPLETED",
+    desired_count=1,
+    running_count=1,
+    completed=True,
+)
+BREAKER = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def rolling(**sections: Any) -> DeploymentState:
+    return rendered().model_copy(update={"service": ROLLING, **sections})
+
+
+def test_a_rolling_deployment_reads_as_ecs_s_rolling_update() -> None:
+    """A rolling environment has no CodeDeploy and no test listener: the outcome says what
+    ECS did, and asks nobody's approval."""
+    deployment = rolling(rollout=ROLLED_OUT)
+
+    subject, body = outcome_text(deployment)
+
+    assert outcome_of(deployment) == "succeeded"
+    assert subject == f"[bluegreen] demo-web {COMMIT} deployed (local)"
+    assert (
+        "Deployed by: ECS rolling update (ECS deployment ecs-svc/7 COMPLETED, 1 of 1 tasks running)"
+    ) in body
+    assert "Approved by" not in body
+    for absent in ("CodeDeploy", "test listener", "scaling"):
+        assert absent not in body
+
+
+def test_a_rolling_deployment_ecs_rolled_back_gives_ecs_reason() -> None:
+    failed = ROLLED_OUT.model_copy(
+        update={
+            "rollout_state": "FAILED",
+            "reason": BREAKER,
+            "running_count": 0,
+            "failed_tasks": 3,
+            "completed": False,
+            "rollback": RolloutRollback(
+                by="ecs",
+                detail="ECS's deployment circuit breaker rolled the service back to web:1",
+                started_at=NOW,
+                finished=True,
+            ),
+        }
+    )
+    cause = json.dumps({"errorMessage": f"ECS deployment ecs-svc/7 failed: {BREAKER}"})
+    deployment = rolling(rollout=failed, error=StepError(Error="RolloutFailed", Cause=cause))
+
+    subject, body = outcome_text(deployment)
+
+    assert outcome_of(deployment) == "rolled_back"
+    assert "rolled back" in subject
+    assert f"Reason: RolloutFailed: ECS deployment ecs-svc/7 failed: {BREAKER}" in body
+    assert "0 of 1 tasks running, 3 failed to start" in body
+    assert "Rollback: ECS's deployment circuit breaker rolled the service back to web:1" in body
+    failure = failure_of(deployment)
+    assert failure is not None
+    assert failure.cause.endswith(BREAKER)
+
+
+def test_a_rolling_deployment_that_never_started_was_not_deployed() -> None:
+    nothing = RolloutProgress(
+        task_definition="web:2",
+        previous_task_definition="web:1",
+        rollback=RolloutRollback(by="nobody", detail="nothing to roll back", started_at=NOW),
+    )
+
+    assert outcome_of(rolling(rollout=nothing, error=StepError(Error="ResourceMissing"))) == (
+        "not_deployed"
+    )
 
 
 def test_a_reason_without_a_cause_has_no_dangling_separator() -> None:

@@ -12,7 +12,7 @@ import pytest
 from bluegreen.adapters.aws import SDK_CONFIG
 from botocore.config import Config
 
-from scripts.check_limits import check, largest_documents, transform
+from scripts.check_limits import by_method, check, largest_documents, transform
 from scripts.limits import Result
 from scripts.limits.history import HISTORY_EVENTS, history_events
 from scripts.limits.iam import (
@@ -248,6 +248,58 @@ def test_a_loop_nothing_bounds_is_a_breach() -> None:
 
     assert not result.ok
     assert "nothing bounds the loop Done?, Poll, Wait" in result.value
+
+
+def test_a_poll_loop_left_through_its_task_s_catch_ends_its_last_round_there() -> None:
+    machine = {
+        "StartAt": "Wait",
+        "States": {
+            **{k: v for k, v in POLLING["States"].items() if k in ("Wait", "Done")},
+            "Poll": _task(
+                "${Poll}", "Done?", Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]
+            ),
+            "Done?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "Fine"}],
+                "Default": "Wait",
+            },
+            "Fine": {"Type": "Pass", "Next": "Done"},
+            "Failed": {"Type": "Pass", "Next": "Lost"},
+            "Lost": {"Type": "Pass", "Next": "Done"},
+        },
+    }
+
+    (result,) = history_events("Machine", machine, {"${Poll}": ("max_polls", 100)})
+
+    # Leaving through the Choice: 100 full rounds, then Fine 2 and Done 2. Leaving through
+    # the poll's Catch: the 100th round ends at Poll (no Choice: 2 fewer), then Failed 2,
+    # Lost 2 and Done 2 -- the longer way, by 2 events, not by a whole Choice more.
+    assert result.value.startswith(f"at most {2 + 100 * 9 - 2 + 2 + 2 + 2:,} events")
+
+
+def test_each_method_s_path_is_counted_on_its_own() -> None:
+    machine = {
+        "StartAt": "ByMethod",
+        "States": {
+            "ByMethod": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.service.method", "StringEquals": "rolling", "Next": "Short"}
+                ],
+                "Default": "Wait",
+            },
+            "Short": {"Type": "Succeed"},
+            **POLLING["States"],
+        },
+    }
+
+    bluegreen = history_events(
+        "M", by_method(machine, "codedeploy-bluegreen"), {"${Poll}": ("n", 10)}
+    )
+    rolling = history_events("M", by_method(machine, "rolling"), {"${Poll}": ("n", 10)})
+
+    assert bluegreen[0].value.startswith(f"at most {2 + 2 + 10 * 9 + 2:,} events")
+    assert rolling[0].value.startswith(f"at most {2 + 2 + 2:,} events")
 
 
 def test_a_callback_task_records_its_submission_too() -> None:

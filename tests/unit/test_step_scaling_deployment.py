@@ -23,7 +23,7 @@ from bluegreen.errors import (
     RollbackInProgress,
     ServiceLocked,
 )
-from bluegreen.models import DeploymentProgress, DeploymentState, Timings
+from bluegreen.models import DeploymentProgress, DeploymentState, RolloutProgress, Timings
 from bluegreen.steps import deployment as steps
 from bluegreen.steps.janitor import ROLLBACK_PATIENCE, clean_up
 from bluegreen.steps.scaling import resume, suspend
@@ -398,6 +398,60 @@ def test_the_janitor_takes_an_execution_that_ended_waiting_off_the_queue(target:
 
     assert done == [f"{DEPLOYMENT.execution_name} no longer waits to deploy demo/web"]
     assert "waiting" not in target.table.queue(SERVICE.lock_key)
+
+
+class NoCodeDeploy:
+    """A rolling environment has no CodeDeploy: any call to it is a mistake."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"CodeDeploy {name} called for a rolling environment")
+
+
+ROLLING = rendered(state(demo_service(method="rolling", approvers=[])))
+
+
+def test_the_janitor_releases_a_rolling_executions_lock_without_codedeploy_or_scaling(
+    target: Target,
+) -> None:
+    """An aborted rolling deployment left ECS its own deployment (its circuit breaker rolls
+    back a failing one): the janitor releases the lock, touches neither CodeDeploy nor the
+    service's scaling."""
+    register(target, PARTLY)
+    target.table.acquire_lock(SERVICE.lock_key, ROLLING.execution_name, NOW)
+
+    done = clean_up(
+        ROLLING, NoCodeDeploy(), target.targets, target.table, JUST_ENDED, target.callbacks, NOW
+    )
+
+    assert target.owner() is None
+    assert target.state() == PARTLY
+    assert done == ["lock of demo/web released (rolling: ECS finishes its deployment)"]
+
+
+def test_a_completed_rollout_releases_the_lock_as_deployed_with_no_scaling_saved(
+    target: Target,
+) -> None:
+    """Rolling suspends no scaling: the release works from the lock alone, and records the
+    image as what the service runs."""
+    register(target, PARTLY)
+    target.table.admit(SERVICE.lock_key, queued_image(ROLLING))
+    target.table.take_turn(SERVICE.lock_key, queued_image(ROLLING), "token", NOW)
+    rollout = RolloutProgress(
+        deployment_id="ecs-svc/1",
+        task_definition="web:2",
+        previous_task_definition="web:1",
+        rollout_state="COMPLETED",
+        completed=True,
+    )
+
+    released = target.resume(ROLLING.model_copy(update={"rollout": rollout}))
+
+    assert released.scaling is None
+    assert target.owner() is None
+    assert target.state() == PARTLY
+    running = target.table.service_queue(SERVICE.lock_key).running
+    assert running is not None
+    assert running.digest == ROLLING.image.digest
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ from bluegreen_cli.commands.shared import (
     status_markup,
     when,
 )
-from bluegreen_cli.reading import codedeploy_now, readable_cause, submitted
+from bluegreen_cli.reading import codedeploy_now, readable_cause, rollout_words, submitted
 from bluegreen_cli.recovery import LockView, invoke_recovery, janitor_function, lock_view
 
 # -- executions ---------------------------------------------------------------------------
@@ -250,6 +250,8 @@ def _document_rows(detail: ExecutionDetail) -> list[tuple[str, str]]:
         rows.append(("scaling", f"{scaling.get('resource_id')}: {before}"))
     if detail.codedeploy is not None:
         rows.append(("deployment", detail.codedeploy.words()))
+    if rollout := doc.get("rollout"):
+        rows.append(("rollout", escape(rollout_words(rollout))))
     if checks := detail.checks:
         rows.append(("test listener", escape(checks.words())))
     if rollback := doc.get("rollback"):

@@ -194,6 +194,7 @@ class LocalStack:
         function_log: FunctionLog | None = None,
         codedeploy_timing: Any = None,
         function_workers: int | None = None,
+        ecs_rollout_timing: Any = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -208,6 +209,8 @@ class LocalStack:
         self.function_workers = function_workers
         # How long the local CodeDeploy's work takes (codedeploy.Timing; None: its defaults).
         self.codedeploy_timing = codedeploy_timing
+        # How long ECS's rolling deployments take (ecs_rollouts.RolloutTiming; None: defaults).
+        self.ecs_rollout_timing = ecs_rollout_timing
         # The sample ALB's production and test listener ports (0: any free port); the
         # sample's service configuration probes whichever port the test listener got.
         self.sample_ports = sample_ports
@@ -240,6 +243,7 @@ class LocalStack:
         self._moto: WsgiApp | None = None
         self._saved_moto_port: str | None = None
         self._simulator: Any = None
+        self._rollouts: Any = None  # ecs_rollouts.EcsRollouts, while started
         self._load_balancers: list[Any] = []
         # Lambda's asynchronous invocations (EventBridge targets, Invoke with Event).
         self.async_invocations = AsyncInvoker(
@@ -306,6 +310,8 @@ class LocalStack:
         self._simulator = self._make_simulator()
         if self._simulator is not None:
             self._simulator.start()
+        self._rollouts = self._make_rollouts()
+        self._rollouts.start()
         self.async_invocations.start()
         self.events.start()
         try:
@@ -353,7 +359,7 @@ class LocalStack:
         self.schedules.stop()
         self.events.stop()
         self.async_invocations.stop()
-        for part in (*self._load_balancers, self._simulator):
+        for part in (*self._load_balancers, self._simulator, self._rollouts):
             if part is not None:
                 try:
                     part.stop()
@@ -478,6 +484,16 @@ class LocalStack:
         return CodeDeploySimulator(
             account_id=ACCOUNT_ID, region=REGION, timing=self.codedeploy_timing
         )
+
+    def _make_rollouts(self) -> Any:
+        from bluegreen_cli.local.ecs_rollouts import EcsRollouts
+
+        return EcsRollouts(self.ecs_rollout_timing)
+
+    @property
+    def rollouts(self) -> Any:
+        """The local ECS rolling deployments (``ecs_rollouts.EcsRollouts``), for observers."""
+        return self._rollouts
 
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import reserve_ports
@@ -705,10 +721,15 @@ class LocalStack:
     def _sample_switch(self, request: Request) -> Response:
         if self.sample_target is None:
             return _json_response({"message": "no sample target (serve with --sample)"}, 404)
+        from bluegreen_cli.local.sample import DEV_ACCOUNT_ID, DEV_CLUSTER, DEV_SERVICE
+
+        # The development environment's service: its new tasks start, or fail to.
+        dev = (DEV_ACCOUNT_ID, REGION, DEV_CLUSTER, DEV_SERVICE)
         if request.method == "GET":
             return _json_response(
                 {
                     "healthy": self.sample_target.healthy,
+                    "dev_healthy": not self._rollouts.new_tasks_fail(*dev),
                     "production_url": self.sample.production_url,
                     "test_url": self.sample.test_url,
                 }
@@ -716,11 +737,23 @@ class LocalStack:
         if request.method != "POST":
             return _json_response({"message": "use GET or POST"}, 405)
         document = request.get_json(force=True, silent=True)
-        if not isinstance(document, dict) or not isinstance(document.get("healthy"), bool):
-            return _json_response({"message": 'expected {"healthy": true|false}'}, 400)
-        for target in self.sample_targets:
-            target.set_healthy(document["healthy"])
-        return _json_response({"healthy": document["healthy"]})
+        switches = ("healthy", "dev_healthy")
+        given = dict(document) if isinstance(document, dict) else {}
+        if (
+            not given
+            or set(given) - set(switches)
+            or not all(isinstance(v, bool) for v in given.values())
+        ):
+            return _json_response(
+                {"message": 'expected {"healthy": true|false} and/or {"dev_healthy": true|false}'},
+                400,
+            )
+        if "healthy" in given:
+            for target in self.sample_targets:
+                target.set_healthy(given["healthy"])
+        if "dev_healthy" in given:
+            self._rollouts.fail_new_tasks(*dev, failing=not given["dev_healthy"])
+        return _json_response(given)
 
     # the approval API (and any other HTTP API route of the template)
 
@@ -822,7 +855,8 @@ class LocalStack:
                 return _aws_json_error(e.status, e.code, e.message)
             _replace_body(environ, json.dumps(body).encode())
         if target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)):
-            return self._simulated(target, body)
+            simulated = self._simulated(target, body)
+            return simulated if simulated is not None else self._rolled_out(environ, target, body)
         if target == TEST_EVENT_PATTERN:
             return self._test_event_pattern(body)
         if target == PUT_EVENTS:
@@ -857,6 +891,26 @@ class LocalStack:
         status, document = answer
         return _aws_json(document, status)
 
+    def _rolled_out(
+        self, environ: dict[str, Any], target: str, body: dict[str, Any]
+    ) -> Response | None:
+        """An ECS call on a rolling (``ECS``-controller) service, in the caller's account."""
+        if self._rollouts is None or not target.startswith(ECS_PREFIX):
+            return None
+        from moto.iam.models import get_account_id_from
+
+        moto = self._moto
+        assert moto is not None
+
+        def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            _replace_body(environ, json.dumps(request).encode())
+            status, _, content = _call_wsgi(moto, environ)
+            return int(status.split()[0]), json.loads(content) if content.strip() else {}
+
+        account = get_account_id_from(access_key_of(environ))
+        found = self._rollouts.handle(target, body, account, _signing_region(environ), answer)
+        return None if found is None else _aws_json(found[1], found[0])
+
     def _after(self, target: str, request: dict[str, Any], response: dict[str, Any]) -> None:
         if target == ECR_PUT_IMAGE:
             image = response["image"]
@@ -881,6 +935,15 @@ class LocalStack:
         except ValueError:
             return _aws_json_error(400, "InvalidEventPatternException", "Event is not valid JSON")
         return _aws_json({"Result": eventbridge.matches(json.loads(body["EventPattern"]), event)})
+
+
+def _signing_region(environ: dict[str, Any]) -> str:
+    """The region in the credential scope (``Credential=AKID/date/us-east-1/ecs/...``)."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    try:
+        return authorization.split("Credential=")[1].split(",")[0].split("/")[2] or REGION
+    except IndexError:
+        return REGION
 
 
 def _aws_json_default(value: Any) -> Any:

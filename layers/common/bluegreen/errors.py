@@ -48,6 +48,15 @@ class DeploymentTimedOut(BluegreenError):
     """The CodeDeploy deployment did not reach the awaited status within its poll budget."""
 
 
+class RolloutFailed(BluegreenError):
+    """ECS's rolling deployment failed: its deployment circuit breaker reported FAILED (the
+    message carries ECS's rolloutStateReason), or another deployment replaced it."""
+
+
+class RolloutTimedOut(BluegreenError):
+    """ECS's rolling deployment did not reach COMPLETED within its poll budget."""
+
+
 class TestTrafficUnhealthy(BluegreenError):
     """The new version failed its checks through the test listener."""
 

@@ -338,6 +338,48 @@ class DeploymentProgress(Model):
     finished_at: datetime | None = None
 
 
+class RolloutRollback(Model):
+    """How a service deployed by the ``rolling`` method returns to the revision it ran.
+
+    ``by``: ECS's deployment circuit breaker rolled it back itself (``ecs``), we updated it
+    back (``bluegreen``: the rollout did not complete in time, or a failure of ours), or
+    there was nothing to roll back (``nobody``: the service was not changed, or the release
+    completed and is left alone).
+    """
+
+    by: Literal["ecs", "bluegreen", "nobody"]
+    detail: Annotated[str, Field(max_length=1024)]
+    started_at: datetime
+    # The ECS deployment bringing the revision back, and what ECS says of it.
+    deployment_id: Annotated[str, Field(max_length=64)] | None = None
+    task_definition: Annotated[str, Field(max_length=1024)] | None = None
+    rollout_state: Annotated[str, Field(max_length=32)] | None = None
+    checks: Annotated[int, Field(ge=0)] = 0
+    finished: bool = False  # the service is steady on that revision again (or was never changed)
+    finished_at: datetime | None = None
+
+
+class RolloutProgress(Model):
+    """ECS's rolling deployment of the rendered revision (method ``rolling``), as last seen."""
+
+    # ECS's deployment (ecs-svc/...) of ``task_definition``; None: none was started.
+    deployment_id: Annotated[str, Field(max_length=64)] | None = None
+    task_definition: Annotated[str, Field(max_length=1024)]
+    previous_task_definition: Annotated[str, Field(max_length=1024)]
+    # ECS's rolloutState and rolloutStateReason, and the deployment's task counts.
+    rollout_state: Annotated[str, Field(max_length=32)] = "IN_PROGRESS"
+    reason: Annotated[str, Field(max_length=1024)] | None = None
+    desired_count: Annotated[int, Field(ge=0)] = 0
+    running_count: Annotated[int, Field(ge=0)] = 0
+    pending_count: Annotated[int, Field(ge=0)] = 0
+    failed_tasks: Annotated[int, Field(ge=0)] = 0
+    polls: Annotated[int, Field(ge=0)] = 0
+    completed: bool = False  # COMPLETED: the service runs the new revision, steady
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    rollback: RolloutRollback | None = None
+
+
 class ProbeProgress(Model):
     attempts: Annotated[int, Field(ge=0)] = 0
     consecutive_passes: Annotated[int, Field(ge=0)] = 0
@@ -414,6 +456,7 @@ class DeploymentState(BaseModel):
     turn: Turn | None = None
     scaling: ScalingSnapshot | None = None
     deployment: DeploymentProgress | None = None
+    rollout: RolloutProgress | None = None  # method "rolling": ECS's deployment, not CodeDeploy's
     probe: ProbeProgress | None = None
     rollback: RollbackResult | None = None
     error: StepError | None = None  # what made the deployment fail (Catch -> $.error)

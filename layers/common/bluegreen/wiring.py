@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bluegreen.adapters.autoscaling import ScalableTargets
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
     from bluegreen.adapters.ecr import EcrImages
-    from bluegreen.adapters.ecs import EcsTaskDefinitions
+    from bluegreen.adapters.ecs import EcsServices, EcsTaskDefinitions
     from bluegreen.adapters.notifications import SesMailer, Topic
     from bluegreen.adapters.parameters import Parameters
     from bluegreen.adapters.recovery import JanitorRecovery
@@ -36,6 +36,14 @@ def task_definitions() -> EcsTaskDefinitions:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
 
     return EcsTaskDefinitions(boto3.client("ecs", config=SDK_CONFIG))
+
+
+@cache
+def ecs_services() -> EcsServices:
+    """The target's ECS services, built as Render's task definitions are (the same client)."""
+    from bluegreen.adapters.ecs import EcsServices
+
+    return EcsServices(boto3.client("ecs", config=SDK_CONFIG))
 
 
 @cache

@@ -21,7 +21,9 @@ from typing import Any
 from bluegreen_cli.local.awserror import AwsError
 from bluegreen_cli.local.codedeploy import CodeDeploySimulator
 from bluegreen_cli.local.ecr import checked_put_image
+from bluegreen_cli.local.ecs_rollouts import EcsRollouts
 from bluegreen_cli.local.sample import SampleResources, image_manifest
+from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -51,6 +53,7 @@ class LocalAws:
 
     def __init__(self) -> None:
         self.simulator: CodeDeploySimulator | None = None
+        self.rollouts: EcsRollouts | None = None
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", free_port(), self._front, threaded=True, request_handler=_Quiet
@@ -82,6 +85,10 @@ class LocalAws:
                     environ["CONTENT_LENGTH"] = str(len(checked))
                 except AwsError as e:
                     answer = e.status, {"__type": e.code, "message": e.message}
+            if answer is None and self.rollouts is not None:
+                answer = self.rollouts.handle(
+                    target, body, _account(environ), REGION, lambda b: self._moto_json(environ, b)
+                )
         if answer is not None:
             status, document = answer
             payload = json.dumps(document).encode()
@@ -95,6 +102,31 @@ class LocalAws:
             return [payload]
         result: Iterable[bytes] = self._moto(environ, start_response)
         return result
+
+    def _moto_json(self, environ: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any]:
+        """moto's answer to the request with ``body``: its status and JSON document."""
+        raw = json.dumps(body).encode()
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ["CONTENT_LENGTH"] = str(len(raw))
+        said: dict[str, Any] = {}
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            said["status"] = int(status.split()[0])
+            return lambda chunk: None
+
+        content = b"".join(self._moto(environ, start_response))
+        return said["status"], json.loads(content) if content.strip() else {}
+
+
+def _account(environ: dict[str, Any]) -> str:
+    """The account the caller's access key belongs to (an assumed role's, or the default)."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    key = (
+        authorization.split("Credential=")[1].split("/")[0]
+        if "Credential=" in authorization
+        else ""
+    )
+    return str(get_account_id_from(key))
 
 
 def free_port() -> int:

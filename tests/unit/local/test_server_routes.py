@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -195,3 +196,33 @@ def test_other_aws_calls_reach_the_emulator(stack: LocalStack) -> None:
     tables = stack.client("dynamodb").list_tables()["TableNames"]
 
     assert "bluegreen-Table" in tables
+
+
+def test_ecs_rolling_update_through_the_endpoint_completes(stack: LocalStack) -> None:
+    """ECS rolling update, through the local endpoint: UpdateService answers with the new
+    PRIMARY deployment IN_PROGRESS, and DescribeServices later shows it COMPLETED."""
+    ecs = stack.client("ecs")
+    ecs.create_cluster(clusterName="rolling")
+    old, new = (
+        ecs.register_task_definition(
+            family="rolling",
+            containerDefinitions=[{"name": "web", "image": f"web:{n}", "memory": 128}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        for n in (1, 2)
+    )
+    ecs.create_service(cluster="rolling", serviceName="web", taskDefinition=old, desiredCount=1)
+
+    updated = ecs.update_service(cluster="rolling", service="web", taskDefinition=new)["service"]
+
+    assert [(d["status"], d["rolloutState"]) for d in updated["deployments"]] == [
+        ("PRIMARY", "IN_PROGRESS"),
+        ("ACTIVE", "IN_PROGRESS"),
+    ]
+    deadline = time.monotonic() + 20
+    while True:
+        (described,) = ecs.describe_services(cluster="rolling", services=["web"])["services"]
+        states = [(d["rolloutState"], d["taskDefinition"]) for d in described["deployments"]]
+        if states == [("COMPLETED", new)]:
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.2)

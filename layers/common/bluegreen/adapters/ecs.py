@@ -1,4 +1,5 @@
-"""ECS: the service's current task definition, and registering the rendered revision."""
+"""ECS: the service's current task definition, registering the rendered revision, and
+rolling a service out to a revision (``UpdateService``) for the ``rolling`` method."""
 
 from __future__ import annotations
 
@@ -34,6 +35,34 @@ class EcsTaskDefinitions:
         with translated():
             registered = self._ecs.register_task_definition(**definition)
         return str(registered["taskDefinition"]["taskDefinitionArn"])
+
+
+class EcsServices:
+    """A service as ``DescribeServices`` shows it (its deployments), and ``UpdateService``."""
+
+    def __init__(self, client: ECSClient) -> None:
+        self._ecs = client
+
+    def describe(self, cluster: str, service: str) -> dict[str, Any]:
+        with translated({"ClusterNotFoundException": ResourceMissing}):
+            found = self._ecs.describe_services(cluster=cluster, services=[service])
+        services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
+        if not services:
+            raise ResourceMissing(f"ECS service {cluster}/{service} does not exist")
+        return dict(services[0])
+
+    def update(self, cluster: str, service: str, task_definition: str) -> dict[str, Any]:
+        """Roll the service out to ``task_definition``: ECS starts a deployment of it."""
+        with translated(
+            {
+                "ClusterNotFoundException": ResourceMissing,
+                "ServiceNotFoundException": ResourceMissing,
+            }
+        ):
+            updated = self._ecs.update_service(
+                cluster=cluster, service=service, taskDefinition=task_definition
+            )
+        return dict(updated["service"])
 
 
 def _primary_task_definition(service: ServiceTypeDef) -> str:

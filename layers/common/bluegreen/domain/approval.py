@@ -64,6 +64,8 @@ class ApprovalRecord(BaseModel):
     source: str | None = None
     created: str | None = None
     commit_url: str | None = None
+    # How the environment deploys: what approving lets happen (the review page says it).
+    method: Literal["codedeploy-bluegreen", "rolling"] = "codedeploy-bluegreen"
     # Slack: who may click (user id -> as the configuration lists them), and the message.
     slack_approvers: dict[str, str] = {}
     slack_channel: str | None = None
@@ -128,6 +130,7 @@ def record_for(
         task_definition=state.render.task_definition,
         changes=state.render.changes,
         recipients=list(state.service.approvers),
+        method=state.service.method,
         created_at=now,
         expires_at=now + timedelta(seconds=state.service.timings.approval_timeout_seconds),
         pushed_by=state.pushed_by

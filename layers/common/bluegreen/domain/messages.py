@@ -54,12 +54,16 @@ def outcome_of(state: DeploymentState) -> Outcome:
     if state.deployment is not None and state.deployment.succeeded:
         # CodeDeploy says so, whatever failed of ours on the way (a poll, a Lambda).
         return "succeeded"
+    if state.rollout is not None and state.rollout.completed:
+        return "succeeded"  # ECS's rolling deployment COMPLETED: as above
     if state.rollback is not None and state.rollback.release_live:
         return "needs_attention"  # live, not rolled back, its end not seen
     if state.error is None:
         return "succeeded"
     if state.scaling is not None:
         return "rolled_back"
+    if state.rollout is not None and state.rollout.deployment_id is not None:
+        return "rolled_back"  # the service was rolled out, then back
     return "superseded" if state.error.error == "Superseded" else "not_deployed"
 
 
@@ -133,6 +137,8 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
     ]
     if state.render:
         lines.append(f"Task definition: {state.render.task_definition}")
+    if state.service.method == "rolling":
+        lines.append(f"Deployed by: ECS rolling update{_rollout_words(state)}")
     if state.approval:
         reason = f" ({state.approval.reason})" if state.approval.reason else ""
         lines.append(f"Approved by: {state.approval.approver}{reason}")
@@ -144,7 +150,21 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
         lines.append(f"Reason: {failure.error}: {failure.cause}")
     if state.rollback:
         lines.append(f"Rollback: {state.rollback.detail}")
+    if state.rollout and state.rollout.rollback:
+        lines.append(f"Rollback: {state.rollout.rollback.detail}")
     return subject, "\n".join(lines)
+
+
+def _rollout_words(state: DeploymentState) -> str:
+    """`` (ECS deployment ecs-svc/1 COMPLETED, 2 of 2 tasks running)``, once there is one."""
+    rollout = state.rollout
+    if rollout is None or rollout.deployment_id is None:
+        return ""
+    failed = f", {rollout.failed_tasks} failed to start" if rollout.failed_tasks else ""
+    return (
+        f" (ECS deployment {rollout.deployment_id} {rollout.rollout_state}, "
+        f"{rollout.running_count} of {rollout.desired_count} tasks running{failed})"
+    )
 
 
 def withdrawn_email(state: DeploymentState) -> Email:

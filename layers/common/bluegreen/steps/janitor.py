@@ -63,6 +63,14 @@ def clean_up(
         # It never got past approval, or someone else deploys now: nothing of ours to undo.
         held = f"the lock of {service.lock_key} is held by {holder or 'nobody'}"
         return done or [f"nothing to clean up: {held}"]
+    if service.method == "rolling":
+        # No CodeDeploy and no scaling suspended: ECS finishes its own deployment (its
+        # circuit breaker rolls back a failing one); the lock goes to the next image.
+        release(service.lock_key, state.execution_name, locks, callbacks, now, deployed=False)
+        return [
+            *done,
+            f"lock of {service.lock_key} released (rolling: ECS finishes its deployment)",
+        ]
     for deployment_id, info in _active(state, deployments):
         if not rules.created_for(state, info):
             continue

@@ -80,6 +80,9 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
         "digest": state.image.digest,
         "retry_of": state.retry_of,
         "deployment_id": state.deployment.deployment_id if state.deployment else None,
+        # Method "rolling": ECS's deployment, not CodeDeploy's (deployment_id stays CodeDeploy's).
+        "method": state.service.method,
+        "ecs_deployment_id": state.rollout.deployment_id if state.rollout else None,
         "requested_at": state.requested_at.isoformat(),
         "finished_at": now.isoformat(),
     }

@@ -71,8 +71,11 @@ def restore(
 def resume(
     state: DeploymentState, targets: Targets, locks: Locks, callbacks: Callbacks, now: datetime
 ) -> DeploymentState:
-    deployed = bool(state.deployment and state.deployment.succeeded) or bool(
-        state.rollback and state.rollback.release_live
+    # A rolling deployment suspended nothing: only the lock is released (no snapshot).
+    deployed = (
+        bool(state.deployment and state.deployment.succeeded)
+        or bool(state.rollback and state.rollback.release_live)
+        or bool(state.rollout and state.rollout.completed)
     )
     snap = restore(
         state.service, state.execution_name, state.scaling, targets, locks, callbacks, now, deployed
