@@ -6,10 +6,16 @@ function that builds it, so a handler loads only the adapters it uses (and their
 dependencies: the store's approval records, the notifications' message templates, the
 settings models), not all of them. boto3 itself is imported here, at import time, because
 every handler that uses this module creates a client.
+
+What acts on a deployment's target (ECS, CodeDeploy, Application Auto Scaling) acts where
+the environment is: in another account through the role it names (see
+:mod:`bluegreen.adapters.sessions`), in its region. Everything else (the state table, Step
+Functions, ECR, mail, topics, secrets) is the app's own, in its own account.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -29,13 +35,44 @@ if TYPE_CHECKING:
     from bluegreen.adapters.slack import SlackApp
     from bluegreen.adapters.stepfunctions import Executions, ExecutionStatuses, TaskCallbacks
     from bluegreen.adapters.store import StateTable
+    from bluegreen.models import ServiceConfig
+
+
+# Where an environment is: (role_arn, external_id, region); all None for the app's own.
+Where = tuple[str | None, str | None, str | None]
+
+
+def _where(service: ServiceConfig | None) -> Where:
+    if service is None:
+        return (None, None, None)
+    return (service.role_arn, service.external_id, service.region)
 
 
 @cache
-def task_definitions() -> EcsTaskDefinitions:
+def _session(role_arn: str | None, external_id: str | None, region: str | None) -> boto3.Session:
+    """The session acting in an environment: the function's own credentials, or the role's
+    (assumed with this function's STS client, so within the same SDK budget), refreshed
+    before they expire; one per role, external id and region for the warm container."""
+    if role_arn is None:
+        return boto3.Session(region_name=region)
+    from bluegreen.adapters.sessions import assumed_session, session_name
+
+    # The session's name says which function acts, in the target account's CloudTrail.
+    name = session_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "bluegreen"))
+    sts = boto3.client("sts", config=SDK_CONFIG)
+    return assumed_session(sts, role_arn, name, external_id, region)
+
+
+def task_definitions(service: ServiceConfig | None = None) -> EcsTaskDefinitions:
+    """ECS where ``service`` runs (none: the app's own account and region)."""
+    return _task_definitions(*_where(service))
+
+
+@cache
+def _task_definitions(*where: str | None) -> EcsTaskDefinitions:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
 
-    return EcsTaskDefinitions(boto3.client("ecs", config=SDK_CONFIG))
+    return EcsTaskDefinitions(_session(*where).client("ecs", config=SDK_CONFIG))
 
 
 @cache
@@ -45,18 +82,29 @@ def images() -> EcrImages:
     return EcrImages(boto3.client("ecr", config=SDK_CONFIG))
 
 
+def deployments(service: ServiceConfig | None = None) -> CodeDeployDeployments:
+    """CodeDeploy where ``service`` runs (none: the app's own account and region)."""
+    return _deployments(*_where(service))
+
+
 @cache
-def deployments() -> CodeDeployDeployments:
+def _deployments(*where: str | None) -> CodeDeployDeployments:
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
 
-    return CodeDeployDeployments(boto3.client("codedeploy", config=SDK_CONFIG))
+    return CodeDeployDeployments(_session(*where).client("codedeploy", config=SDK_CONFIG))
+
+
+def scalable_targets(service: ServiceConfig | None = None) -> ScalableTargets:
+    """Application Auto Scaling where ``service`` runs (none: the app's own account)."""
+    return _scalable_targets(*_where(service))
 
 
 @cache
-def scalable_targets() -> ScalableTargets:
+def _scalable_targets(*where: str | None) -> ScalableTargets:
     from bluegreen.adapters.autoscaling import ScalableTargets
 
-    return ScalableTargets(boto3.client("application-autoscaling", config=SDK_CONFIG))
+    client = _session(*where).client("application-autoscaling", config=SDK_CONFIG)
+    return ScalableTargets(client)
 
 
 @cache
