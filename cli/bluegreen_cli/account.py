@@ -185,7 +185,7 @@ class Account:
             # Named after the operator, in the target account's CloudTrail.
             name = session_name("bluegreen-cli", _login())
             self._target_sessions[(role, external_id)] = assumed_session(
-                self.client("sts"), role, name, external_id
+                self.client("sts"), role, name, external_id, base=self.session
             )
         return self._target_sessions[(role, external_id)]
 

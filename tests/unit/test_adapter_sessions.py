@@ -101,8 +101,11 @@ def test_an_environments_region_is_where_its_clients_go(wired: Aws) -> None:
     elsewhere = DEV.model_copy(update={"region": "eu-west-1"})
 
     client: Any = wiring.task_definitions(elsewhere)._ecs
+    own_account: Any = wiring.deployments(demo_service(region="ap-south-1"))._cd
 
     assert client.meta.region_name == "eu-west-1"
+    assert own_account.meta.region_name == "ap-south-1"
+    assert wiring.scalable_targets(demo_service())._aas.meta.region_name == REGION
 
 
 def test_a_session_name_is_what_sts_accepts() -> None:

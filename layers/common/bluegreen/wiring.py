@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -50,17 +50,30 @@ def _where(service: ServiceConfig | None) -> Where:
 
 @cache
 def _session(role_arn: str | None, external_id: str | None, region: str | None) -> boto3.Session:
-    """The session acting in an environment: the function's own credentials, or the role's
-    (assumed with this function's STS client, so within the same SDK budget), refreshed
-    before they expire; one per role, external id and region for the warm container."""
-    if role_arn is None:
-        return boto3.Session(region_name=region)
-    from bluegreen.adapters.sessions import assumed_session, session_name
+    """The session acting in an environment elsewhere: the function's own credentials in
+    another region, or the role's (assumed with this function's STS client, so within the
+    same SDK budget), refreshed before they expire; one per role, external id and region
+    for the warm container. It shares the default session's loaded service models."""
+    from bluegreen.adapters.sessions import assumed_session, regional_session, session_name
 
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    base = boto3.DEFAULT_SESSION
+    if role_arn is None:
+        return regional_session(region, base)
     # The session's name says which function acts, in the target account's CloudTrail.
     name = session_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "bluegreen"))
     sts = boto3.client("sts", config=SDK_CONFIG)
-    return assumed_session(sts, role_arn, name, external_id, region)
+    return assumed_session(sts, role_arn, name, external_id, region, base)
+
+
+def _client(service: str, where: Where) -> Any:
+    """A client of ``service`` where an environment is; the app's own: the default session,
+    as every other client of the function."""
+    if where == (None, None, None):
+        return boto3.client(service, config=SDK_CONFIG)  # type: ignore[call-overload]
+    session: Any = _session(*where)  # boto3-stubs types client() per literal name
+    return session.client(service, config=SDK_CONFIG)
 
 
 def task_definitions(service: ServiceConfig | None = None) -> EcsTaskDefinitions:
@@ -69,10 +82,12 @@ def task_definitions(service: ServiceConfig | None = None) -> EcsTaskDefinitions
 
 
 @cache
-def _task_definitions(*where: str | None) -> EcsTaskDefinitions:
+def _task_definitions(
+    role_arn: str | None, external_id: str | None, region: str | None
+) -> EcsTaskDefinitions:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
 
-    return EcsTaskDefinitions(_session(*where).client("ecs", config=SDK_CONFIG))
+    return EcsTaskDefinitions(_client("ecs", (role_arn, external_id, region)))
 
 
 @cache
@@ -88,10 +103,12 @@ def deployments(service: ServiceConfig | None = None) -> CodeDeployDeployments:
 
 
 @cache
-def _deployments(*where: str | None) -> CodeDeployDeployments:
+def _deployments(
+    role_arn: str | None, external_id: str | None, region: str | None
+) -> CodeDeployDeployments:
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
 
-    return CodeDeployDeployments(_session(*where).client("codedeploy", config=SDK_CONFIG))
+    return CodeDeployDeployments(_client("codedeploy", (role_arn, external_id, region)))
 
 
 def scalable_targets(service: ServiceConfig | None = None) -> ScalableTargets:
@@ -100,11 +117,12 @@ def scalable_targets(service: ServiceConfig | None = None) -> ScalableTargets:
 
 
 @cache
-def _scalable_targets(*where: str | None) -> ScalableTargets:
+def _scalable_targets(
+    role_arn: str | None, external_id: str | None, region: str | None
+) -> ScalableTargets:
     from bluegreen.adapters.autoscaling import ScalableTargets
 
-    client = _session(*where).client("application-autoscaling", config=SDK_CONFIG)
-    return ScalableTargets(client)
+    return ScalableTargets(_client("application-autoscaling", (role_arn, external_id, region)))
 
 
 @cache

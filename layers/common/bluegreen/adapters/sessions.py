@@ -51,14 +51,31 @@ class _AssumedRole(CredentialProvider):
         return self._credentials
 
 
+def regional_session(
+    region: str | None, base: boto3.session.Session | None = None
+) -> boto3.session.Session:
+    """A session of the caller's own credentials in ``region``. With ``base``, it shares
+    that session's loaded service models and endpoints (a cold start parses them once)."""
+    return boto3.session.Session(botocore_session=_core(base), region_name=region)
+
+
+def _core(base: boto3.session.Session | None) -> botocore.session.Session:
+    core = botocore.session.Session()
+    if base is not None:
+        core.register_component("data_loader", base._session.get_component("data_loader"))
+    return core
+
+
 def assumed_session(
     sts: Sts,
     role_arn: str,
     name: str,
     external_id: str | None = None,
     region: str | None = None,
+    base: boto3.session.Session | None = None,
 ) -> boto3.session.Session:
-    """A session acting as ``role_arn`` (as session ``name``) in ``region``.
+    """A session acting as ``role_arn`` (as session ``name``) in ``region``; sharing
+    ``base``'s loaded service models when given.
 
     ``sts`` asks for the credentials: the caller's own client, with the caller's timeouts
     and attempts. Nothing is asked until a client of the session makes its first call; a
@@ -79,7 +96,7 @@ def assumed_session(
         }
 
     credentials = DeferredRefreshableCredentials(refresh_using=fetch, method=_AssumedRole.METHOD)
-    core = botocore.session.Session()
+    core = _core(base)
     # First in the chain: the environment's own credentials (the function's) stay unused.
     resolver: Any = core.get_component("credential_provider")
     resolver.insert_before("env", _AssumedRole(credentials))
