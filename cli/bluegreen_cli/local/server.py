@@ -488,7 +488,7 @@ class LocalStack:
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import reserve_ports
         from bluegreen_cli.local.sample import provision_dev_account, provision_samples
-        from bluegreen_cli.local.target_account import TARGET_ROLE_TEMPLATE
+        from bluegreen_cli.local.target_account import role_template
 
         # The listeners' ports are bound before the listeners exist (see reserve_ports); the
         # first sample's may be asked for, the others take free ports.
@@ -504,7 +504,7 @@ class LocalStack:
         self.dev = provision_dev_account(
             self.endpoint_url,
             self.sample,
-            self.project_root / TARGET_ROLE_TEMPLATE,
+            role_template(self.project_root),
             session=self._session,
         )
 

@@ -19,6 +19,14 @@ from bluegreen_cli.local.template import read_template
 
 # Where the template is kept, from the project's root (next to template.yaml).
 TARGET_ROLE_TEMPLATE = Path("deploy") / "target-account-role.yaml"
+# This checkout's root: its copy serves a project that keeps only the app's own files.
+_CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def role_template(project_root: Path) -> Path:
+    """The project's target-account role template, else this checkout's."""
+    own = project_root / TARGET_ROLE_TEMPLATE
+    return own if own.is_file() else _CHECKOUT / TARGET_ROLE_TEMPLATE
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,18 @@ the operators' CLI reads and the rolling method's UpdateService, and nothing els
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bluegreen_cli.local.rights.policy import Need, action_matches, evaluate
 from bluegreen_cli.local.rights.table import grants
-from bluegreen_cli.local.target_account import TARGET_ROLE_TEMPLATE, TargetRole, target_role
+from bluegreen_cli.local.target_account import (
+    TARGET_ROLE_TEMPLATE,
+    TargetRole,
+    role_template,
+    target_role,
+)
 
 from tests.unit.local.localstack_support import PROJECT_ROOT
 
@@ -148,3 +154,12 @@ def test_codedeploy_rights_cover_the_listed_applications_groups_only() -> None:
     assert evaluate(documents, Need(need, group + "demo-web/demo-web")).allowed
     assert evaluate(documents, Need(need, group + "api/blue-green")).allowed
     assert not evaluate(documents, Need(need, group + "billing/billing")).allowed
+
+
+def test_a_project_without_its_own_copy_is_served_with_this_checkouts(tmp_path: Path) -> None:
+    """`serve --project` of a copy holding only the app's files still has the role."""
+    assert role_template(tmp_path) == PROJECT_ROOT / TARGET_ROLE_TEMPLATE
+    own = tmp_path / TARGET_ROLE_TEMPLATE
+    own.parent.mkdir()
+    own.write_text((PROJECT_ROOT / TARGET_ROLE_TEMPLATE).read_text())
+    assert role_template(tmp_path) == own
