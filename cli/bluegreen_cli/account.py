@@ -8,6 +8,7 @@ they fit, so the CLI starts executions and reads history exactly as the Lambdas 
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import boto3
 from bluegreen.adapters.aws import error_code
 from bluegreen.adapters.ecr import EcrImages
 from bluegreen.adapters.parameters import Parameters
+from bluegreen.adapters.sessions import assumed_session, session_name
 from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.config import ServiceCatalog
@@ -144,6 +146,8 @@ class Account:
         self.session = session
         self.region = region
         self._clients: dict[str, Any] = {}
+        self._target_clients: dict[tuple[str, str | None, str | None, str], Any] = {}
+        self._target_sessions: dict[tuple[str | None, str | None], boto3.session.Session] = {}
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -155,6 +159,35 @@ class Account:
                 config=_CONFIG,
             )
         return self._clients[service]
+
+    def target_client(self, environment: ServiceConfig | None, service: str) -> Any:
+        """A client of ``service`` where ``environment`` runs: in another account through
+        the role it names (the operator assumes it, as the app's functions do), in its
+        region. ECS, CodeDeploy and Application Auto Scaling of a deployment's target are
+        asked this way; the app's own resources with :meth:`client`."""
+        role = environment.role_arn if environment else None
+        external_id = environment.external_id if environment else None
+        region = (environment.region if environment else None) or self.region
+        if role is None and region == self.region:
+            return self.client(service)
+        key = (service, role, external_id, region)
+        if key not in self._target_clients:
+            session: Any = self._target_session(role, external_id)
+            self._target_clients[key] = session.client(
+                service, region_name=region, endpoint_url=self.target.endpoint_url, config=_CONFIG
+            )
+        return self._target_clients[key]
+
+    def _target_session(self, role: str | None, external_id: str | None) -> boto3.session.Session:
+        if role is None:
+            return self.session
+        if (role, external_id) not in self._target_sessions:
+            # Named after the operator, in the target account's CloudTrail.
+            name = session_name("bluegreen-cli", _login())
+            self._target_sessions[(role, external_id)] = assumed_session(
+                self.client("sts"), role, name, external_id, base=self.session
+            )
+        return self._target_sessions[(role, external_id)]
 
     @cached_property
     def resources(self) -> Resources:
@@ -193,6 +226,13 @@ class Account:
 
 def _is_loopback(endpoint_url: str | None) -> bool:
     return bool(endpoint_url) and urlsplit(endpoint_url).hostname in _LOOPBACK
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for the user id (a container's)
+        return ""
 
 
 # -- finding the app -----------------------------------------------------------------------

@@ -5,4 +5,4 @@ from bluegreen import wiring
 from bluegreen.handler import state_step
 from bluegreen.steps.rollout import look
 
-lambda_handler = state_step(lambda state, now: look(state, wiring.ecs_services(), now))
+lambda_handler = state_step(lambda state, now: look(state, wiring.ecs_services(state.service), now))

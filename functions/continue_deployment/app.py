@@ -4,4 +4,6 @@ from bluegreen import wiring
 from bluegreen.handler import state_step
 from bluegreen.steps.deployment import proceed
 
-lambda_handler = state_step(lambda state, now: proceed(state, wiring.deployments(), now))
+lambda_handler = state_step(
+    lambda state, now: proceed(state, wiring.deployments(state.service), now)
+)

@@ -4,4 +4,6 @@ from bluegreen import wiring
 from bluegreen.handler import state_step
 from bluegreen.steps.deployment import create
 
-lambda_handler = state_step(lambda state, now: create(state, wiring.deployments(), now))
+lambda_handler = state_step(
+    lambda state, now: create(state, wiring.deployments(state.service), now)
+)

@@ -4,6 +4,9 @@ Three inputs: an execution's status change (ABORTED, TIMED_OUT, FAILED: clean up
 execution), EventBridge's Scheduled Event (sweep: every lock whose owner has ended, for the
 status changes that were lost), and ``{"recover": "<cluster>/<service>"}`` (that one lock,
 asked by an operator or the next deployment). The last two answer a report per lock.
+
+CodeDeploy and scaling are acted on where the execution's service runs: through its
+environment's role when that is in another account.
 """
 
 import json
@@ -16,13 +19,23 @@ from bluegreen import wiring
 from bluegreen.clock import now
 from bluegreen.domain.recovery import LockReport
 from bluegreen.errors import LocksNotRecovered
-from bluegreen.models import DeploymentState
+from bluegreen.models import DeploymentState, ServiceConfig
 from bluegreen.observability import logger, metrics
-from bluegreen.steps.janitor import clean_up, recover, sweep
+from bluegreen.steps.janitor import Reached, clean_up, recover, sweep
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 SCHEDULED = "Scheduled Event"
-LOCK_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+# A service's lock key: cluster/service, after the account and region it is in when they
+# are not the app's (111111111111/eu-west-1:cluster/service; see ServiceConfig.lock_key).
+LOCK_KEY = re.compile(
+    r"^(?:(?:\d{12}(?:/[a-z]{2}(?:-[a-z]+)+-\d)?|[a-z]{2}(?:-[a-z]+)+-\d):)?"
+    r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"
+)
+
+
+def reach(service: ServiceConfig | None) -> Reached:
+    """CodeDeploy and scaling where ``service`` runs (None: the app's own account)."""
+    return Reached(wiring.deployments(service), wiring.scalable_targets(service))
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.name")
@@ -33,8 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if event.get("source") == "aws.events" and event.get("detail-type") == SCHEDULED:
         reports = sweep(
             wiring.execution_statuses(),
-            wiring.deployments(),
-            wiring.scalable_targets(),
+            reach,
             wiring.state_table(),
             wiring.task_callbacks(),
             now(),
@@ -51,8 +63,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         report = recover(
             key,
             wiring.execution_statuses(),
-            wiring.deployments(),
-            wiring.scalable_targets(),
+            reach,
             wiring.state_table(),
             wiring.task_callbacks(),
             now(),
@@ -61,7 +72,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"locks": [report.to_json()]}
     raise ValueError(
         "expected an execution status change, a Scheduled Event or "
-        '{"recover": "<cluster>/<service>"}'
+        '{"recover": "<lock key: [<account>[/<region>]:]<cluster>/<service>>"}'
     )
 
 
@@ -72,8 +83,8 @@ def _after_execution(detail: dict[str, Any]) -> dict[str, Any]:
     moment = now()
     done = clean_up(
         state,
-        wiring.deployments(),
-        wiring.scalable_targets(),
+        wiring.deployments(state.service),
+        wiring.scalable_targets(state.service),
         wiring.state_table(),
         moment - ended,
         wiring.task_callbacks(),

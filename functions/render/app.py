@@ -4,4 +4,6 @@ from bluegreen import wiring
 from bluegreen.handler import state_step
 from bluegreen.steps.render import render
 
-lambda_handler = state_step(lambda state, _now: render(state, wiring.task_definitions()))
+lambda_handler = state_step(
+    lambda state, _now: render(state, wiring.task_definitions(state.service))
+)

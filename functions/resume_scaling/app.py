@@ -6,6 +6,10 @@ from bluegreen.steps.scaling import resume
 
 lambda_handler = state_step(
     lambda state, now: resume(
-        state, wiring.scalable_targets(), wiring.state_table(), wiring.task_callbacks(), now
+        state,
+        wiring.scalable_targets(state.service),
+        wiring.state_table(),
+        wiring.task_callbacks(),
+        now,
     )
 )

@@ -4,4 +4,6 @@ from bluegreen import wiring
 from bluegreen.handler import state_step
 from bluegreen.steps.deployment import roll_back
 
-lambda_handler = state_step(lambda state, now: roll_back(state, wiring.deployments(), now))
+lambda_handler = state_step(
+    lambda state, now: roll_back(state, wiring.deployments(state.service), now)
+)

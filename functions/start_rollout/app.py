@@ -5,5 +5,5 @@ from bluegreen.handler import state_step
 from bluegreen.steps.rollout import start
 
 lambda_handler = state_step(
-    lambda state, now: start(state, wiring.ecs_services(), wiring.state_table(), now)
+    lambda state, now: start(state, wiring.ecs_services(state.service), wiring.state_table(), now)
 )

@@ -5,5 +5,7 @@ from bluegreen.handler import state_step
 from bluegreen.steps.scaling import suspend
 
 lambda_handler = state_step(
-    lambda state, now: suspend(state, wiring.scalable_targets(), wiring.state_table(), now)
+    lambda state, now: suspend(
+        state, wiring.scalable_targets(state.service), wiring.state_table(), now
+    )
 )

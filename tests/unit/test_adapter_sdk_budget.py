@@ -18,6 +18,7 @@ import pytest
 from bluegreen import wiring
 from bluegreen.adapters.aws import MAX_ATTEMPTS, READ_TIMEOUT_SECONDS, SDK_CONFIG
 from bluegreen.errors import AwsUnavailable
+from bluegreen.models import ServiceConfig
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from scripts.limits.timeouts import sdk_worst_case_seconds
@@ -32,8 +33,16 @@ class _Failing(BaseHTTPRequestHandler):
         type(self).requests += 1
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         body = b'{"__type": "InternalFailure", "message": "try again"}'
+        kind = "application/x-amz-json-1.0"
+        if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            # A query-protocol service (STS) answers its errors in XML.
+            body = (
+                b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
+                b"<Message>try again</Message></Error></ErrorResponse>"
+            )
+            kind = "text/xml"
         self.send_response(500)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -52,9 +61,13 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "10")
     monkeypatch.setenv("AWS_RETRY_MODE", "legacy")
-    wiring.task_callbacks.cache_clear()
+    for cached in vars(wiring).values():
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
     yield
-    wiring.task_callbacks.cache_clear()
+    for cached in vars(wiring).values():
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
 
 
 def test_a_failing_call_is_tried_max_attempts_times_whatever_the_environment_says(
@@ -109,3 +122,56 @@ def test_an_endpoint_nobody_listens_on_is_a_transient_error_of_the_step(
         wiring.task_callbacks().succeed("token", {})
 
     assert isinstance(raised.value.__cause__, EndpointConnectionError)
+
+
+# An environment in another account: its adapters' first call assumes the role first.
+ELSEWHERE = ServiceConfig(
+    name="demo-web",
+    repository="demo-web",
+    environment="dev",
+    role_arn="arn:aws:iam::111111111111:role/bluegreen-deploy",
+    cluster="demo-dev",
+    service="web",
+    method="rolling",
+    container="web",
+    container_port=8080,
+    approvers=[],
+)
+
+
+def test_assuming_an_environments_role_is_tried_max_attempts_times(
+    endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The STS client that assumes the role has the functions' bounds too."""
+    _Failing.requests = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(ClientError) as raised:
+            wiring.task_definitions(ELSEWHERE).current("demo-dev", "web")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert raised.value.operation_name == "AssumeRole"  # never got as far as ECS
+    assert _Failing.requests == MAX_ATTEMPTS
+
+
+def test_an_sts_endpoint_that_never_answers_fails_the_step_within_the_sdk_budget(
+    endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(AwsUnavailable) as raised:
+            wiring.scalable_targets(ELSEWHERE).describe("service/demo-dev/web")
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+
+    assert MAX_ATTEMPTS * READ_TIMEOUT_SECONDS <= elapsed < sdk_worst_case_seconds(SDK_CONFIG)
+    assert isinstance(raised.value.__cause__, ReadTimeoutError)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -21,8 +21,8 @@ from bluegreen.adapters.store import StateTable
 from bluegreen.domain import deployment as rules
 from bluegreen.domain.recovery import LockReport
 from bluegreen.errors import LocksNotRecovered
-from bluegreen.models import DeploymentState
-from bluegreen.steps.janitor import ROLLBACK_PATIENCE, recover, sweep
+from bluegreen.models import DeploymentState, ServiceConfig
+from bluegreen.steps.janitor import ROLLBACK_PATIENCE, Reached, recover, sweep
 from bluegreen.steps.scaling import suspend
 
 from tests.unit.builders import (
@@ -61,6 +61,7 @@ class World:
     machine: str
     codedeploy: Group
     callbacks: TaskCallbacks
+    reached: list[ServiceConfig | None] = field(default_factory=list)
 
     def start(self, deployment: DeploymentState) -> str:
         """The execution of ``deployment``, RUNNING (its machine waits an hour)."""
@@ -100,15 +101,16 @@ class World:
         lock = self.table.lock(key)
         return None if lock is None else str(lock["owner"])
 
+    def reach(self, service: ServiceConfig | None) -> Reached:
+        """moto's one account stands in for every environment; which was asked is kept."""
+        self.reached.append(service)
+        return Reached(self.codedeploy, self.targets)
+
     def recover(self, now: datetime, key: str = KEY) -> LockReport:
-        return recover(
-            key, self.executions, self.codedeploy, self.targets, self.table, self.callbacks, now
-        )
+        return recover(key, self.executions, self.reach, self.table, self.callbacks, now)
 
     def sweep(self, now: datetime) -> list[LockReport]:
-        return sweep(
-            self.executions, self.codedeploy, self.targets, self.table, self.callbacks, now
-        )
+        return sweep(self.executions, self.reach, self.table, self.callbacks, now)
 
 
 @pytest.fixture
@@ -229,6 +231,57 @@ def test_a_lock_whose_owner_step_functions_does_not_know_is_released_with_its_sc
     assert world.owner() is None
 
 
+DEV = demo_service(
+    environment="dev",
+    role_arn="arn:aws:iam::111111111111:role/bluegreen-deploy",
+    cluster="demo-dev",
+)
+DEV_DEPLOYMENT = rendered(state(DEV))
+
+
+def test_a_lock_in_another_account_is_recovered_where_its_owners_document_says(
+    world: World,
+) -> None:
+    """Cross-account: the owner's document names the environment's role; CodeDeploy and
+    scaling are reached through it, the lock (in the app's table) is released."""
+    create_ecs_service(world.aws.client("ecs"), DEV)
+    register_scalable_target(world.aws.client("application-autoscaling"), DEV, PARTLY)
+    ended = world.abort(world.start(DEV_DEPLOYMENT))
+    suspend(DEV_DEPLOYMENT, world.targets, world.table, NOW)
+
+    (report,) = world.sweep(ended + LONG_AFTER)
+
+    assert report.lock == DEV.lock_key == "111111111111:demo-dev/web"
+    assert report.outcome == "recovered"
+    assert world.reached == [DEV]
+    assert suspended_state(world.aws.client("application-autoscaling"), DEV) == PARTLY
+    assert world.owner(DEV.lock_key) is None
+
+
+def test_an_unknown_owners_lock_in_another_account_is_released_saying_scaling_was_not_restored(
+    world: World,
+) -> None:
+    """No document names the role to reach the other account with: the lock goes (the
+    service may deploy again), and the report says the scaling needs a hand."""
+    ghost = DEV_DEPLOYMENT.model_copy(update={"execution_name": "demo-web-gone"})
+    create_ecs_service(world.aws.client("ecs"), DEV)
+    register_scalable_target(world.aws.client("application-autoscaling"), DEV, PARTLY)
+    suspend(ghost, world.targets, world.table, NOW)
+
+    report = world.recover(NOW + timedelta(hours=1), key=DEV.lock_key)
+
+    assert report.outcome == "recovered"
+    assert report.actions == [
+        "demo-web-gone is unknown to Step Functions: no CodeDeploy deployment looked at",
+        "scaling of service/demo-dev/web in 111111111111 NOT restored: no document names the "
+        "role to reach it (restore its SuspendedState by hand)",
+        "lock of 111111111111:demo-dev/web released",
+    ]
+    assert world.reached == []
+    assert suspended_state(world.aws.client("application-autoscaling"), DEV) == ALL
+    assert world.owner(DEV.lock_key) is None
+
+
 def test_one_lock_that_cannot_be_recovered_stops_no_other(world: World) -> None:
     # Held by hand for another service, in the name of an execution that deployed demo/web.
     other_ended = world.abort(world.start(OTHER))
@@ -336,9 +389,23 @@ def test_a_sweep_that_leaves_an_ended_owners_lock_fails_so_lambda_retries_it(
         janitor.lambda_handler(SCHEDULED_EVENT, lambda_context)
 
 
+def test_the_janitor_takes_a_recovery_request_for_a_service_in_another_account(
+    world: World, janitor: ModuleType, lambda_context: LambdaContext
+) -> None:
+    answer = janitor.lambda_handler({"recover": DEV.lock_key}, lambda_context)
+
+    assert answer["locks"][0]["outcome"] == "free"
+
+
 @pytest.mark.parametrize(
     "unknown",
-    [{"recover": "demo"}, {"recover": "../x/y"}, {"detail-type": "Something"}, {}],
+    [
+        {"recover": "demo"},
+        {"recover": "../x/y"},
+        {"recover": "1111:demo-dev/web"},
+        {"detail-type": "Something"},
+        {},
+    ],
 )
 def test_the_janitor_refuses_what_it_does_not_know(
     janitor: ModuleType, lambda_context: LambdaContext, unknown: dict[str, Any]

@@ -65,7 +65,8 @@ def diff(
             ),
             found,
         )
-        current = EcsTaskDefinitions(account.client("ecs")).current(config.cluster, config.service)
+        ecs = account.target_client(config, "ecs")  # where the environment runs
+        current = EcsTaskDefinitions(ecs).current(config.cluster, config.service)
         changed = deployment_diff(config, image, current, datetime.now(UTC))
     if as_json:
         print_json(

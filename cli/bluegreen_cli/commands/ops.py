@@ -53,7 +53,9 @@ from bluegreen_cli.commands.shared import (
     StackOption,
     account_for,
     app_resources,
+    configured_environment,
     duration,
+    environment_of,
     fail,
     follow_to_end,
     make_console,
@@ -172,7 +174,9 @@ def show(
             account.client("stepfunctions"), app_resources(account).state_machine()
         )
         detail = deployments.detail(execution)
-        detail.codedeploy = codedeploy_now(account.client("codedeploy"), detail.document)
+        # CodeDeploy where the execution deployed: through its environment's role.
+        codedeploy = account.target_client(environment_of(detail.document), "codedeploy")
+        detail.codedeploy = codedeploy_now(codedeploy, detail.document)
     if as_json:
         print_json(detail.to_json())
         return
@@ -316,8 +320,11 @@ def history(
     with reported(account.target.endpoint_url):
         ref = service_named(account, service)
         table_name = app_resources(account).table()
+        where = configured_environment(account, ref)  # ECS and CodeDeploy are asked there
         try:
-            running = running_task_definition(account.client("ecs"), ref.cluster, ref.service)
+            running = running_task_definition(
+                account.target_client(where, "ecs"), ref.cluster, ref.service
+            )
         except (BotoCoreError, ClientError):
             running = None  # the history still answers; "running" stays unmarked
         rows = service_history(
@@ -326,7 +333,7 @@ def history(
             ref,
             limit,
             running,
-            account.client("codedeploy"),
+            account.target_client(where, "codedeploy"),
         )
     if as_json:
         print_json({"service": ref.key, "running_task_definition": running, "deployments": rows})

@@ -114,11 +114,12 @@ def rollback(
         found = app_resources(account)
         machine = found.state_machine()
         table = StateTable(account.client("dynamodb"), found.table())
-        ecs, sfn = account.client("ecs"), account.client("stepfunctions")
+        # ECS and CodeDeploy where the environment runs (through its role, if it has one).
+        ecs, sfn = account.target_client(config, "ecs"), account.client("stepfunctions")
         rows = table.history(config.lock_key, HISTORY_DEPTH)
         running = production(ecs, config)
         named = named_image(account.client("ecr"), config, to, rows, account.region) if to else None
-        bake = baking(account.client("codedeploy"), config)
+        bake = baking(account.target_client(config, "codedeploy"), config)
         images = bake_images(bake, sfn, machine, ecs, config) if bake else None
     console = make_console(stderr=as_json)
     if bake is not None and (named is None or (images and named.digest == images[1].digest)):
@@ -230,7 +231,7 @@ def _roll_back_by_execution(
     assert result.execution_arn is not None
     with reported(endpoint):
         ended = follow_to_end(console, account, result.execution_arn, config, image.tag, timeout)
-        now_running = production(account.client("ecs"), config)
+        now_running = production(account.target_client(config, "ecs"), config)
     serves = now_running.digest == image.digest
     _say_production(console, now_running, target, serves)
     if as_json:
@@ -261,7 +262,8 @@ def _roll_back_bake(
     )
     with reported(endpoint):
         by = caller(account.client("sts"))
-        stopped = stop_bake(account.client("codedeploy"), bake, timeout or BAKE_WATCH_SECONDS)
+        codedeploy = account.target_client(config, "codedeploy")
+        stopped = stop_bake(codedeploy, bake, timeout or BAKE_WATCH_SECONDS)
         row = bake_history_row(
             config, bake, stopped, by, left, back, requested_at, datetime.now(UTC)
         )
@@ -297,7 +299,7 @@ def _roll_back_bake(
         raise typer.Exit(0 if stopped.finished else 1)
     with reported(endpoint):
         ended = _wait_for_execution(account, machine, bake.execution_name, timeout)
-        now_running = production(account.client("ecs"), config)
+        now_running = production(account.target_client(config, "ecs"), config)
     serves = stopped.finished and now_running.digest == back.digest
     if ended:
         console.print(f"{bake.execution_name} ended {ended}")

@@ -167,6 +167,23 @@ def service_named(account: Account, text: str) -> ServiceRef:
     return service_ref(account.catalog, text, recorded)
 
 
+def environment_of(document: dict[str, Any] | None) -> ServiceConfig | None:
+    """The environment an execution's document deployed to (its account's role, region);
+    None when the document names none the configuration model reads (the app's own)."""
+    service = (document or {}).get("service")
+    if not isinstance(service, dict):
+        return None
+    try:
+        return ServiceConfig.model_validate(service)
+    except ValueError:  # pydantic's ValidationError: a document of another shape
+        return None
+
+
+def configured_environment(account: Account, ref: ServiceRef) -> ServiceConfig | None:
+    """The configured environment ``ref`` names (None: a service only the records know)."""
+    return next((s for s in account.catalog.services if s.lock_key == ref.key), None)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"bluegreen: {message}", err=True)
     raise typer.Exit(code)
@@ -263,9 +280,16 @@ def follow_to_end(
     if app_resources(account).from_stack:  # on AWS: the execution in the console
         view.say(f"[dim]{console_link(arn)}[/]")
     name = arn.rsplit(":", 1)[-1]
+
+    def clients(kind: str) -> Any:
+        # CodeDeploy's share of traffic is asked where the environment runs.
+        return (
+            account.target_client(service, kind) if kind == "codedeploy" else account.client(kind)
+        )
+
     try:
         watcher = follow_execution(
-            account.client, arn, view, timeout if timeout is not None else float("inf")
+            clients, arn, view, timeout if timeout is not None else float("inf")
         )
     except TimeoutError:
         fail(f"stopped following after {timeout:.0f} s; it goes on: bluegreen show {name}")
@@ -276,8 +300,8 @@ def follow_to_end(
     status = str(final["status"])
     took = (final.get("stopDate") or datetime.now(UTC)) - started
     running = production_runs(
-        account.client("ecs"), account.client("ecr"), service.cluster, service.service,
-        service.container,
+        account.target_client(service, "ecs"), account.client("ecr"), service.cluster,
+        service.service, service.container,
     )  # fmt: skip
     print_phases(console, found)
     style = STATUS_STYLE.get(status, "yellow")

@@ -27,6 +27,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -64,6 +65,11 @@ DEV_CLUSTER = "demo-dev"
 DEV_SERVICE = "web"
 DEV_ENVIRONMENT = "dev"
 PROD_ENVIRONMENT = "prod"
+DEV_DESIRED_COUNT = 1
+DEV_VPC_CIDR = "10.30.0.0/16"
+# The development account's own administrator: who builds its resources (an operator of
+# that account), never the app.
+DEV_ADMINISTRATOR = "bluegreen-local-admin"
 
 _DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -139,6 +145,23 @@ def image_manifest(seed: str) -> str:
             ],
         }
     )
+
+
+@dataclass(frozen=True)
+class DevResources:
+    """What :func:`provision_dev_account` made in the development account."""
+
+    account_id: str
+    role_arn: str  # the role the app deploys through (deploy/target-account-role.yaml)
+    execution_role_arn: str
+    cluster_name: str
+    cluster_arn: str
+    service_name: str
+    service_arn: str
+    task_definition_arn: str
+    image: str  # the app account's demo-web image, by digest
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
 
 
 @dataclass(frozen=True)
@@ -517,6 +540,196 @@ def _provision_target(
         sender_email=SENDER_EMAIL,
         approver_email=APPROVER_EMAIL,
     )
+
+
+def provision_dev_account(
+    endpoint_url: str | None,
+    sample: SampleResources,
+    role_template: Path,
+    *,
+    session: boto3.session.Session | None = None,
+    region_name: str = DEFAULT_REGION,
+) -> DevResources:
+    """The sample's development environment, in its own account (:data:`DEV_ACCOUNT_ID`).
+
+    Built as that account's administrator would: the role the app deploys through, created
+    from the shipped ``deploy/target-account-role.yaml`` (``role_template``) with the
+    sample's parameters; a task execution role; a VPC; cluster ``demo-dev`` with service
+    ``web`` (the ``ECS`` deployment controller, rolling, with the deployment circuit breaker
+    and its rollback) running the app account's first ``demo-web`` image, by digest. On
+    the app's side (``session``: the app account's administrator), the ``demo-web``
+    repository lets the development account pull.
+    """
+    from bluegreen_cli.local.target_account import create_target_role, target_role
+
+    where: dict[str, Any] = {"region_name": region_name, "endpoint_url": endpoint_url}
+    session = session or boto3.session.Session(
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+        region_name=region_name,
+    )
+    app = _Clients(session, where)
+    # A target account's side of pulling: the app's repository names the accounts it serves.
+    app("ecr").set_repository_policy(
+        repositoryName=sample.repository_name,
+        policyText=json.dumps(repository_pull_policy([DEV_ACCOUNT_ID])),
+    )
+    key, secret = _account_administrator(DEV_ACCOUNT_ID, region_name)
+    # The same session (its service models are loaded), the other account's keys.
+    dev = _Clients(session, {**where, "aws_access_key_id": key, "aws_secret_access_key": secret})
+    iam = dev("iam")
+    execution_role = _execution_role(iam, sample)
+    role = target_role(
+        role_template,
+        DEV_ACCOUNT_ID,
+        {
+            "AppAccountId": sample.account_id,
+            "RoleName": DEV_ROLE_NAME,
+            "Services": f"{DEV_CLUSTER}/{DEV_SERVICE}",
+            "PassRoleArns": execution_role,
+        },
+    )
+    role_arn = create_target_role(iam, role)
+
+    ec2 = dev("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock=DEV_VPC_CIDR)["Vpc"]["VpcId"]
+    subnets = tuple(
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{region_name}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for cidr, zone in (("10.30.1.0/24", "a"), ("10.30.2.0/24", "b"))
+    )
+    security_group = ec2.create_security_group(
+        GroupName=f"{DEV_CLUSTER}-{DEV_SERVICE}", Description="demo-dev web tasks", VpcId=vpc_id
+    )["GroupId"]
+
+    ecs = dev("ecs")
+    cluster_arn = ecs.create_cluster(clusterName=DEV_CLUSTER)["cluster"]["clusterArn"]
+    task_definition_arn = ecs.register_task_definition(
+        family=FAMILY,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        executionRoleArn=execution_role,
+        containerDefinitions=[
+            {
+                "name": CONTAINER,
+                "image": sample.initial_image,
+                "essential": True,
+                "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    service_arn = ecs.create_service(
+        cluster=DEV_CLUSTER,
+        serviceName=DEV_SERVICE,
+        taskDefinition=task_definition_arn,
+        desiredCount=DEV_DESIRED_COUNT,
+        launchType="FARGATE",
+        deploymentController={"type": "ECS"},
+        # Rolling: a deployment whose tasks keep failing stops and goes back to the last one
+        # that completed.
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        },
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(subnets),
+                "securityGroups": [security_group],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+    )["service"]["serviceArn"]
+    logger.info(
+        "development account %s provisioned: %s/%s", DEV_ACCOUNT_ID, DEV_CLUSTER, DEV_SERVICE
+    )
+    return DevResources(
+        account_id=DEV_ACCOUNT_ID,
+        role_arn=role_arn,
+        execution_role_arn=execution_role,
+        cluster_name=DEV_CLUSTER,
+        cluster_arn=cluster_arn,
+        service_name=DEV_SERVICE,
+        service_arn=service_arn,
+        task_definition_arn=task_definition_arn,
+        image=sample.initial_image,
+        subnet_ids=subnets,
+        security_group_id=security_group,
+    )
+
+
+def repository_pull_policy(accounts: Sequence[str]) -> dict[str, Any]:
+    """An ECR repository policy letting ``accounts`` pull its images (what a task execution
+    role there needs from the repository's side)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PullFromTargetAccounts",
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{account}:root" for account in accounts]},
+                "Action": [
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+            }
+        ],
+    }
+
+
+def _account_administrator(account_id: str, region_name: str) -> tuple[str, str]:
+    """Access keys of an administrator of ``account_id``. An account's first administrator
+    is made by its root user, not through the APIs of another account: here, by moto's IAM
+    of that account directly. Its keys then act in that account, as on AWS."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account_id]["aws"]
+    iam.create_user(region_name, DEV_ADMINISTRATOR)
+    key = iam.create_access_key(DEV_ADMINISTRATOR)
+    return str(key.access_key_id), str(key.secret_access_key)
+
+
+def _execution_role(iam: Any, sample: SampleResources) -> str:
+    """The development tasks' execution role: it pulls the image from the app account's
+    registry, by digest (the repository's policy lets this account)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    name = f"{REPOSITORY}-task-execution"
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    repository = (
+        f"arn:aws:ecr:{sample.region}:{sample.account_id}:repository/{sample.repository_name}"
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                "Resource": repository,
+            },
+        ],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+    return arn
 
 
 # How quickly a local deployment of the sample moves: seconds where production waits minutes.

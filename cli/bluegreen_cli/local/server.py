@@ -51,6 +51,7 @@ from bluegreen_cli.local.intrinsics import ACCOUNT_ID, REGION
 from bluegreen_cli.local.outbox import Outbox
 from bluegreen_cli.local.rights import Rights
 from bluegreen_cli.local.rights.account import MotoAccount
+from bluegreen_cli.local.rights.assumed import MotoSessions
 from bluegreen_cli.local.rights.calls import (
     AwsCall,
     access_key_of,
@@ -225,6 +226,10 @@ class LocalStack:
         self.outbox = Outbox()
         self.slack = SlackWorkspace(self._record_slack)
         self.sample: Any = None  # sample.SampleResources when started with sample=True
+        # sample.DevResources: the sample's development environment, in its own account.
+        self.dev: Any = None
+        # Which account a request acts in, and whose session its keys are (moto's view).
+        self._sessions = MotoSessions()
         self.samples: list[Any] = []  # every sample target, the first being ``sample``
         self.sample_target: Any = None
         self.sample_targets: list[Any] = []
@@ -329,6 +334,7 @@ class LocalStack:
             self.rights = Rights.for_app(
                 self.app,
                 MotoAccount(self._simulator.deployments if self._simulator else None),
+                self._sessions,
             )
             self.runtime = FunctionRuntime(
                 self.app.functions,
@@ -497,7 +503,8 @@ class LocalStack:
 
     def _provision_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import reserve_ports
-        from bluegreen_cli.local.sample import provision_samples
+        from bluegreen_cli.local.sample import provision_dev_account, provision_samples
+        from bluegreen_cli.local.target_account import role_template
 
         # The listeners' ports are bound before the listeners exist (see reserve_ports); the
         # first sample's may be asked for, the others take free ports.
@@ -510,6 +517,12 @@ class LocalStack:
             listener_ports=list(zip(ports[::2], ports[1::2], strict=True)),
         )
         self.sample = self.samples[0]
+        self.dev = provision_dev_account(
+            self.endpoint_url,
+            self.sample,
+            role_template(self.project_root),
+            session=self._session,
+        )
 
     def _serve_sample(self) -> None:
         from bluegreen_cli.local.loadbalancer import LoadBalancerPlane
@@ -538,7 +551,9 @@ class LocalStack:
         """The caller's parameters; the local account has Slack unless told otherwise.
 
         A template whose Slack secrets default to empty (no Slack, on AWS) gets the local
-        account's, and the Slack Web API of the local workspace.
+        account's, and the Slack Web API of the local workspace. With the sample, the app may
+        assume the development account's role (as an installation lists its target
+        accounts' roles in TargetRoleArns).
         """
         declared = read_template(self.project_root / "template.yaml").get("Parameters") or {}
         local: dict[str, Any] = {}
@@ -551,6 +566,8 @@ class LocalStack:
                 local[name] = secret
         if "SlackApiUrl" in declared:
             local["SlackApiUrl"] = self.base_url + SLACK_API_PATH
+        if self.dev is not None and "TargetRoleArns" in declared:
+            local["TargetRoleArns"] = self.dev.role_arn
         return {**local, **self.parameters}
 
     def _local_account_setup(self) -> None:
@@ -800,8 +817,12 @@ class LocalStack:
     # rights: each function acts as its own role
 
     def _authorize(self, environ: dict[str, Any]) -> Response | None:
-        """AWS's denial when the caller is a function whose role may not make this call."""
-        if self.rights is None or self.rights.principal(access_key_of(environ)) is None:
+        """AWS's denial when the caller is a role's session (a function's, or one from STS
+        AssumeRole) whose policies do not allow this call, or asks to assume a role that
+        does not let it."""
+        if self.rights is None or not self.rights.governs(
+            access_key_of(environ), signing_service(environ)
+        ):
             return None  # the account's administrator
         call = parse_call(environ, _read_body(environ))
         if call is None:
@@ -843,6 +864,8 @@ class LocalStack:
         )
         if not local:
             return None
+        # The account the request acts in: the app's, or the one its credentials are of.
+        account = self._sessions.account_of(access_key_of(environ))
         raw = _read_body(environ)
         try:
             body = json.loads(raw) if raw.strip() else {}
@@ -850,12 +873,13 @@ class LocalStack:
             return None
         if target in _REQUEST_CHECKS:
             try:
-                body = _REQUEST_CHECKS[target](body, ACCOUNT_ID, REGION)
+                body = _REQUEST_CHECKS[target](body, account, REGION)
             except AwsError as e:
                 return _aws_json_error(e.status, e.code, e.message)
             _replace_body(environ, json.dumps(body).encode())
         if target.startswith((CODEDEPLOY_PREFIX, ECS_PREFIX)):
-            simulated = self._simulated(target, body)
+            # The local CodeDeploy serves the app's account; rolling services, every account.
+            simulated = self._simulated(target, body) if account == ACCOUNT_ID else None
             return simulated if simulated is not None else self._rolled_out(environ, target, body)
         if target == TEST_EVENT_PATTERN:
             return self._test_event_pattern(body)
@@ -897,8 +921,6 @@ class LocalStack:
         """An ECS call on a rolling (``ECS``-controller) service, in the caller's account."""
         if self._rollouts is None or not target.startswith(ECS_PREFIX):
             return None
-        from moto.iam.models import get_account_id_from
-
         moto = self._moto
         assert moto is not None
 
@@ -907,7 +929,7 @@ class LocalStack:
             status, _, content = _call_wsgi(moto, environ)
             return int(status.split()[0]), json.loads(content) if content.strip() else {}
 
-        account = get_account_id_from(access_key_of(environ))
+        account = self._sessions.account_of(access_key_of(environ))
         found = self._rollouts.handle(target, body, account, _signing_region(environ), answer)
         return None if found is None else _aws_json(found[1], found[0])
 

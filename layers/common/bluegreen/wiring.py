@@ -6,12 +6,18 @@ function that builds it, so a handler loads only the adapters it uses (and their
 dependencies: the store's approval records, the notifications' message templates, the
 settings models), not all of them. boto3 itself is imported here, at import time, because
 every handler that uses this module creates a client.
+
+What acts on a deployment's target (ECS, CodeDeploy, Application Auto Scaling) acts where
+the environment is: in another account through the role it names (see
+:mod:`bluegreen.adapters.sessions`), in its region. Everything else (the state table, Step
+Functions, ECR, mail, topics, secrets) is the app's own, in its own account.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -29,21 +35,72 @@ if TYPE_CHECKING:
     from bluegreen.adapters.slack import SlackApp
     from bluegreen.adapters.stepfunctions import Executions, ExecutionStatuses, TaskCallbacks
     from bluegreen.adapters.store import StateTable
+    from bluegreen.models import ServiceConfig
+
+
+# Where an environment is: (role_arn, external_id, region); all None for the app's own.
+Where = tuple[str | None, str | None, str | None]
+
+
+def _where(service: ServiceConfig | None) -> Where:
+    if service is None:
+        return (None, None, None)
+    return (service.role_arn, service.external_id, service.region)
 
 
 @cache
-def task_definitions() -> EcsTaskDefinitions:
+def _session(role_arn: str | None, external_id: str | None, region: str | None) -> boto3.Session:
+    """The session acting in an environment elsewhere: the function's own credentials in
+    another region, or the role's (assumed with this function's STS client, so within the
+    same SDK budget), refreshed before they expire; one per role, external id and region
+    for the warm container. It shares the default session's loaded service models."""
+    from bluegreen.adapters.sessions import assumed_session, regional_session, session_name
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    base = boto3.DEFAULT_SESSION
+    if role_arn is None:
+        return regional_session(region, base)
+    # The session's name says which function acts, in the target account's CloudTrail.
+    name = session_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "bluegreen"))
+    sts = boto3.client("sts", config=SDK_CONFIG)
+    return assumed_session(sts, role_arn, name, external_id, region, base)
+
+
+def _client(service: str, where: Where) -> Any:
+    """A client of ``service`` where an environment is; the app's own: the default session,
+    as every other client of the function."""
+    if where == (None, None, None):
+        return boto3.client(service, config=SDK_CONFIG)  # type: ignore[call-overload]
+    session: Any = _session(*where)  # boto3-stubs types client() per literal name
+    return session.client(service, config=SDK_CONFIG)
+
+
+def task_definitions(service: ServiceConfig | None = None) -> EcsTaskDefinitions:
+    """ECS where ``service`` runs (none: the app's own account and region)."""
+    return _task_definitions(*_where(service))
+
+
+@cache
+def _task_definitions(
+    role_arn: str | None, external_id: str | None, region: str | None
+) -> EcsTaskDefinitions:
     from bluegreen.adapters.ecs import EcsTaskDefinitions
 
-    return EcsTaskDefinitions(boto3.client("ecs", config=SDK_CONFIG))
+    return EcsTaskDefinitions(_client("ecs", (role_arn, external_id, region)))
 
 
 @cache
-def ecs_services() -> EcsServices:
-    """The target's ECS services, built as Render's task definitions are (the same client)."""
+def ecs_services(service: ServiceConfig | None = None) -> EcsServices:
+    """ECS services where ``service`` runs (none: the app's own account and region)."""
+    return _ecs_services(*_where(service))
+
+
+@cache
+def _ecs_services(role_arn: str | None, external_id: str | None, region: str | None) -> EcsServices:
     from bluegreen.adapters.ecs import EcsServices
 
-    return EcsServices(boto3.client("ecs", config=SDK_CONFIG))
+    return EcsServices(_client("ecs", (role_arn, external_id, region)))
 
 
 @cache
@@ -53,18 +110,32 @@ def images() -> EcrImages:
     return EcrImages(boto3.client("ecr", config=SDK_CONFIG))
 
 
+def deployments(service: ServiceConfig | None = None) -> CodeDeployDeployments:
+    """CodeDeploy where ``service`` runs (none: the app's own account and region)."""
+    return _deployments(*_where(service))
+
+
 @cache
-def deployments() -> CodeDeployDeployments:
+def _deployments(
+    role_arn: str | None, external_id: str | None, region: str | None
+) -> CodeDeployDeployments:
     from bluegreen.adapters.codedeploy import CodeDeployDeployments
 
-    return CodeDeployDeployments(boto3.client("codedeploy", config=SDK_CONFIG))
+    return CodeDeployDeployments(_client("codedeploy", (role_arn, external_id, region)))
+
+
+def scalable_targets(service: ServiceConfig | None = None) -> ScalableTargets:
+    """Application Auto Scaling where ``service`` runs (none: the app's own account)."""
+    return _scalable_targets(*_where(service))
 
 
 @cache
-def scalable_targets() -> ScalableTargets:
+def _scalable_targets(
+    role_arn: str | None, external_id: str | None, region: str | None
+) -> ScalableTargets:
     from bluegreen.adapters.autoscaling import ScalableTargets
 
-    return ScalableTargets(boto3.client("application-autoscaling", config=SDK_CONFIG))
+    return ScalableTargets(_client("application-autoscaling", (role_arn, external_id, region)))
 
 
 @cache

@@ -85,14 +85,19 @@ def parse_call(environ: dict[str, Any], body: bytes) -> AwsCall | None:
 
 
 def denial_message(principal_arn: str, action: str, resource: str, reason: str) -> str:
-    """IAM's wording: who, which action, on what, and why."""
-    why = (
-        "with an explicit deny in an identity-based policy"
-        if reason == "explicit deny"
-        else f"because no identity-based policy allows the {action} action"
-    )
+    """IAM's wording: who, which action, on what, and why.
+
+    The caller's own policies are named as the reason; a role's trust policy (another
+    account's, often) is not: STS refuses AssumeRole with who, the action and the role
+    only, whether the role does not trust the caller or does not exist.
+    """
     on = f" on resource: {resource}" if resource != "*" else ""
-    return f"User: {principal_arn} is not authorized to perform: {action}{on} {why}"
+    said = f"User: {principal_arn} is not authorized to perform: {action}{on}"
+    if reason == "explicit deny":
+        return f"{said} with an explicit deny in an identity-based policy"
+    if reason == "implicit deny":
+        return f"{said} because no identity-based policy allows the {action} action"
+    return said
 
 
 def denial_response(call: AwsCall, message: str) -> Response:

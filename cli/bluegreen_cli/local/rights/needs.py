@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bluegreen_cli.local.intrinsics import ACCOUNT_ID, PARTITION, REGION
@@ -48,6 +49,18 @@ def arn(service: str, resource: str, region: str = REGION, account: str = ACCOUN
     return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The account a call acts in, and what it knows that the call's ARNs depend on."""
+
+    view: AccountView
+    account_id: str = ACCOUNT_ID
+    region: str = REGION
+
+    def arn(self, service: str, resource: str) -> str:
+        return arn(service, resource, self.region, self.account_id)
+
+
 def _name(value: Any) -> str:
     """The name in a name-or-ARN parameter."""
     text = str(value or "")
@@ -72,33 +85,37 @@ def _tag_context(tags: Any) -> dict[str, ContextValue]:
 
 # -- per service ------------------------------------------------------------------------
 
-Rule = Callable[[AwsCall, AccountView], list[Need]]
+Rule = Callable[[AwsCall, Scope], list[Need]]
 
 
-def _ecs_service_arn(cluster: Any, service: Any) -> str:
+def _ecs_service_arn(at: Scope, cluster: Any, service: Any) -> str:
     if str(service).startswith("arn:"):
         return str(service)
-    return arn("ecs", f"service/{_name(cluster) or 'default'}/{service}")
+    return at.arn("ecs", f"service/{_name(cluster) or 'default'}/{service}")
 
 
-def _ecs_describe_services(call: AwsCall, account: AccountView) -> list[Need]:
-    cluster = arn("ecs", f"cluster/{_name(call.params.get('cluster')) or 'default'}")
+def _ecs_describe_services(call: AwsCall, at: Scope) -> list[Need]:
+    cluster = at.arn("ecs", f"cluster/{_name(call.params.get('cluster')) or 'default'}")
     return [
-        Need(call.action, _ecs_service_arn(call.params.get("cluster"), s), {"ecs:cluster": cluster})
+        Need(
+            call.action,
+            _ecs_service_arn(at, call.params.get("cluster"), s),
+            {"ecs:cluster": cluster},
+        )
         for s in call.params.get("services") or []
     ]
 
 
-def _ecs_update_service(call: AwsCall, account: AccountView) -> list[Need]:
-    cluster = arn("ecs", f"cluster/{_name(call.params.get('cluster')) or 'default'}")
-    service = _ecs_service_arn(call.params.get("cluster"), call.params.get("service"))
+def _ecs_update_service(call: AwsCall, at: Scope) -> list[Need]:
+    cluster = at.arn("ecs", f"cluster/{_name(call.params.get('cluster')) or 'default'}")
+    service = _ecs_service_arn(at, call.params.get("cluster"), call.params.get("service"))
     return [Need(call.action, service, {"ecs:cluster": cluster})]
 
 
-def _ecs_register_task_definition(call: AwsCall, account: AccountView) -> list[Need]:
+def _ecs_register_task_definition(call: AwsCall, at: Scope) -> list[Need]:
     family = str(call.params.get("family", ""))
-    revision = account.next_task_definition_revision(family)
-    created = arn("ecs", f"task-definition/{family}:{revision}")
+    revision = at.view.next_task_definition_revision(family)
+    created = at.arn("ecs", f"task-definition/{family}:{revision}")
     tags = _tag_context(call.params.get("tags"))
     needs = [Need(call.action, created, tags)]
     if call.params.get("tags"):
@@ -114,49 +131,49 @@ def _ecs_register_task_definition(call: AwsCall, account: AccountView) -> list[N
     return needs
 
 
-def _ecs_tag_resource(call: AwsCall, account: AccountView) -> list[Need]:
+def _ecs_tag_resource(call: AwsCall, at: Scope) -> list[Need]:
     # On its own, not as part of a create call: no ecs:CreateAction in the context.
     resource = str(call.params.get("resourceArn", "*"))
     return [Need(call.action, resource, _tag_context(call.params.get("tags")))]
 
 
-def _codedeploy_group(call: AwsCall, account: AccountView) -> list[Need]:
+def _codedeploy_group(call: AwsCall, at: Scope) -> list[Need]:
     application = call.params.get("applicationName")
     group = call.params.get("deploymentGroupName")
     if not application or not group:
         return [Need(call.action)]
-    return [Need(call.action, arn("codedeploy", f"deploymentgroup:{application}/{group}"))]
+    return [Need(call.action, at.arn("codedeploy", f"deploymentgroup:{application}/{group}"))]
 
 
-def _codedeploy_deployment(call: AwsCall, account: AccountView) -> list[Need]:
+def _codedeploy_deployment(call: AwsCall, at: Scope) -> list[Need]:
     ids = call.params.get("deploymentIds") or [call.params.get("deploymentId")]
     needs: list[Need] = []
     for deployment_id in ids:
-        found = account.deployment_group_of(str(deployment_id))
+        found = at.view.deployment_group_of(str(deployment_id))
         if found is not None:
             application, group = found
-            resource = arn("codedeploy", f"deploymentgroup:{application}/{group}")
+            resource = at.arn("codedeploy", f"deploymentgroup:{application}/{group}")
             needs.append(Need(call.action, resource))
     # A deployment nobody knows: CodeDeploy itself answers DeploymentDoesNotExistException.
     return needs
 
 
-def _codedeploy_config(call: AwsCall, account: AccountView) -> list[Need]:
+def _codedeploy_config(call: AwsCall, at: Scope) -> list[Need]:
     name = call.params.get("deploymentConfigName", "")
-    return [Need(call.action, arn("codedeploy", f"deploymentconfig:{name}"))]
+    return [Need(call.action, at.arn("codedeploy", f"deploymentconfig:{name}"))]
 
 
-def _codedeploy_application(call: AwsCall, account: AccountView) -> list[Need]:
+def _codedeploy_application(call: AwsCall, at: Scope) -> list[Need]:
     return [
-        Need(call.action, arn("codedeploy", f"application:{call.params.get('applicationName')}"))
+        Need(call.action, at.arn("codedeploy", f"application:{call.params.get('applicationName')}"))
     ]
 
 
-def _register_scalable_target(call: AwsCall, account: AccountView) -> list[Need]:
+def _register_scalable_target(call: AwsCall, at: Scope) -> list[Need]:
     namespace = str(call.params.get("ServiceNamespace", ""))
     resource_id = str(call.params.get("ResourceId", ""))
     dimension = str(call.params.get("ScalableDimension", ""))
-    target = account.scalable_target_arn(namespace, resource_id, dimension) or arn(
+    target = at.view.scalable_target_arn(namespace, resource_id, dimension) or at.arn(
         "application-autoscaling", "scalable-target/new"
     )
     context: dict[str, ContextValue] = {
@@ -168,53 +185,55 @@ def _register_scalable_target(call: AwsCall, account: AccountView) -> list[Need]
     if namespace == "ecs" and resource_id.startswith("service/"):
         # Application Auto Scaling acts on the ECS service with the caller's permissions.
         _, cluster, service = resource_id.split("/", 2)
-        service_arn = arn("ecs", f"service/{cluster}/{service}")
+        service_arn = at.arn("ecs", f"service/{cluster}/{service}")
         needs += [Need("ecs:DescribeServices", service_arn), Need("ecs:UpdateService", service_arn)]
     return needs
 
 
-def _states_machine(call: AwsCall, account: AccountView) -> list[Need]:
+def _states_machine(call: AwsCall, at: Scope) -> list[Need]:
     return [Need(call.action, str(call.params.get("stateMachineArn", "*")))]
 
 
-def _states_execution(call: AwsCall, account: AccountView) -> list[Need]:
+def _states_execution(call: AwsCall, at: Scope) -> list[Need]:
     return [Need(call.action, str(call.params.get("executionArn", "*")))]
 
 
-def _states_callback(call: AwsCall, account: AccountView) -> list[Need]:
+def _states_callback(call: AwsCall, at: Scope) -> list[Need]:
     # Step Functions checks a callback against the state machine whose execution issued
     # the token (its AccessDenied names that ARN). A token no running execution holds is
     # Step Functions' own to refuse (TaskTimedOut, InvalidToken).
-    machine = account.state_machine_of_token(str(call.params.get("taskToken", "")))
+    machine = at.view.state_machine_of_token(str(call.params.get("taskToken", "")))
     return [Need(call.action, machine)] if machine else []
 
 
-def _secret(call: AwsCall, account: AccountView) -> list[Need]:
+def _secret(call: AwsCall, at: Scope) -> list[Need]:
     secret_id = str(call.params.get("SecretId", ""))
     # A secret that does not exist is still checked, against the ARN its name would have:
     # so a caller the policy does not cover gets AccessDeniedException, not ResourceNotFound.
-    found = account.secret_arn(secret_id)
+    found = at.view.secret_arn(secret_id)
     resource = found or (
-        secret_id if secret_id.startswith("arn:") else arn("secretsmanager", f"secret:{secret_id}")
+        secret_id
+        if secret_id.startswith("arn:")
+        else at.arn("secretsmanager", f"secret:{secret_id}")
     )
     return [Need(call.action, resource, {"secretsmanager:SecretId": resource})]
 
 
-def _dynamodb_table(call: AwsCall, account: AccountView) -> list[Need]:
-    table = arn("dynamodb", f"table/{call.params.get('TableName')}")
+def _dynamodb_table(call: AwsCall, at: Scope) -> list[Need]:
+    table = at.arn("dynamodb", f"table/{call.params.get('TableName')}")
     index = call.params.get("IndexName")
     return [Need(call.action, f"{table}/index/{index}" if index else table)]
 
 
-def _dynamodb_batch(call: AwsCall, account: AccountView) -> list[Need]:
+def _dynamodb_batch(call: AwsCall, at: Scope) -> list[Need]:
     action = {"BatchWriteItem": "dynamodb:BatchWriteItem", "BatchGetItem": "dynamodb:BatchGetItem"}
     return [
-        Need(action[call.operation], arn("dynamodb", f"table/{table}"))
+        Need(action[call.operation], at.arn("dynamodb", f"table/{table}"))
         for table in (call.params.get("RequestItems") or {})
     ]
 
 
-def _dynamodb_transact(call: AwsCall, account: AccountView) -> list[Need]:
+def _dynamodb_transact(call: AwsCall, at: Scope) -> list[Need]:
     kinds = {
         "ConditionCheck": "ConditionCheckItem",
         "Put": "PutItem",
@@ -226,7 +245,7 @@ def _dynamodb_transact(call: AwsCall, account: AccountView) -> list[Need]:
     for item in call.params.get("TransactItems") or []:
         for kind, operation in kinds.items():
             if kind in item:
-                table = arn("dynamodb", f"table/{item[kind].get('TableName')}")
+                table = at.arn("dynamodb", f"table/{item[kind].get('TableName')}")
                 needs.append(Need(f"dynamodb:{operation}", table))
     return needs
 
@@ -234,11 +253,11 @@ def _dynamodb_transact(call: AwsCall, account: AccountView) -> list[Need]:
 _ADDRESS = re.compile(r"[^<>\s]+@[^<>\s]+")
 
 
-def _ses_send(call: AwsCall, account: AccountView) -> list[Need]:
+def _ses_send(call: AwsCall, at: Scope) -> list[Need]:
     source = str(call.params.get("Source", ""))
     found = _ADDRESS.search(source)
     sender = found.group(0) if found else source
-    verified = account.verified_identities()
+    verified = at.view.verified_identities()
     # SES authorizes the identity that covers the From address: the address, else its domain.
     domain = sender.rsplit("@", 1)[-1]
     identity = sender if sender in verified or domain not in verified else domain
@@ -246,48 +265,49 @@ def _ses_send(call: AwsCall, account: AccountView) -> list[Need]:
         str(value) for key, value in call.params.items() if key.startswith("Destination.")
     ]
     context: dict[str, ContextValue] = {"ses:FromAddress": sender, "ses:Recipients": recipients}
-    return [Need(call.action, arn("ses", f"identity/{identity}"), context)]
+    return [Need(call.action, at.arn("ses", f"identity/{identity}"), context)]
 
 
-def _sns_publish(call: AwsCall, account: AccountView) -> list[Need]:
+def _sns_publish(call: AwsCall, at: Scope) -> list[Need]:
     topic = call.params.get("TopicArn") or call.params.get("TargetArn") or "*"
     return [Need(call.action, str(topic))]
 
 
-def _sqs_queue(call: AwsCall, account: AccountView) -> list[Need]:
+def _sqs_queue(call: AwsCall, at: Scope) -> list[Need]:
     url = str(call.params.get("QueueUrl", ""))
-    return [Need(call.action, arn("sqs", url.rstrip("/").rsplit("/", 1)[-1]))]
+    return [Need(call.action, at.arn("sqs", url.rstrip("/").rsplit("/", 1)[-1]))]
 
 
-def _ecr_repository(call: AwsCall, account: AccountView) -> list[Need]:
-    registry = str(call.params.get("registryId") or ACCOUNT_ID)
+def _ecr_repository(call: AwsCall, at: Scope) -> list[Need]:
+    registry = str(call.params.get("registryId") or at.account_id)
     name = call.params.get("repositoryName")
-    return [Need(call.action, arn("ecr", f"repository/{name}", account=registry))]
+    return [Need(call.action, arn("ecr", f"repository/{name}", at.region, registry))]
 
 
-def _events_bus(call: AwsCall, account: AccountView) -> list[Need]:
+def _events_bus(call: AwsCall, at: Scope) -> list[Need]:
     buses = {str(e.get("EventBusName") or "default") for e in call.params.get("Entries") or []}
     return [
-        Need(call.action, bus if bus.startswith("arn:") else arn("events", f"event-bus/{bus}"))
+        Need(call.action, bus if bus.startswith("arn:") else at.arn("events", f"event-bus/{bus}"))
         for bus in sorted(buses)
     ]
 
 
-def _lambda_invoke(call: AwsCall, account: AccountView) -> list[Need]:
+def _lambda_invoke(call: AwsCall, at: Scope) -> list[Need]:
     name = str(call.params.get("FunctionName", ""))
-    resource = name if name.startswith("arn:") else arn("lambda", f"function:{name}")
+    resource = name if name.startswith("arn:") else at.arn("lambda", f"function:{name}")
     return [Need("lambda:InvokeFunction", resource)]
 
 
-def _ssm_parameter(call: AwsCall, account: AccountView) -> list[Need]:
+def _ssm_parameter(call: AwsCall, at: Scope) -> list[Need]:
     names = call.params.get("Names") or [call.params.get("Name", "")]
     # A parameter's ARN has no slash before a hierarchical name's own leading slash.
     return [
-        Need(call.action, arn("ssm", f"parameter/{str(name).removeprefix('/')}")) for name in names
+        Need(call.action, at.arn("ssm", f"parameter/{str(name).removeprefix('/')}"))
+        for name in names
     ]
 
 
-def _always_allowed(call: AwsCall, account: AccountView) -> list[Need]:
+def _always_allowed(call: AwsCall, at: Scope) -> list[Need]:
     # sts:GetCallerIdentity needs no permission: IAM documents it as always allowed.
     return []
 
@@ -345,9 +365,11 @@ for _operation in ("TransactWriteItems", "TransactGetItems"):
     RULES[f"dynamodb:{_operation}"] = _dynamodb_transact
 
 
-def needs_of(call: AwsCall, account: AccountView) -> list[Need]:
-    """Every authorization ``call`` needs; [] when IAM checks nothing for it."""
+def needs_of(call: AwsCall, account: AccountView, account_id: str = ACCOUNT_ID) -> list[Need]:
+    """Every authorization ``call`` needs, on resources of ``account_id`` (the caller's: a
+    role assumed in another account acts on that account's resources); [] when IAM checks
+    nothing for it. ``account`` answers for that account."""
     rule = RULES.get(call.action)
     if rule is None:
         return [Need(call.action)]
-    return rule(call, account)
+    return rule(call, Scope(account, account_id))

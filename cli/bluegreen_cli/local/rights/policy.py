@@ -112,6 +112,69 @@ def resource_matches(pattern: str, resource: str) -> bool:
     return all(glob_matches(p, a) for p, a in zip(wanted, actual, strict=True))
 
 
+# -- a role's trust policy ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks to assume a role: its account, and the ARNs a trust policy may name it by
+    (a role's ARN and its session's; the account root for the account's administrator)."""
+
+    account: str
+    arns: tuple[str, ...]
+
+
+def trusts(document: Mapping[str, Any], caller: Caller, need: Need) -> Decision:
+    """A role's trust policy (a resource-based policy) on ``caller`` asking for
+    ``need.action``: a statement applies when its Principal names the caller, its Action
+    the request's, and its Condition holds; an explicit Deny wins, else any Allow.
+
+    ``{"AWS": "<account id>"}`` and ``{"AWS": "arn:...:iam::<account id>:root"}`` name
+    every principal of that account (its own policies then decide), ``"*"`` anyone; a
+    ``Service`` or ``Federated`` principal names no caller of the APIs. ``NotPrincipal``
+    (which AWS advises against in trust policies) is not evaluated: such a statement
+    applies to nobody here.
+    """
+    allowing: str | None = None
+    for index, statement in enumerate(_statements(document)):
+        if "Principal" not in statement or not _names(statement["Principal"], caller):
+            continue
+        actions = _listed(statement.get("Action"))
+        if not any(action_matches(p, need.action) for p in actions):
+            continue
+        if not conditions_hold(statement.get("Condition") or {}, need.context):
+            continue
+        sid = str(statement.get("Sid") or f"#{index}")
+        if str(statement.get("Effect")) == "Deny":
+            return Decision(False, "explicit deny", sid)
+        if str(statement.get("Effect")) == "Allow" and allowing is None:
+            allowing = sid
+    if allowing is not None:
+        return Decision(True, "allow", allowing)
+    return Decision(False, "not trusted")
+
+
+def _names(principal: Any, caller: Caller) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        return False
+    for value in _listed(principal.get("AWS")):
+        if value == "*" or value in caller.arns:
+            return True
+        account = value if value.isdigit() else _root_account(value)
+        if account == caller.account:
+            return True
+    return False
+
+
+def _root_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) == 6 and parts[2] == "iam" and parts[5] == "root":
+        return parts[4]
+    return None
+
+
 # -- conditions ---------------------------------------------------------------------------
 
 
@@ -210,6 +273,7 @@ def _condition_holds(operator: str, policy_values: list[str], present: Any) -> b
 
 
 __all__ = [
+    "Caller",
     "Decision",
     "Need",
     "UnsupportedCondition",
@@ -217,4 +281,5 @@ __all__ = [
     "conditions_hold",
     "evaluate",
     "resource_matches",
+    "trusts",
 ]

@@ -34,11 +34,13 @@ def grants(template_path: Path) -> list[Grant]:
     """Every statement of every function's and state machine's role, in template order."""
     template = load_template_text(template_path.read_text(encoding="utf-8"))
     declared = template.get("Parameters") or {}
-    # Optional features shown as configured: a named Slack secret, the sender address.
+    # Optional features shown as configured: a named Slack secret, the sender address, the
+    # roles of other accounts to deploy through.
     shown = {
         name: f"<{name}>"
         for name in declared
-        if name in ("SlackBotTokenSecretName", "SlackSigningSecretName", "SenderEmail")
+        if name
+        in ("SlackBotTokenSecretName", "SlackSigningSecretName", "SenderEmail", "TargetRoleArns")
     }
     resolver = Resolver(
         parameters=parameter_values(declared, shown),

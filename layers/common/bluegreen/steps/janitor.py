@@ -8,6 +8,8 @@ alone, so both are safe to run at any time, and running them again changes nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -15,7 +17,7 @@ from bluegreen.domain import deployment as rules
 from bluegreen.domain import scaling
 from bluegreen.domain.recovery import MISSING, LockReport, OwnerExecution
 from bluegreen.errors import RollbackInProgress
-from bluegreen.models import DeploymentState
+from bluegreen.models import DeploymentState, ServiceConfig
 from bluegreen.steps.queue import Callbacks, release
 from bluegreen.steps.scaling import Locks, Targets, restore
 
@@ -34,6 +36,19 @@ class ActiveDeployments(Protocol):
 
 class Queue(Locks, Protocol):
     def withdraw(self, key: str, execution: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Reached:
+    """CodeDeploy and Application Auto Scaling where a service runs."""
+
+    deployments: ActiveDeployments
+    targets: Targets
+
+
+# Where a service runs, reached (through its environment's role); None: the app's own
+# account and region, for a lock whose owner left no document naming its environment.
+Reach = Callable[[ServiceConfig | None], Reached]
 
 
 def clean_up(
@@ -115,17 +130,18 @@ class LockTable(Queue, Protocol):
 def recover(
     key: str,
     executions: OwnerExecutions,
-    deployments: ActiveDeployments,
-    targets: Targets,
+    reach: Reach,
     locks: Queue,
     callbacks: Callbacks,
     now: datetime,
 ) -> LockReport:
-    """Recover the lock of ``key`` (cluster/service) if its owner has ended; else leave it.
+    """Recover the lock of ``key`` (the service's ``lock_key``) if its owner has ended; else
+    leave it.
 
-    The owner's own input says which service, CodeDeploy group and scaling it deployed;
-    :func:`clean_up` then rolls back what it left, restores the scaling saved in the lock,
-    and releases it, waiting for a rollback in progress while the owner ended recently.
+    The owner's own input says which service, environment (account, role, region),
+    CodeDeploy group and scaling it deployed; :func:`clean_up` then rolls back what it
+    left, restores the scaling saved in the lock, and releases it, waiting for a rollback
+    in progress while the owner ended recently.
     """
     lock = locks.lock(key) or {}
     owner = lock.get("owner")
@@ -141,15 +157,16 @@ def recover(
         return report
     state = _document(execution)
     if state is None or execution is None:
-        report.actions = _release_unknown(key, owner, targets, locks, callbacks, execution, now)
+        report.actions = _release_unknown(key, owner, reach, locks, callbacks, execution, now)
     else:
         if state.service.lock_key != key:
             report.actions = [f"{owner} deployed {state.service.lock_key}, not {key}: left held"]
             return report
         ended = execution.stopped_at or now
+        where = reach(state.service)
         try:
             report.actions = clean_up(
-                state, deployments, targets, locks, now - ended, callbacks, now
+                state, where.deployments, where.targets, locks, now - ended, callbacks, now
             )
         except RollbackInProgress as e:
             report.outcome = "waiting"
@@ -172,29 +189,45 @@ def _document(execution: OwnerExecution | None) -> DeploymentState | None:
 def _release_unknown(
     key: str,
     owner: str,
-    targets: Targets,
+    reach: Reach,
     locks: Queue,
     callbacks: Callbacks,
     execution: OwnerExecution | None,
     now: datetime,
 ) -> list[str]:
     """The owner is unknown to Step Functions, or its input is no deployment document: which
-    CodeDeploy group it used is unknown too, so only the lock's own record is acted on."""
+    CodeDeploy group it used is unknown too, so only the lock's own record is acted on.
+
+    Its scaling is restored where the app is; a service in another account or region (its
+    key says which) is reached only through the role its document names, so there the
+    lock is released with the scaling left as it is, and the report says so."""
     why = "is unknown to Step Functions" if execution is None else "has no deployment document"
     done = [f"{owner} {why}: no CodeDeploy deployment looked at"]
     snap = locks.saved_snapshot(key, owner)
-    if snap is not None and snap.registered:
-        targets.set_suspended(snap.resource_id, scaling.prior_state(snap))
+    elsewhere = _elsewhere(key)
+    if snap is not None and snap.registered and elsewhere:
+        done.append(
+            f"scaling of {snap.resource_id} in {elsewhere} NOT restored: no document names "
+            "the role to reach it (restore its SuspendedState by hand)"
+        )
+    elif snap is not None and snap.registered:
+        reach(None).targets.set_suspended(snap.resource_id, scaling.prior_state(snap))
         done.append(f"scaling of {snap.resource_id} restored")
     release(key, owner, locks, callbacks, now, deployed=False)
     done.append(f"lock of {key} released")
     return done
 
 
+def _elsewhere(key: str) -> str | None:
+    """``111111111111/eu-west-1`` of ``111111111111/eu-west-1:cluster/service``: the
+    account and region a lock key names (see ``ServiceConfig.lock_key``), if any."""
+    where, colon, _ = key.rpartition(":")
+    return where if colon else None
+
+
 def sweep(
     executions: OwnerExecutions,
-    deployments: ActiveDeployments,
-    targets: Targets,
+    reach: Reach,
     locks: LockTable,
     callbacks: Callbacks,
     now: datetime,
@@ -206,7 +239,7 @@ def sweep(
             continue  # a lock item nobody holds
         key = str(item["key"])
         try:
-            reports.append(recover(key, executions, deployments, targets, locks, callbacks, now))
+            reports.append(recover(key, executions, reach, locks, callbacks, now))
         except Exception as e:
             owner = item.get("owner")
             reports.append(
