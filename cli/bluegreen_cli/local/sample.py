@@ -745,45 +745,76 @@ SAMPLE_TIMINGS: Mapping[str, int | float] = {
 
 
 def sample_configuration(
-    *samples: SampleResources, timings: Mapping[str, int | float] | None = None
+    *samples: SampleResources,
+    dev: DevResources | None = None,
+    timings: Mapping[str, int | float] | None = None,
 ) -> str:
     """The service configuration (TOML) that deploys the samples, as an installation keeps it.
 
     Each service is named after its repository. It probes the test listener on the port it
     actually got, and polls every second (``timings``, default :data:`SAMPLE_TIMINGS`) so a
-    local deployment takes seconds; the production defaults are minutes.
+    local deployment takes seconds; the production defaults are minutes. With ``dev``, the
+    first sample's pipeline starts there: a rolling deployment in the development account,
+    nobody asked, then production (blue/green, approved) with the same digest.
     """
     header = (
         "# The sample target of `bluegreen local serve --sample`. On AWS, an installation keeps "
         "its\n# own configuration in the SSM parameter named by the template's "
         "ServicesParameterName.\n"
     )
-    return header + "".join(_service_entry(sample, timings or SAMPLE_TIMINGS) for sample in samples)
+    chosen = timings or SAMPLE_TIMINGS
+    entries = [
+        _service_entry(sample, chosen, dev if index == 0 else None)
+        for index, sample in enumerate(samples)
+    ]
+    return header + "".join(entries)
 
 
-def _service_entry(sample: SampleResources, timings: Mapping[str, int | float]) -> str:
+def _service_entry(
+    sample: SampleResources, timings: Mapping[str, int | float], dev: DevResources | None
+) -> str:
     name = sample.repository_name
     timing_lines = "".join(f"{key} = {value!r}\n" for key, value in timings.items())
-    return f"""\
-[services.{name}]
-repository = "{sample.repository_name}"
-environment = "local"
+    production = f"""\
 cluster = "{sample.cluster_name}"
 service = "{sample.service_name}"
-container = "{sample.container_name}"
-container_port = {sample.container_port}
 codedeploy_application = "{sample.codedeploy_application}"
 deployment_group = "{sample.deployment_group}"
 approvers = ["{sample.approver_email}"]
 # Through the load balancer's test listener, where CodeDeploy puts the new task set first.
 test_url = "{sample.test_url}/health"
+"""
+    shared = f"""\
+[services.{name}]
+repository = "{sample.repository_name}"
+container = "{sample.container_name}"
+container_port = {sample.container_port}
+"""
+    if dev is None:
+        where = f'environment = "local"\n{production}'
+        pipeline = ""
+    else:
+        where = ""
+        pipeline = f"""
+# Every push deploys to development first: ECS's rolling update in another account.
+[services.{name}.environments.{DEV_ENVIRONMENT}]
+role_arn = "{dev.role_arn}"
+cluster = "{dev.cluster_name}"
+service = "{dev.service_name}"
+method = "rolling"
+approvers = []
 
+# Then the same digest, once development succeeded: blue/green, approved by a human.
+[services.{name}.environments.{PROD_ENVIRONMENT}]
+{production}"""
+    return f"""\
+{shared}{where}
 [services.{name}.slack]
 channel = "{SLACK_CHANNEL}"
 approvers = ["{SLACK_APPROVER}"]
 
 [services.{name}.timings]
-{timing_lines}
+{timing_lines}{pipeline}
 """
 
 

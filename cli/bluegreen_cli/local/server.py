@@ -600,7 +600,7 @@ class LocalStack:
         if name:
             self.client("ssm").put_parameter(
                 Name=name,
-                Value=sample_configuration(*self.samples),
+                Value=sample_configuration(*self.samples, dev=self.dev),
                 Type="String",
                 Description="bluegreen service configuration: the local sample",
             )
