@@ -253,7 +253,8 @@ def test_a_long_service_and_environment_fit_with_a_fingerprint() -> None:
 
     name = execution_name(long, image())
 
-    assert SFN_NAME.fullmatch(name) and len(name) <= 63
+    assert SFN_NAME.fullmatch(name)
+    assert len(name) <= 63
     assert name != execution_name(shorter, image())
 
 
