@@ -37,6 +37,7 @@ def approval_email(record: ApprovalRecord, recipient: str, link: str, now: datet
         "r": record,
         "recipient": recipient,
         "link": link,
+        "now": now,
         "expires_in": in_words(record.expires_at - now),
     }
     subject = f"[bluegreen] Approve {record.service} {record.image_tag} to {record.environment}?"
