@@ -14,6 +14,7 @@ import secrets
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,9 +210,15 @@ def test_a_manual_prod_gets_nothing_until_bluegreen_promote_starts_it(pipe: Pipe
     pipe.configure("manual")
     image = pipe.push()
 
-    dev = pipe.deploy_dev(image)
+    with ThreadPoolExecutor(1) as pool:  # an operator follows dev's deployment to its end
+        follow = ("deploy", "demo-web", "--tag", image.tag, "--follow", "--timeout", "90")
+        followed = pool.submit(_bluegreen, pipe, *follow)
+        dev = pipe.deploy_dev(image)
+        said = followed.result(timeout=120)
 
     assert dev["status"] == "SUCCEEDED"
+    assert said.exit_code == 0, said.output
+    assert "next: prod is promoted by hand: bluegreen promote demo-web --to prod" in said.output
     promotion = document(dev, "output").promotion
     assert promotion is not None
     assert promotion.outcome == "manual"
