@@ -42,7 +42,8 @@ class RunningElsewhere(BaseModel):
 
     def words(self, now: datetime) -> str:
         """``dev since 2026-03-02 14:02 UTC (for 12 minutes)``"""
-        return f"{self.environment} since {self.since:%Y-%m-%d %H:%M} UTC ({lasting(now - self.since)})"
+        since = f"{self.since:%Y-%m-%d %H:%M} UTC"
+        return f"{self.environment} since {since} ({lasting(now - self.since)})"
 
 
 class ApprovalRecord(BaseModel):
