@@ -31,6 +31,7 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("notify", "NotifyRolledBack"),
     ("notify", "NotifyNotDeployed"),
     ("notify", "NotifyNeedsAttention"),
+    ("promote", "Promote"),
 )
 
 

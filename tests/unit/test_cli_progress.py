@@ -273,3 +273,13 @@ def test_show_says_whom_a_waiting_execution_waits_behind() -> None:
     assert shown["decision"] is None
     # what --json said before is all still there
     assert {"name", "status", "state", "document", "phases", "retry_of"} <= set(shown)
+
+
+def test_after_a_success_it_says_the_image_is_being_promoted() -> None:
+    history = History().enter("NotifyDeployed", T0).enter("Promote", T0 + timedelta(seconds=1))
+
+    said = progress("Promote", document(), history.events, T0 + timedelta(seconds=2))
+
+    assert said is not None
+    assert said.phase == "promote"
+    assert "promoting it to the next environment" in said.text
