@@ -169,6 +169,22 @@ HANDLERS: dict[str, Handler] = {
             "SENDER_EMAIL": "bluegreen@example.com",
         },
     ),
+    # A success in an environment with a next one: the record, the configuration as it is
+    # now (read and validated, without the call) and the next environment's execution.
+    "promote": Handler(
+        ["dynamodb", "ssm", "stepfunctions"],
+        [
+            "wiring.state_table()",
+            "wiring.parameters()",
+            f"ServiceCatalog.parse({_SERVICES!r}, 'bench')",
+            "wiring.executions()",
+        ],
+        env={
+            **_TABLE,
+            "STATE_MACHINE_ARN": _ARN.format("states", "stateMachine:bluegreen-deploy"),
+            "SERVICES_PARAMETER_NAME": "/bluegreen/services",
+        },
+    ),
     "janitor": Handler(
         ["codedeploy", "application-autoscaling", "dynamodb", "stepfunctions"],
         [

@@ -248,6 +248,13 @@ def largest_documents() -> dict[str, Any]:
             "error": error,
             "cleanup_error": error,
             "notification_error": error,
+            "promotion": {
+                "outcome": "started",
+                "to": name,
+                "execution_name": text(80),
+                "detail": text(1_000),
+            },
+            "promotion_error": error,
             "failure": {"error": text(256), "cause": text(32_768)},
         }
     )

@@ -723,7 +723,12 @@ def retry_deployment(
         first = DeploymentState.model_validate_json(described.get("input") or "")
     except ValueError as e:
         raise OpsError(f"{name} is not a deployment execution: nothing to retry", 2) from e
-    service = catalog.named(first.service.name)
+    stages = catalog.pipeline(first.service.name)  # the same environment, as configured now
+    service = (
+        catalog.named(first.service.name, first.service.environment)
+        if len(stages) > 1
+        else stages[0]
+    )
     if first.image.repository not in service.repositories:
         raise ImageRefused(
             f"{first.image.repository}:{first.image.tag} is not of {service.name}'s "

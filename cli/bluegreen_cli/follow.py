@@ -34,6 +34,7 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("notify", "NotifyRolledBack"),
     ("notify", "NotifyNotDeployed"),
     ("notify", "NotifyNeedsAttention"),
+    ("promote", "Promote"),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bluegreen_cli.commands import config, demo, diff, local, ops, rollback
+from bluegreen_cli.commands import config, demo, diff, local, ops, promote, rollback
 
 app = typer.Typer(
     name="bluegreen",
@@ -18,6 +18,7 @@ ops.register(app)  # executions, show, history, deploy, approve, reject
 for command, example in (
     (rollback.rollback, "bluegreen rollback demo-web --yes --follow"),
     (diff.diff, "bluegreen diff demo-web --tag 3f2a9c1"),
+    (promote.promote, "bluegreen promote demo-web --to prod --tag 3f2a9c1 --follow"),
 ):
     app.command(help=ops._help(command.__doc__), epilog=f"Example: {example}")(command)
 

@@ -104,6 +104,7 @@ _PHASE = {
     "NotifyRolledBack": "notify",
     "NotifyNotDeployed": "notify",
     "NotifyNeedsAttention": "notify",
+    "Promote": "promote",
 }
 
 # States whose phase watches CodeDeploy shift production traffic.
@@ -233,4 +234,6 @@ def _text(
         )
     if state in ("IsLiveReleaseDone", "ResumeLiveRelease"):
         return "live, its end not seen: restoring scaling, nothing rolled back"
+    if state == "Promote":
+        return "recording what the environment runs; promoting it to the next environment"
     return "announcing the outcome"

@@ -25,6 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         wiring.signing_key(settings.SIGNING_SECRET_ARN),
         settings.APPROVAL_BASE_URL,
         now(),
+        runs=wiring.state_table(),
     )
     logger.info(
         "approval requested",

@@ -381,3 +381,13 @@ def test_show_says_what_ecs_did_with_a_rolling_deployment() -> None:
         "ECS deployment ecs-svc/1234567890 FAILED: 0 of 1 tasks running, 3 failed to start; "
         "ECS's deployment circuit breaker rolled the service back to web:7 (done)"
     )
+
+
+def test_after_a_success_it_says_the_image_is_being_promoted() -> None:
+    history = History().enter("NotifyDeployed", T0).enter("Promote", T0 + timedelta(seconds=1))
+
+    said = progress("Promote", document(), history.events, T0 + timedelta(seconds=2))
+
+    assert said is not None
+    assert said.phase == "promote"
+    assert "promoting it to the next environment" in said.text

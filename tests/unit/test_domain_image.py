@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from bluegreen.domain.image import (
@@ -13,6 +14,7 @@ from bluegreen.domain.image import (
     execution_name,
     pin_image,
     retry_name,
+    rollback_name,
     short_digest,
 )
 from bluegreen.errors import ImageRefused
@@ -193,3 +195,77 @@ def test_a_retry_of_a_long_name_is_cut_to_80_characters() -> None:
 
     assert len(retry) == 80
     assert retry.endswith("-retry12")
+
+
+# --- names per environment ----------------------------------------------------------------
+
+environments = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}", fullmatch=True)
+
+
+def in_pipeline(name: str = "demo-web", environment: str = "prod", *others: str) -> Any:
+    """``demo-web`` as one environment of a pipeline (``others`` come before it)."""
+    pipeline = [*others, environment] if others else ["dev", environment]
+    return demo_service(name=name, environment=environment, pipeline=pipeline)
+
+
+def test_an_environment_of_a_pipeline_is_named_service_environment_digest() -> None:
+    short = short_digest(DIGEST)
+
+    assert execution_name(in_pipeline(environment="prod"), image()) == f"demo-web-prod-{short}"
+    assert execution_name(in_pipeline(environment="dev"), image()) == f"demo-web-dev-{short}"
+
+
+def test_a_service_with_one_environment_keeps_its_name_without_the_environment() -> None:
+    """Nothing existing moves: the executions of single-environment services keep their names."""
+    single = demo_service(environment="production", pipeline=["production"])
+
+    assert execution_name(single, image()) == f"demo-web-{short_digest(DIGEST)}"
+    assert execution_name(demo_service(), image()) == f"demo-web-{short_digest(DIGEST)}"
+
+
+@given(name=names, first=environments, second=environments, one=digests, other=digests)
+def test_names_per_environment_are_valid_and_differ_per_environment_and_digest(
+    name: str, first: str, second: str, one: str, other: str
+) -> None:
+    a = execution_name(in_pipeline(name, first, "x"), image(image_digest=one))
+    b = execution_name(in_pipeline(name, second, "x"), image(image_digest=other))
+
+    assert SFN_NAME.fullmatch(a), a
+    assert (a == b) == (first == second and one == other)
+
+
+def test_services_and_environments_that_read_alike_get_names_of_their_own() -> None:
+    """``web`` in ``prod-eu`` and ``web-prod`` in ``eu``: a hyphenated environment keeps a
+    fingerprint, so the two never share an execution."""
+    seen = {
+        execution_name(in_pipeline(service, environment, "x"), image())
+        for service in ("web", "web-prod", "web.prod")
+        for environment in ("prod", "prod-eu", "eu", "eu.prod")
+    }
+
+    assert len(seen) == 12
+    assert f"web-prod-eu-{short_digest(DIGEST)}" in seen  # web-prod in eu reads as written
+
+
+def test_a_long_service_and_environment_fit_with_a_fingerprint() -> None:
+    long = in_pipeline("s" * 60, "e" * 60, "x")
+    shorter = in_pipeline("s" * 60, "e" * 59, "x")
+
+    name = execution_name(long, image())
+
+    assert SFN_NAME.fullmatch(name)
+    assert len(name) <= 63
+    assert name != execution_name(shorter, image())
+
+
+@given(name=names, env=environments, attempt=st.integers(min_value=2, max_value=99))
+def test_retries_and_rollbacks_of_an_environment_follow_its_name(
+    name: str, env: str, attempt: int
+) -> None:
+    service = in_pipeline(name, env, "x")
+    first = execution_name(service, image())
+
+    assert retry_name(first, attempt) == f"{first}-retry{attempt}"
+    rollback = rollback_name(service, image(), attempt)
+    assert rollback == f"{first}-rollback{attempt}"
+    assert SFN_NAME.fullmatch(rollback), rollback

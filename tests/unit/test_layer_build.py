@@ -100,7 +100,7 @@ def test_handlers_import_without_the_xray_sdk_or_a_tracer() -> None:
         [sys.executable, "-c", script, *handlers], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert len(handlers) == 17
+    assert len(handlers) == 18
 
 
 @pytest.mark.skipif(not BUILT_LAYER.is_dir(), reason="no built layer: run `make build`")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bluegreen.domain import approval as rules
-from bluegreen.domain.approval import ApprovalRecord
+from bluegreen.domain.approval import ApprovalRecord, RunningElsewhere
 from bluegreen.domain.messages import approval_email, outcome_slack, refusal_slack
 from bluegreen.domain.refusal import Refusal
 from bluegreen.domain.slack_messages import closed_message, reject_modal, request_message
@@ -49,6 +50,10 @@ def a_record(**changes: Any) -> ApprovalRecord:
         "previous_tag": "v1.4.0",
         "slack_approvers": {"U0APPROVER": "U0APPROVER"},
         "details_link": DETAILS,
+        # promoted: the environment before runs this image already
+        "running_elsewhere": [
+            RunningElsewhere(environment="dev", since=NOW - timedelta(minutes=12))
+        ],
     }
     return record.model_copy(update={**update, **changes})
 

@@ -15,11 +15,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from bluegreen import pages
 from bluegreen.adapters.slack import Posted
 from bluegreen.adapters.stepfunctions import TaskCallbacks
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain.approval import LinkParams
 from bluegreen.domain.messages import Email
+from bluegreen.domain.promotion import EnvironmentRun
 from bluegreen.domain.queue import queued_image
 from bluegreen.errors import (
     ApprovalAlreadyDecided,
@@ -113,7 +115,7 @@ class World:
         task = ApprovalTask(state=self.deployment, task_token=self.token)
         self.store.admit(self.deployment.service.lock_key, queued_image(self.deployment))
         requested = approval.request(
-            task, self.store, self.store, mailer, chat, SIGNING_KEY, BASE_URL, NOW
+            task, self.store, self.store, mailer, chat, SIGNING_KEY, BASE_URL, NOW, self.store
         )
         self.approval_id = requested.approval_id
         return requested
@@ -654,3 +656,83 @@ def test_every_item_a_request_and_its_page_views_write_expires_through_the_table
             assert expires <= int((NOW + timedelta(minutes=34)).timestamp())  # 30 min a form
         else:
             assert expires <= int(NOW.timestamp()) + timeout + 7 * 24 * 3600
+
+
+# --- where the image runs already ---------------------------------------------------------
+
+
+def promoted_to_prod(world: World) -> DeploymentState:
+    """The world's deployment as the prod step of a dev -> prod pipeline, promoted from dev."""
+    service = world.deployment.service.model_copy(
+        update={"environment": "prod", "pipeline": ["dev", "prod"]}
+    )
+    return world.deployment.model_copy(
+        update={"service": service, "source": "promotion", "promoted_from": "dev"}
+    )
+
+
+def run_in(
+    environment: str, deployment: DeploymentState, minutes_ago: int, **image: Any
+) -> EnvironmentRun:
+    return EnvironmentRun(
+        service=deployment.service.name,
+        environment=environment,
+        execution=f"demo-web-{environment}-run",
+        image=deployment.image.model_copy(update=image),
+        since=NOW - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_a_promoted_request_says_since_when_the_environment_before_runs_the_image(
+    world: World,
+) -> None:
+    world.deployment = promoted_to_prod(world)
+    world.store.record_run(run_in("dev", world.deployment, minutes_ago=12))
+
+    requested = world.ask(world.outbox, world.outbox)
+
+    stored = world.store.get_approval(requested.approval_id)
+    assert [(r.environment, r.since) for r in stored.running_elsewhere] == [
+        ("dev", NOW - timedelta(minutes=12))
+    ]
+    email = world.outbox.emails[0]
+    assert "Already runs in:  dev since 2026-03-02 09:18 UTC (for 12 minutes)" in email.text
+    assert email.html is not None
+    assert "dev since 2026-03-02 09:18 UTC (for 12 minutes)" in email.html
+    slack = json.dumps(world.outbox.slack[0]["blocks"])
+    assert "*Already runs in*\\ndev since <!date^" in slack
+    assert "(for 12 minutes)" in slack
+    # The page shows it too, in words of when it is opened.
+    page = pages.review_page(
+        world.review(ALICE, minutes=48), "/approvals/x", NOW + timedelta(hours=1)
+    )
+    assert "dev since 2026-03-02 09:18 UTC (for 1 hour)" in page
+
+
+def test_an_environment_that_moved_on_to_another_image_is_not_said_to_run_it(
+    world: World,
+) -> None:
+    world.deployment = promoted_to_prod(world)
+    newer = "sha256:" + "e" * 64
+    world.store.record_run(run_in("dev", world.deployment, minutes_ago=3, digest=newer))
+
+    requested = world.ask(world.outbox, world.outbox)
+
+    assert world.store.get_approval(requested.approval_id).running_elsewhere == []
+    assert "Already runs in" not in world.outbox.emails[0].text
+
+
+def test_a_service_with_one_environment_asks_nothing_of_the_record(world: World) -> None:
+    class Unreadable:
+        def runs(self, service: str) -> list[EnvironmentRun]:
+            raise AssertionError("a single environment has nowhere else to run")
+
+    assert approval.running_elsewhere(world.deployment, Unreadable()) == []
+
+
+def test_a_record_that_cannot_be_read_never_stops_the_request(world: World) -> None:
+    class Throttled:
+        def runs(self, service: str) -> list[EnvironmentRun]:
+            raise AwsThrottled("Rate exceeded")
+
+    assert approval.running_elsewhere(promoted_to_prod(world), Throttled()) == []

@@ -210,6 +210,8 @@ def _print_detail(console: Console, detail: ExecutionDetail) -> None:
         ]
         if doc.get("retry_of"):
             rows.append(("retry of", str(doc["retry_of"])))
+        if doc.get("promoted_from"):
+            rows.append(("promoted from", str(doc["promoted_from"])))
         rows += _document_rows(detail)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
@@ -260,12 +262,15 @@ def _document_rows(detail: ExecutionDetail) -> list[tuple[str, str]]:
         rows.append(("test listener", escape(checks.words())))
     if rollback := doc.get("rollback"):
         rows.append(("rollback", escape(_rollback_words(rollback))))
+    if promotion := doc.get("promotion"):
+        rows.append(("promotion", escape(str(promotion.get("detail")))))
     shown = {e.error}  # the execution's own error is the document's failure, once
     for key, label in (
         ("failure", "failure"),
         ("error", "step error"),
         ("cleanup_error", "CLEANUP FAILED"),
         ("notification_error", "not announced"),
+        ("promotion_error", "NOT PROMOTED"),
     ):
         if problem := doc.get(key):
             name = problem.get("error") or problem.get("Error")
@@ -445,7 +450,8 @@ def deploy(
     services_file: ServicesOption = None,
     services_parameter: ParameterOption = None,
 ) -> None:
-    """Start the deployment of an image already in ECR, as a push would have.
+    """Start the deployment of an image already in ECR, as a push would have: in the
+    service's first environment (the next ones receive it by promotion).
 
     The tag is looked up in ECR and the image pinned by its digest. Mutable tags (latest,
     main, ...) are refused like the trigger refuses them. The execution gets the same name
@@ -455,7 +461,7 @@ def deploy(
     """
     account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with reported(account.target.endpoint_url):
-        config = account.catalog.named(service)
+        config = account.catalog.pipeline(service)[0]  # where a push deploys
         sfn = account.client("stepfunctions")
         result = start_deployment(
             config,

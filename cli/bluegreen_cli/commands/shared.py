@@ -310,10 +310,24 @@ def follow_to_end(
         f"[{style}]{escape(ending(final, watcher.history))}[/] in "
         f"{duration(took.total_seconds())}; production runs {escape(serves)}"
     )
+    promotion = _promotion(final)
+    if promotion and promotion.get("outcome") not in ("last", "rollback"):
+        console.print(f"next: {escape(str(promotion.get('detail')))}")
     return {
         "status": status,
         "error": final.get("error"),
         "cause": final.get("cause"),
         "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in found],
         "production": running.to_json() if running else None,
+        "promotion": promotion,
     }
+
+
+def _promotion(described: dict[str, Any]) -> dict[str, Any] | None:
+    """What the succeeded execution's Promote made of it (the next environment), if any."""
+    try:
+        output = json.loads(described.get("output") or "{}")
+    except ValueError:
+        return None
+    found = output.get("promotion") if isinstance(output, dict) else None
+    return found if isinstance(found, dict) else None

@@ -148,3 +148,8 @@ class ImageOutdated(BluegreenError):
 
 class LocksNotRecovered(BluegreenError):
     """The janitor's sweep could not recover a lock whose owner has ended (it stays held)."""
+
+
+class PromotionRefused(BluegreenError):
+    """The image may not be promoted to that environment: it is the first one, or the
+    environment before it does not run that image by our record."""

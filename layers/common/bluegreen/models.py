@@ -416,6 +416,17 @@ class RollbackRequest(Model):
     from_task_definition: Annotated[str, Field(max_length=1024)] | None = None
 
 
+class Promotion(Model):
+    """What Promote made of this environment's success (``$.promotion``): the next
+    environment's execution started (or found started), a word on how to promote it by
+    hand, or why nothing is promoted."""
+
+    outcome: Literal["started", "duplicate", "manual", "last", "rollback", "not_configured"]
+    to: Name | None = None  # the next environment, when there is one
+    execution_name: Annotated[str, Field(max_length=80)] | None = None
+    detail: Annotated[str, Field(max_length=1000)]
+
+
 class StepError(BaseModel):
     """What a ``Catch`` puts at ``$.error``: Step Functions' own field names."""
 
@@ -462,6 +473,8 @@ class DeploymentState(BaseModel):
     error: StepError | None = None  # what made the deployment fail (Catch -> $.error)
     cleanup_error: StepError | None = None  # rollback or scaling restore failed after retries
     notification_error: StepError | None = None  # the outcome could not be announced
+    promotion: Promotion | None = None  # after a success: what became of the next environment
+    promotion_error: StepError | None = None  # deployed, but Promote failed after its retries
     failure: Failure | None = None  # set by Notify on every path that ends in a Fail state
 
     @model_validator(mode="after")

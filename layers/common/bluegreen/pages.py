@@ -56,6 +56,7 @@ def review_page(review: Review, action: str, now: datetime) -> str:
         nonce=review.nonce,
         view_only=review.view_only,
         action=action,
+        now=now,
         expires_in=in_words(review.record.expires_at - now),
     )
 

@@ -9,6 +9,7 @@ Single-table layout (pk, sk):
                                                waiting, and the image production runs
   SERVICE#<cluster>/<service>  DEPLOY#<time>#<execution>   one finished deployment
   SERVICE#<cluster>/<service>  REFUSED#<refusal>           a refused push, once announced
+  RUNS#<service name>  ENV#<environment>        what the environment runs, and since when
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemInputTypeDef
 
     from bluegreen.domain.approval import ApprovalRecord, Status
+    from bluegreen.domain.promotion import EnvironmentRun
     from bluegreen.models import ScalingSnapshot
 
 _ser = TypeSerializer()
@@ -595,6 +597,44 @@ class StateTable:
                 Limit=limit,
             )
         return [json.loads(_plain(i)["summary"]) for i in found.get("Items", [])]
+
+    # what each environment runs ---------------------------------------------------------
+    def record_run(self, run: EnvironmentRun) -> bool:
+        """Keep what ``run``'s environment runs now; False (nothing written) when a
+        deployment that ended later is recorded there already (a late retry of ours)."""
+        try:
+            with translated():
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item=_item(
+                        {
+                            "pk": f"RUNS#{run.service}",
+                            "sk": f"ENV#{run.environment}",
+                            "run": run.model_dump_json(),
+                            "since_ms": run.since_ms,
+                        }
+                    ),
+                    ConditionExpression="attribute_not_exists(pk) OR since_ms <= :t",
+                    ExpressionAttributeValues=_item({":t": run.since_ms}),
+                )
+        except Exception as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
+
+    def runs(self, service: str) -> list[EnvironmentRun]:
+        """What each environment of ``service`` runs by our record (those with a record)."""
+        from bluegreen.domain.promotion import EnvironmentRun
+
+        with translated():
+            found = self._ddb.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :env)",
+                ExpressionAttributeValues=_item({":pk": f"RUNS#{service}", ":env": "ENV#"}),
+                ConsistentRead=True,
+            )
+        return [EnvironmentRun.model_validate_json(_plain(item)["run"]) for item in found["Items"]]
 
 
 def _displaced_by(item: Mapping[str, Any], why: str = "") -> Superseded:

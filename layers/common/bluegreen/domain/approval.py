@@ -32,6 +32,20 @@ SLACK_VIEWER = "slack"
 REASON_MAX_CHARS = 500
 
 
+class RunningElsewhere(BaseModel):
+    """Another environment of the service that runs the image asked for, by our record."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    environment: str
+    since: datetime
+
+    def words(self, now: datetime) -> str:
+        """``dev since 2026-03-02 14:02 UTC (for 12 minutes)``"""
+        since = f"{self.since:%Y-%m-%d %H:%M} UTC"
+        return f"{self.environment} since {since} ({lasting(now - self.since)})"
+
+
 class ApprovalRecord(BaseModel):
     """What the backend keeps about one approval request (the task token stays here)."""
 
@@ -71,6 +85,12 @@ class ApprovalRecord(BaseModel):
     slack_channel: str | None = None
     slack_ts: str | None = None
     details_link: str | None = None  # the read-only link posted with it
+    # The service's other environments that run this very image already (a promotion).
+    running_elsewhere: list[RunningElsewhere] = []
+
+    def already_running(self, now: datetime) -> str | None:
+        """Where the image runs already, in words; None when nowhere else."""
+        return "; ".join(r.words(now) for r in self.running_elsewhere) or None
 
     def slack_approver(self, user_id: str) -> str:
         """How the audit names the Slack user who clicked; ApproverNotAllowed if not listed."""
@@ -108,7 +128,11 @@ def new_nonce() -> str:
 
 
 def record_for(
-    state: DeploymentState, approval_id: str, task_token: str, now: datetime
+    state: DeploymentState,
+    approval_id: str,
+    task_token: str,
+    now: datetime,
+    running_elsewhere: list[RunningElsewhere] | None = None,
 ) -> ApprovalRecord:
     if state.render is None:
         raise ValueError("approval requested before the task definition was rendered")
@@ -133,8 +157,7 @@ def record_for(
         method=state.service.method,
         created_at=now,
         expires_at=now + timedelta(seconds=state.service.timings.approval_timeout_seconds),
-        pushed_by=state.pushed_by
-        or ("ECR push" if state.source == "ecr-push" else "bluegreen CLI"),
+        pushed_by=state.pushed_by or _requested_by(state),
         previous_tag=state.render.previous_tag,
         revision=revision,
         source=provenance.source if provenance else None,
@@ -142,7 +165,15 @@ def record_for(
         commit_url=commit_url.replace("{revision}", quote(revision, safe=""))
         if commit_url and revision
         else None,
+        running_elsewhere=running_elsewhere or [],
     )
+
+
+def _requested_by(state: DeploymentState) -> str:
+    """Who asked for the deployment, when the push event named nobody."""
+    if state.source == "promotion":
+        return f"promotion from {state.promoted_from or 'the environment before'}"
+    return "ECR push" if state.source == "ecr-push" else "bluegreen CLI"
 
 
 def _signature(
@@ -216,12 +247,19 @@ def clean_reason(text: str | None) -> str | None:
 
 def in_words(delta: timedelta) -> str:
     """``in 23 hours``, ``in 5 minutes``, ``2 hours ago``: a duration as people say it."""
-    seconds = int(delta.total_seconds())
-    ahead = seconds >= 0
-    seconds = abs(seconds)
+    amount = _amount(delta)
+    return f"in {amount}" if int(delta.total_seconds()) >= 0 else f"{amount} ago"
+
+
+def lasting(delta: timedelta) -> str:
+    """``for 12 minutes``: how long something has been so."""
+    return f"for {_amount(delta)}"
+
+
+def _amount(delta: timedelta) -> str:
+    seconds = abs(int(delta.total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size * (2 if unit == "day" else 1):
             count = round(seconds / size) if unit != "minute" else seconds // size
-            amount = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {amount}" if ahead else f"{amount} ago"
-    return "in less than a minute" if ahead else "less than a minute ago"
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"

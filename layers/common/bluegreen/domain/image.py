@@ -83,13 +83,20 @@ def confirmed(image: ImageRef, found: RegistryImage | None) -> ImageRef:
 
 
 def execution_name(service: ServiceConfig, image: ImageRef) -> str:
-    """Deterministic per (service, digest), whatever the tag: one image, one execution.
+    """Deterministic per (service, environment, digest), whatever the tag: one image, one
+    execution in each environment.
 
     ECR sends one event per tag, and EventBridge may deliver each more than once: every one
-    of them names the same execution. Reads as ``<service>-<short digest>``; a service name
+    of them names the same execution; so does a promotion started twice. Reads as
+    ``<service>-<environment>-<short digest>`` for a service with several environments, and
+    ``<service>-<short digest>`` for a service with one (as before environments). A name
     that had to be shortened or changed to fit Step Functions' ``[A-Za-z0-9_-]`` keeps a
-    fingerprint of the original, so two services never share a name.
+    fingerprint of the original, so two services (or environments) never share a name; so
+    does an environment whose name holds a ``-`` (else ``web`` in ``prod-eu`` and
+    ``web-prod`` in ``eu`` would read alike).
     """
+    if len(service.pipeline) > 1:
+        return f"{_target_part(service.name, service.environment)}-{short_digest(image.digest)}"
     return f"{_service_part(service.name)}-{short_digest(image.digest)}"
 
 
@@ -101,7 +108,7 @@ def retry_name(name: str, attempt: int) -> str:
 
 
 def rollback_name(service: ServiceConfig, image: ImageRef, attempt: int) -> str:
-    """The name of an operator's rollback to ``image``: ``<service>-<short digest>-rollback<N>``.
+    """The name of an operator's rollback to ``image``: ``<execution name>-rollback<N>``.
 
     Apart from the image's first deployment (``execution_name``), which keeps its own for
     90 days; ``attempt`` counts the rollbacks to that image (at most 75 characters).
@@ -114,4 +121,14 @@ def _service_part(name: str) -> str:
     if readable == name and len(name) <= _SERVICE_PART_MAX:
         return name
     fingerprint = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{readable[: _SERVICE_PART_MAX - 9]}-{fingerprint}"
+
+
+def _target_part(name: str, environment: str) -> str:
+    """``<service>-<environment>``, within the service part's budget, unambiguous."""
+    readable = re.sub(r"[^A-Za-z0-9_-]", "-", f"{name}-{environment}")
+    plain = f"{name}-{environment}"
+    if readable == plain and "-" not in environment and len(plain) <= _SERVICE_PART_MAX:
+        return plain
+    fingerprint = hashlib.sha256(f"{name}\n{environment}".encode()).hexdigest()[:8]
     return f"{readable[: _SERVICE_PART_MAX - 9]}-{fingerprint}"

@@ -37,6 +37,7 @@ def approval_email(record: ApprovalRecord, recipient: str, link: str, now: datet
         "r": record,
         "recipient": recipient,
         "link": link,
+        "now": now,
         "expires_in": in_words(record.expires_at - now),
     }
     subject = f"[bluegreen] Approve {record.service} {record.image_tag} to {record.environment}?"
@@ -49,7 +50,7 @@ def approval_email(record: ApprovalRecord, recipient: str, link: str, now: datet
 
 
 def outcome_of(state: DeploymentState) -> Outcome:
-    if state.cleanup_error is not None:
+    if state.cleanup_error is not None or state.promotion_error is not None:
         return "needs_attention"
     if state.deployment is not None and state.deployment.succeeded:
         # CodeDeploy says so, whatever failed of ours on the way (a poll, a Lambda).
@@ -86,6 +87,12 @@ def failure_of(state: DeploymentState) -> Failure | None:
 
     if outcome_of(state) == "succeeded":
         return None
+    if state.promotion_error is not None and state.cleanup_error is None:
+        from bluegreen.domain.promotion import failed_words
+
+        promoting = state.promotion_error
+        cause = f"{promoting.error}: {_readable_cause(promoting.cause) or 'no cause was given'}"
+        return Failure(error="PromotionFailed", cause=failed_words(state, cause))
     rollback = state.rollback
     if rollback is not None and rollback.release_live and state.cleanup_error is None:
         error = state.error

@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.domain.approval import in_words
+from bluegreen.domain.approval import in_words, lasting
 
 if TYPE_CHECKING:
     from bluegreen.changes import FieldChange
@@ -102,6 +102,14 @@ def _change(c: FieldChange) -> str:
     return f"{escape(c.path)}: {before} \u2192 {after}"
 
 
+def already_running(r: ApprovalRecord, now: datetime) -> str:
+    """``dev since <date> (for 12 minutes)``: each date in the reader's own time zone."""
+    return "\n".join(
+        f"{escape(e.environment)} since {when(e.since)} ({lasting(now - e.since)})"
+        for e in r.running_elsewhere
+    )
+
+
 def context_blocks(r: ApprovalRecord, now: datetime, details: str | None) -> list[dict[str, Any]]:
     """What an approver judges by: the same facts as the email and the page."""
     fields = [
@@ -112,6 +120,8 @@ def context_blocks(r: ApprovalRecord, now: datetime, details: str | None) -> lis
         f"*Production runs*\n{running(r)}",
         f"*Expires*\n{when(r.expires_at)} ({in_words(r.expires_at - now)})",
     ]
+    if r.running_elsewhere:
+        fields.insert(4, f"*Already runs in*\n{already_running(r, now)}")
     changes = [_change(c) for c in r.changes[:_CHANGES_SHOWN]]
     more = len(r.changes) - _CHANGES_SHOWN
     if more > 0:

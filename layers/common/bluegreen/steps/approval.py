@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -21,9 +22,12 @@ from bluegreen.errors import (
     Superseded,
 )
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:  # RequestApproval's input: the approval API never builds the state's models
     from bluegreen.adapters.slack import Posted
-    from bluegreen.models import ApprovalTask, SlackSettings
+    from bluegreen.domain.promotion import EnvironmentRun
+    from bluegreen.models import ApprovalTask, DeploymentState, SlackSettings
 
 
 class ApprovalStore(Protocol):
@@ -44,6 +48,10 @@ class ApprovalStore(Protocol):
 
 class Queue(Protocol):
     def attach_approval(self, key: str, execution: str, approval_id: str) -> None: ...
+
+
+class Runs(Protocol):
+    def runs(self, service: str) -> list[EnvironmentRun]: ...
 
 
 class Mailer(Protocol):
@@ -120,15 +128,20 @@ def request(
     secret: bytes,
     base_url: str,
     now: datetime,
+    runs: Runs | None = None,
 ) -> Requested:
     """Store the request, then send every approver their link and post it to Slack.
+
+    It says which other environments of the service run the image already, and since when
+    (``runs``: what each environment runs by our record).
 
     One approver the mail service refuses (an unverified address in the SES sandbox) does
     not stop the others. The step fails only when nobody could be reached: with
     ``AwsThrottled`` when SES throttled (nothing was sent, so a retry sends no duplicate),
     else with ``ApproversUnreachable``, naming who and why.
     """
-    record = rules.record_for(task.state, rules.new_approval_id(), task.task_token, now)
+    elsewhere = running_elsewhere(task.state, runs)
+    record = rules.record_for(task.state, rules.new_approval_id(), task.task_token, now, elsewhere)
     settings = task.state.service.slack if slack is not None else None
     unreached: list[Unreached] = []
     if settings is not None and slack is not None:
@@ -183,6 +196,28 @@ def request(
             + f"; Slack: {slack_words}"
         )
     return Requested(record.approval_id, emailed, unreached, slack_sent, slack_error)
+
+
+def running_elsewhere(state: DeploymentState, runs: Runs | None) -> list[rules.RunningElsewhere]:
+    """The service's other environments that run this image, by our record. Context for
+    the approvers: a record that cannot be read leaves it out, it never stops the request."""
+    if runs is None or len(state.service.pipeline) < 2:
+        return []
+    from bluegreen.domain.promotion import elsewhere
+
+    try:
+        found = runs.runs(state.service.name)
+    except Exception:
+        log.warning("what the other environments run could not be read", exc_info=True)
+        return []
+    order = {name: at for at, name in enumerate(state.service.pipeline)}
+    return [
+        rules.RunningElsewhere(environment=run.environment, since=run.since)
+        for run in sorted(
+            elsewhere(found, state.image, state.service.environment),
+            key=lambda run: order.get(run.environment, len(order)),
+        )
+    ]
 
 
 @dataclass(frozen=True)

@@ -176,13 +176,15 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
 def start(
     service: ServiceConfig,
     image: ImageRef,
-    source: Literal["ecr-push", "cli", "rollback"],
+    source: Literal["ecr-push", "cli", "rollback", "promotion"],
     executions: Starter,
     now: datetime,
     retry_of: str | None = None,
     attempt: int = 2,
     rollback: RollbackRequest | None = None,
     provenance: Provenance | None = None,
+    promoted_from: str | None = None,
+    pushed_by: str | None = None,
 ) -> TriggerResult:
     """Start the deployment of ``image``; the same (service, digest) twice is a duplicate,
     whichever tag it came with: the answer names the execution that already has it.
@@ -190,7 +192,8 @@ def start(
     An explicit retry names the execution it retries (``retry_of``) and is named after it
     (``<first execution>-retry<attempt>``): the image's own name is taken for 90 days. An
     operator's rollback (source ``rollback``, saying who and from what) is named
-    ``<service>-<short digest>-rollback<attempt>``.
+    ``<service>-<short digest>-rollback<attempt>``. A promotion (source ``promotion``)
+    names the environment the image succeeded in before (``promoted_from``).
     """
     if retry_of is not None:
         name = retry_name(retry_of, attempt)
@@ -207,18 +210,27 @@ def start(
         retry_of=retry_of,
         rollback_request=rollback,
         provenance=provenance,
+        promoted_from=promoted_from,
+        pushed_by=pushed_by,
     )
     arn, started = executions.start(state.execution_name, state.dump())
     pushed = f"{image.repository}:{image.tag}"
     retrying = f" (retry of {retry_of})" if retry_of else ""
     if rollback is not None:
         retrying = f" (rollback from {rollback.from_tag or rollback.from_image or 'unknown'})"
+    if promoted_from is not None:
+        retrying = f" (promoted from {promoted_from})"
     return TriggerResult(
         outcome="started" if started else "duplicate",
-        reason=f"{pushed} -> {service.name}{retrying}"
+        reason=f"{pushed} -> {_target(service)}{retrying}"
         if started
         else f"{pushed} is the image of {state.execution_name}, started before: nothing new",
         execution_name=state.execution_name,
         execution_arn=arn,
         service=service.name,
     )
+
+
+def _target(service: ServiceConfig) -> str:
+    """The service, and its environment when it has several."""
+    return f"{service.name} ({service.environment})" if len(service.pipeline) > 1 else service.name
