@@ -114,6 +114,19 @@ def invoke_trigger(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def sample(endpoint: str, **switches: bool) -> None:
+    """Switch the sample's behaviour: ``healthy`` (production's green app), ``dev_healthy``
+    (the development service's new tasks)."""
+    request = urllib.request.Request(
+        f"{endpoint}/_local/sample",
+        data=json.dumps(switches).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 200
+
+
 def outbox(endpoint: str) -> list[dict[str, Any]]:
     status, body = http(f"{endpoint}/_local/outbox")
     assert status == 200
@@ -126,16 +139,23 @@ def state_machine(endpoint: str) -> str:
     return next(m["stateMachineArn"] for m in machines if "deploy" in m["name"])
 
 
-def executions_for(endpoint: str, tag_or_digest: str) -> list[dict[str, Any]]:
-    """The executions started for the image pushed as ``tag_or_digest`` (or of that digest),
-    as their input documents say: execution names carry the digest, not the tag."""
+def executions_for(
+    endpoint: str, tag_or_digest: str, environment: str | None = "prod"
+) -> list[dict[str, Any]]:
+    """The executions started for the image pushed as ``tag_or_digest`` (or of that digest)
+    in ``environment`` (the sample's production by default; None: any), as their input
+    documents say: execution names carry the digest, not the tag."""
     sfn = aws(endpoint, "stepfunctions")
     found = sfn.list_executions(stateMachineArn=state_machine(endpoint))["executions"]
     mine = []
     for execution in found:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        image = json.loads(described.get("input") or "{}").get("image", {})
-        if tag_or_digest in (image.get("tag"), image.get("digest")):
+        document = json.loads(described.get("input") or "{}")
+        image = document.get("image", {})
+        where = document.get("service", {}).get("environment")
+        if tag_or_digest in (image.get("tag"), image.get("digest")) and (
+            environment is None or where == environment
+        ):
             mine.append(execution)
     return mine
 
@@ -203,6 +223,33 @@ def invocations(endpoint: str, logical_id: str) -> int:
     app = json.loads(http(f"{endpoint}/_local/app")[1])
     name = app["functions"][logical_id]
     return int(stats["functions"].get(name, {}).get("invocations", 0))
+
+
+DEV_ACCOUNT = "111111111111"
+DEV_ROLE = f"arn:aws:iam::{DEV_ACCOUNT}:role/bluegreen-deploy"
+
+
+def dev_client(endpoint: str, service: str, session: str = "e2e-operator") -> Any:
+    """A client of the development account, as an operator reaches it: the role."""
+    credentials = aws(endpoint, "sts").assume_role(RoleArn=DEV_ROLE, RoleSessionName=session)[
+        "Credentials"
+    ]
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def dev_image(endpoint: str) -> str:
+    """The image the development account's demo-dev/web runs."""
+    ecs = dev_client(endpoint, "ecs")
+    running = ecs.describe_services(cluster="demo-dev", services=["web"])["services"][0]
+    definition = ecs.describe_task_definition(taskDefinition=running["taskDefinition"])
+    return str(definition["taskDefinition"]["containerDefinitions"][0]["image"])
 
 
 def production_image(endpoint: str) -> str:

@@ -16,30 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import aws, http
+from tests.e2e.support import DEV_ACCOUNT, DEV_ROLE, aws, dev_client, http
 
 pytestmark = pytest.mark.e2e
 
 APP_ACCOUNT = "123456789012"
-DEV_ACCOUNT = "111111111111"
-DEV_ROLE = f"arn:aws:iam::{DEV_ACCOUNT}:role/bluegreen-deploy"
-
-
-def dev_client(endpoint: str, service: str, session: str = "e2e-operator") -> Any:
-    """A client of the development account, as an operator reaches it: the role."""
-    import boto3
-
-    credentials = aws(endpoint, "sts").assume_role(RoleArn=DEV_ROLE, RoleSessionName=session)[
-        "Credentials"
-    ]
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 def dev_deployment(tag: str, digest: str) -> dict[str, Any]:

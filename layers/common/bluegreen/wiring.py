@@ -90,7 +90,6 @@ def _task_definitions(
     return EcsTaskDefinitions(_client("ecs", (role_arn, external_id, region)))
 
 
-@cache
 def ecs_services(service: ServiceConfig | None = None) -> EcsServices:
     """ECS services where ``service`` runs (none: the app's own account and region)."""
     return _ecs_services(*_where(service))

@@ -168,7 +168,14 @@ def test_a_push_reaches_the_approver_with_a_working_link(stack: LocalStack) -> N
     executions = stack.client("stepfunctions").list_executions(
         stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen-deploy"
     )["executions"]
-    assert [e["status"] for e in executions] == ["RUNNING"]
+    # The sample's pipeline: development deployed (nobody asked), production waits for this.
+    short = stack.client("ecr").describe_images(
+        repositoryName="demo-web", imageIds=[{"imageTag": COMMIT}]
+    )["imageDetails"][0]["imageDigest"][7:19]
+    assert sorted((e["name"], e["status"]) for e in executions) == [
+        (f"demo-web-dev-{short}", "SUCCEEDED"),
+        (f"demo-web-prod-{short}", "RUNNING"),
+    ]
 
 
 def test_the_sample_is_configured_in_the_installations_parameter_with_its_own_test_port(
@@ -182,7 +189,7 @@ def test_the_sample_is_configured_in_the_installations_parameter_with_its_own_te
     assert stack.sample is not None
     name = stack.app.parameters["ServicesParameterName"]
     parameter = stack.client("ssm").get_parameter(Name=name)["Parameter"]
-    service = ServiceCatalog.parse(parameter["Value"], name).for_repository("demo-web")
+    service = ServiceCatalog.parse(parameter["Value"], name).named("demo-web", "prod")
 
     assert parameter["Type"] == "String"
     assert service.test_url == f"http://127.0.0.1:{stack.sample.test_port}/health"
