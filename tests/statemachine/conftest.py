@@ -86,7 +86,7 @@ def sample_service(stack: LocalStack) -> SampleService:
     """The sample's service as the local stack configured it (its SSM parameter), changed."""
     name = stack.app.parameters["ServicesParameterName"] if stack.app else ""
     text = stack.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
-    configured = ServiceCatalog.parse(text, name).for_repository("demo-web")
+    configured = ServiceCatalog.parse(text, name).named("demo-web", "prod")
 
     def _service(**changes: Any) -> ServiceConfig:
         timings = configured.timings.model_copy(update=changes.pop("timings", {}))

@@ -268,21 +268,6 @@ def test_dev_healthy_false_makes_the_dev_services_new_tasks_fail(stack: LocalSta
     fails to start, and ECS's circuit breaker rolls it back ({"healthy": ...} is the
     production sample's, left as it was)."""
     ecs = dev_ecs(stack)
-    if DEV_CLUSTER not in str(ecs.list_clusters()["clusterArns"]):
-        # A sample without its development environment: made here as the sample makes it.
-        ecs.create_cluster(clusterName=DEV_CLUSTER)
-        first = ecs.register_task_definition(
-            family="web", containerDefinitions=[{"name": "web", "image": "web:1", "memory": 128}]
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(
-            cluster=DEV_CLUSTER,
-            serviceName=DEV_SERVICE,
-            taskDefinition=first,
-            desiredCount=1,
-            deploymentConfiguration={
-                "deploymentCircuitBreaker": {"enable": True, "rollback": True}
-            },
-        )
 
     def dev_states() -> list[tuple[str, str]]:
         (service,) = ecs.describe_services(cluster=DEV_CLUSTER, services=[DEV_SERVICE])["services"]
@@ -292,9 +277,11 @@ def test_dev_healthy_false_makes_the_dev_services_new_tasks_fail(stack: LocalSta
     (service,) = ecs.describe_services(cluster=DEV_CLUSTER, services=[DEV_SERVICE])["services"]
     running = service["taskDefinition"]
     definition = ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]
+    task_level = ("cpu", "memory", "networkMode", "requiresCompatibilities", "executionRoleArn")
     broken = ecs.register_task_definition(
         family=definition["family"],
         containerDefinitions=[{**definition["containerDefinitions"][0], "image": "web:broken"}],
+        **{key: definition[key] for key in task_level if key in definition},
     )["taskDefinition"]["taskDefinitionArn"]
 
     assert sample_switch(stack, {"dev_healthy": False}) == (200, {"dev_healthy": False})
