@@ -380,10 +380,15 @@ def service_ref(
     """The service ``text`` names: a configured service by its name or ``cluster/service``;
     else, a ``cluster/service`` that ``recorded`` says the app has a record of (a service
     deployed once, since removed from the configuration). Anything else is an error (exit
-    code 2) that lists the configured services."""
-    for s in catalog.services:
-        if text in (s.name, s.lock_key):
-            return ServiceRef(s.name, s.lock_key, s.cluster, s.service)
+    code 2) that lists the configured services. A name means the service's last environment
+    (production, usually), as ``ServiceCatalog.named`` has it; ``cluster/service`` names
+    one environment exactly."""
+    if any(s.name == text for s in catalog.services):
+        chosen: ServiceConfig | None = catalog.named(text)
+    else:
+        chosen = next((s for s in catalog.services if s.lock_key == text), None)
+    if chosen is not None:
+        return ServiceRef(chosen.name, chosen.lock_key, chosen.cluster, chosen.service)
     cluster, slash, service = text.partition("/")
     if slash and cluster and service and "/" not in service and recorded and recorded(text):
         return ServiceRef(None, text, cluster, service)

@@ -17,6 +17,7 @@ from tests.e2e.support import (
     approval_link,
     approve,
     aws,
+    dev_image,
     executions_for,
     finished,
     outbox,
@@ -100,12 +101,13 @@ def test_rollback_after_two_deployments_serves_the_first_image_again(
 
     assert result.returncode == 0, result.stderr
     done = json.loads(result.stdout)
-    name = f"demo-web-{short_digest(first)}-rollback1"
+    name = f"demo-web-prod-{short_digest(first)}-rollback1"  # production: the last environment
     assert (done["path"], done["execution_name"]) == ("execution", name)
     assert done["status"] == "SUCCEEDED"
     assert (done["from"]["digest"], done["to"]["digest"]) == (second, first)
     assert done["serves_target"] is True
     assert production_image(endpoint).endswith(f"@{first}")
+    assert dev_image(endpoint).endswith(f"@{second}")  # demo-web's rollback is production's
     assert approval_requests(endpoint, first_tag) == 1  # its first deployment's, none since
 
     history = bluegreen(endpoint, "history", "demo-web", "--json")
@@ -190,7 +192,8 @@ def test_diff_shows_what_a_deployment_would_change_and_registers_nothing(
     image = changes["containerDefinitions[web].image"]
     assert (image["before"], image["after"]) == (running, running.rsplit("@", 1)[0] + f"@{pushed}")
     assert changes["tags[bluegreen:image-tag]"]["after"] == tag
-    assert changes["tags[bluegreen:execution]"]["after"] == f"demo-web-{short_digest(pushed)}"
+    deployment = f"demo-web-prod-{short_digest(pushed)}"  # the one production would run
+    assert changes["tags[bluegreen:execution]"]["after"] == deployment
     assert human.returncode == 0, human.stderr
     lines = human.stdout.splitlines()
     assert lines[0].startswith("--- arn:aws:ecs:")

@@ -150,7 +150,7 @@ def test_rollback_during_a_bake_stops_the_deployment_with_codedeploys_rollback(
     )
     # No deployment of its own: the interrupted one cleaned up after itself.
     assert [e["name"] for e in executions_for(endpoint, first)] == [
-        f"demo-web-{short_digest(first)}"
+        f"demo-web-prod-{short_digest(first)}"
     ]
     ended = finished(endpoint, second_execution)
     assert ended["status"] == "FAILED"

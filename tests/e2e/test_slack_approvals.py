@@ -70,11 +70,14 @@ def click(
 
 
 def slack_request(endpoint: str, tag: str) -> dict[str, Any] | None:
+    """The approval request for ``tag``: the message with the decision's buttons (the
+    development deployment before it is told to the channel too, with none)."""
     for message in outbox(endpoint):
         if (
             message["channel"] == "slack"
             and message.get("method") == "chat.postMessage"
             and tag in message["text"]
+            and any(block["type"] == "actions" for block in message.get("blocks") or [])
         ):
             return message
     return None

@@ -357,6 +357,56 @@ def test_a_refusal_is_told_once_however_often_it_comes(trigger: Trigger) -> None
     assert len(trigger.chat.posted) == 1
 
 
+PIPELINE = """
+[services.demo-web]
+repository = "demo-web"
+container = "web"
+container_port = 8080
+
+[services.demo-web.slack]
+channel = "#deploys"
+approvers = ["U0APPROVER"]
+
+[services.demo-web.environments.dev]
+role_arn = "arn:aws:iam::111111111111:role/bluegreen-deploy"
+cluster = "demo-dev"
+service = "web"
+method = "rolling"
+approvers = []
+
+[services.demo-web.environments.prod]
+cluster = "demo"
+service = "web"
+codedeploy_application = "demo-web"
+deployment_group = "demo-web"
+test_url = "http://demo-web.test/health"
+approvers = ["approver@example.com"]
+"""
+
+
+def test_a_refusal_is_kept_in_every_environments_history_and_told_once(
+    trigger: Trigger,
+) -> None:
+    """The image reaches none of the pipeline's environments: production's history (where
+    an operator looks first) says why, as development's (where pushes enter) does."""
+    services = ServiceCatalog.parse(PIPELINE, "services.toml")
+    event = push(tag="latest", image_digest=digest("a build"))
+
+    result = trigger.on(event, services=services)
+    again = trigger.on(event, NOW + timedelta(minutes=1), services=services)
+
+    assert (result.outcome, result.announced, result.problems) == ("refused", True, [])
+    assert (again.outcome, again.announced) == ("refused", False)
+    for environment in ("dev", "prod"):
+        (entry,) = trigger.table.history(services.named("demo-web", environment).lock_key)
+        assert (entry["outcome"], entry["tag"]) == ("refused", "latest")
+        assert entry["environment"] == "dev"  # where it was refused: pushes enter there
+        assert entry["reason"] == result.reason
+    assert len(trigger.published()) == 1
+    assert len(trigger.chat.posted) == 1
+    assert trigger.started() == []
+
+
 def test_another_image_refused_under_the_same_tag_is_told_too(trigger: Trigger) -> None:
     first = trigger.on(push(tag="latest", image_digest=digest("a build")))
     second = trigger.on(

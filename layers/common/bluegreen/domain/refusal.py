@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,11 +29,21 @@ class Refusal:
     reason: str
     at: datetime
     slack_channel: str | None = None  # where the service's Slack messages go, if anywhere
+    # Every history the refusal is kept in: each environment of the service's pipeline, as
+    # the image reaches none of them (an operator looks at production's, by default).
+    histories: tuple[str, ...] = ()
 
     @classmethod
     def of_push(
-        cls, service: ServiceConfig, push: EcrImageAction, reason: str, at: datetime
+        cls,
+        service: ServiceConfig,
+        push: EcrImageAction,
+        reason: str,
+        at: datetime,
+        pipeline: Sequence[ServiceConfig] = (),
     ) -> Refusal:
+        """``service`` refused ``push`` (the environment pushes enter); ``pipeline`` is every
+        environment of the service, in order (by default, that one alone)."""
         return cls(
             service=service.name,
             environment=service.environment,
@@ -43,6 +54,7 @@ class Refusal:
             reason=reason[:_REASON_CHARS],
             at=at,
             slack_channel=service.slack.channel if service.slack else None,
+            histories=tuple(s.lock_key for s in pipeline) or (service.lock_key,),
         )
 
     @property

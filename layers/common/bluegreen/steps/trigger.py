@@ -2,9 +2,9 @@
 
 Nothing in the event is trusted: the digest must be an image of the service's repository,
 carrying the pushed tag, as ECR itself answers; ECR's push time comes with it. A push the
-service may not deploy is refused, and the refusal recorded in the service's history and
-told to its channel, once per pushed image and tag; a push to a repository no service
-deploys is only logged.
+service may not deploy is refused, and the refusal recorded in the history of each of the
+service's environments (the image reaches none of them) and told to its channel, once per
+pushed image and tag; a push to a repository no service deploys is only logged.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bluegreen.config import ServiceCatalog
@@ -91,7 +91,17 @@ def on_push(
     asked_once = _Remembered(registry)  # one push, one image: ECR is asked once
     told = cache(channel)
     answers = [
-        _deploy(service, push, registry_id, region, asked_once, executions, told, now)
+        _deploy(
+            service,
+            catalog.pipeline(service.name),
+            push,
+            registry_id,
+            region,
+            asked_once,
+            executions,
+            told,
+            now,
+        )
         for service in services
     ]
     return TriggerResult.of_services(answers)
@@ -99,6 +109,7 @@ def on_push(
 
 def _deploy(
     service: ServiceConfig,
+    pipeline: list[ServiceConfig],
     push: EcrImageAction,
     registry_id: str,
     region: str,
@@ -113,7 +124,7 @@ def _deploy(
             claimed, registry.by_digest(claimed.registry_id, claimed.repository, claimed.digest)
         )
     except ImageRefused as e:
-        return refuse(Refusal.of_push(service, push, str(e), now), channel())
+        return refuse(Refusal.of_push(service, push, str(e), now, pipeline), channel())
     try:  # what the approvers see of the commit; a deployment does not depend on it
         origin = registry.provenance(image.registry_id, image.repository, image.digest)
     except Exception:
@@ -154,13 +165,18 @@ def refuse(refusal: Refusal, channel: Channel) -> TriggerResult:
     attributes = {"outcome": "refused", "service": refusal.service}
     sends: Channels = [
         (
-            "history",
-            lambda: channel.history.record_outcome(
-                refusal.key, f"refused-{refusal.identity[:12]}", refusal.at, refusal.summary()
+            "history" if len(refusal.histories) == 1 else f"history of {key}",
+            partial(
+                channel.history.record_outcome,
+                key,
+                f"refused-{refusal.identity[:12]}",
+                refusal.at,
+                refusal.summary(),
             ),
-        ),
-        ("sns", lambda: channel.topic.publish(subject, body, attributes)),
+        )
+        for key in refusal.histories
     ]
+    sends.append(("sns", lambda: channel.topic.publish(subject, body, attributes)))
     if channel.chat is not None and refusal.slack_channel:
         chat, where = channel.chat, refusal.slack_channel
         sends.append(("slack", lambda: chat.post(where, refusal_slack(refusal))))
