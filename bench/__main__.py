@@ -150,7 +150,7 @@ def main() -> None:
         help="measure only this handler's cold start (repeatable)",
     )
     parser.add_argument(
-        "--no-deployment", action="store_true", help="skip the demo deployments on the local stack"
+        "--no-deployment", action="store_true", help="skip the demo pushes on the local stack"
     )
     parser.add_argument(
         "--root",
@@ -198,7 +198,7 @@ def main() -> None:
         raise SystemExit(f"bench: {e}") from e
     costs: list[deployment.DeploymentCost] = []
     if not args.no_deployment:
-        with console.status("one demo deployment on the local stack"):
+        with console.status("one demo push through dev and prod on the local stack"):
             costs = [deployment.measure(s) for s in ("approve", "unhealthy")]
 
     if args.json:
@@ -261,7 +261,7 @@ def main() -> None:
     if not costs:
         return
 
-    cost = Table(title="One deployment of the sample (local stack)")
+    cost = Table(title="One push of the sample through dev and prod (local stack)")
     for column in ("scenario", "status", "seconds", "state transitions", "Lambda invocations"):
         cost.add_column(column, justify="left" if column in ("scenario", "status") else "right")
     for c in costs:
