@@ -266,7 +266,8 @@ def run(
         account = environment.account or image.registry_id
         ecs = where[env]("ecs")
         if not reached:
-            results.append(_not_reached(environment, account, before[env], ecs, ecr))
+            stopped = results[-1].environment
+            results.append(_not_reached(environment, account, before[env], ecs, ecr, stopped))
             continue
         # A push starts the first environment; each success starts the next (Promote).
         name = execution_name(environment, image)
@@ -380,9 +381,9 @@ def _follow(
 
 
 def _not_reached(
-    environment: ServiceConfig, account: str, before: str, ecs: Any, ecr: Any
+    environment: ServiceConfig, account: str, before: str, ecs: Any, ecr: Any, stopped: str
 ) -> EnvironmentResult:
-    """An environment the image never reached: an environment before it did not deploy it."""
+    """An environment the image never reached: ``stopped``, before it, did not deploy it."""
     running = production_runs(
         ecs, ecr, environment.cluster, environment.service, environment.container
     )
@@ -395,7 +396,7 @@ def _not_reached(
         execution_arn=None,
         status=NOT_REACHED,
         last_state="",
-        ending="not reached",
+        ending=f"not reached: {stopped} did not deploy it",
         previous_task_definition=before,
         task_definition=_task_definition(ecs, environment),
         runs=running.words() if running else None,
