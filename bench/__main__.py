@@ -81,10 +81,13 @@ def _scale_table(r: scale.ScaleResult) -> Table:
         ("wall time (first push to the end), s", f"{r.wall_seconds:.1f}"),
         ("stack start with the services, s", f"{r.stack_start_seconds:.1f}"),
         ("executions started", str(r.executions_started)),
+        ("executions by what started them", _counts(r.executions_by_source)),
+        ("executions by environment", _counts(r.executions_by_environment)),
         ("executions by end", _counts(r.executions_by_status)),
-        ("deployments done (CodeDeploy Succeeded)", str(r.deployments_done)),
-        ("deployments by status", _counts(r.deployments_by_status)),
-        ("rollback deployments", str(r.rollbacks)),
+        ("deployments to production (succeeded)", str(r.deployments_done)),
+        ("deployments by environment (succeeded)", _counts(r.deployments_by_environment)),
+        ("CodeDeploy deployments by status", _counts(r.deployments_by_status)),
+        ("rollbacks (CodeDeploy's, ECS circuit breaker's)", str(r.rollbacks)),
         ("double deployments", safety(r.double_deployments)),
         (
             f"older over newer (backwards {r.backwards}, stale {r.stale})",
@@ -150,7 +153,7 @@ def main() -> None:
         help="measure only this handler's cold start (repeatable)",
     )
     parser.add_argument(
-        "--no-deployment", action="store_true", help="skip the demo deployments on the local stack"
+        "--no-deployment", action="store_true", help="skip the demo pushes on the local stack"
     )
     parser.add_argument(
         "--root",
@@ -198,7 +201,7 @@ def main() -> None:
         raise SystemExit(f"bench: {e}") from e
     costs: list[deployment.DeploymentCost] = []
     if not args.no_deployment:
-        with console.status("one demo deployment on the local stack"):
+        with console.status("one demo push through dev and prod on the local stack"):
             costs = [deployment.measure(s) for s in ("approve", "unhealthy")]
 
     if args.json:
@@ -261,7 +264,7 @@ def main() -> None:
     if not costs:
         return
 
-    cost = Table(title="One deployment of the sample (local stack)")
+    cost = Table(title="One push of the sample through dev and prod (local stack)")
     for column in ("scenario", "status", "seconds", "state transitions", "Lambda invocations"):
         cost.add_column(column, justify="left" if column in ("scenario", "status") else "right")
     for c in costs:

@@ -1,5 +1,7 @@
-"""What one demo deployment costs: state transitions (Step Functions bills these) and
-Lambda invocations, counted by the local stack while `bluegreen local demo` runs."""
+"""What one demo push costs: state transitions (Step Functions bills these) and Lambda
+invocations, counted by the local stack while `bluegreen local demo` runs: the sample's
+pipeline, development's execution and production's it promotes to (the status is
+production's)."""
 
 from __future__ import annotations
 

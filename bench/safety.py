@@ -1,19 +1,23 @@
 """The scale benchmark's safety counts, computed on what AWS says once every execution ended.
 
-Each must be 0. The facts come from outside the app (CodeDeploy, ECR, the load balancer,
-the state table), never from the app's own account of what it did:
+Each must be 0. The facts come from outside the app (CodeDeploy, ECS, ECR, the load
+balancer, the state table), never from the app's own account of what it did. A service
+with several environments (dev, then prod) is judged in each apart: the same digest
+deployed to dev and then to prod is the pipeline, not a double.
 
 ``double_deployments``
-    Deployments that put a digest on a service where a successful deployment had already put
-    it: for each (service, digest), the successful deployments past the first.
+    Deployments that put a digest on a service's environment where a successful deployment
+    had already put it: for each (service, environment, digest), the successful deployments
+    past the first.
 
 ``older_over_newer``
     The sum of two counts, kept apart in the report:
 
     - ``backwards``: a successful deployment whose image ECR pushed (``imagePushedAt``)
-      strictly before the image of an earlier successful deployment to the same service.
-      Deployments are ordered by CodeDeploy's ``completeTime`` (then ``createTime``): the
-      moment production took the image. Production went back to an older image.
+      strictly before the image of an earlier successful deployment to the same service's
+      same environment. Deployments are ordered by when they completed (CodeDeploy's
+      ``completeTime``, ECS's rollout reaching ``COMPLETED``), then by when they were
+      created: the moment the environment took the image. It went back to an older image.
     - ``stale``: a service that, at the end, runs an image pushed strictly before the newest
       of its images whose approval was accepted (the decision form was submitted and the page
       answered 200). An approved newer image lost to an older one, or was never deployed
@@ -24,8 +28,9 @@ the state table), never from the app's own account of what it did:
 ``locks_held``
     ``LOCK#`` items of the state table that still name an ``owner``.
 
-Deployments that CodeDeploy itself creates to roll back (``creator`` ``codeDeployRollback``)
-are not deployments of an image by the app: they are counted as rollbacks and left out above.
+Deployments that CodeDeploy itself creates to roll back (``creator`` ``codeDeployRollback``),
+and ECS's circuit breaker rolling a service back, are not deployments of an image by the app:
+they are counted as rollbacks and left out above.
 """
 
 from __future__ import annotations
@@ -41,13 +46,15 @@ ImageKey = tuple[str, str]
 
 @dataclass(frozen=True)
 class Deployment:
-    """One successful CodeDeploy deployment of an image to a service."""
+    """One successful deployment of an image to a service's environment (CodeDeploy's, or
+    ECS's rolling update)."""
 
     service: str
     digest: str
     completed_at: float  # epoch seconds
     created_at: float
     deployment_id: str
+    environment: str = ""  # one of the service's environments ("": its only one)
 
 
 @dataclass(frozen=True)
@@ -63,20 +70,20 @@ class SafetyCounts:
 
 
 def double_deployments(deployments: Iterable[Deployment]) -> int:
-    per_image = Counter((d.service, d.digest) for d in deployments)
+    per_image = Counter((d.service, d.environment, d.digest) for d in deployments)
     return sum(count - 1 for count in per_image.values())
 
 
 def backwards(deployments: Iterable[Deployment], pushed_at: Mapping[ImageKey, float]) -> int:
-    """Successful deployments of an image older than one production already took.
+    """Successful deployments of an image older than one the environment already took.
 
     An image whose push time is unknown (not in ``pushed_at``) cannot be judged: skipped.
     """
-    by_service: dict[str, list[Deployment]] = {}
+    by_target: dict[tuple[str, str], list[Deployment]] = {}
     for deployment in deployments:
-        by_service.setdefault(deployment.service, []).append(deployment)
+        by_target.setdefault((deployment.service, deployment.environment), []).append(deployment)
     found = 0
-    for service, history in by_service.items():
+    for (service, _), history in by_target.items():
         newest: float | None = None
         for deployment in sorted(history, key=lambda d: (d.completed_at, d.created_at)):
             pushed = pushed_at.get((service, deployment.digest))

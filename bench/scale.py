@@ -2,17 +2,20 @@
 
 ``python -m bench --scale 20x3``: a local stack starts in this process with N sample targets
 (``bluegreen_cli.local.sample.SampleNames``: ``demo-web``, ``demo-web-2``, ...), each its own
-repository, cluster and service, ALB, deployment group and configuration entry. Then, for
-every service at once, P images (distinct digests and tags) are pushed through ECR
+repository, cluster and service, ALB, deployment group and configuration entry; the first,
+``demo-web``, is a pipeline: development (``demo-dev/web``, ECS's rolling update in account
+111111111111, nobody asked) then production, where each success promotes the same digest.
+Then, for every service at once, P images (distinct digests and tags) are pushed through ECR
 ``PutImage``, so ECR sends their events and keeps their push times. An approver approves
 every approval request that reaches the outbox the way a person does: GET the emailed link,
 POST the page's form. The run ends once no execution runs and no event or asynchronous
 invocation is pending, seen twice in a row.
 
-Then everything is read back from AWS (Step Functions, CodeDeploy, ECR, the load balancers'
-production listeners, the state table) and counted: executions started and how they ended,
-deployments done (CodeDeploy deployments that succeeded), and the safety counts of
-``bench/safety.py``, which must be 0.
+Then everything is read back from AWS (Step Functions, CodeDeploy, ECS, ECR, the load
+balancers' production listeners, the state table) and counted: executions started (by what
+started them and by environment) and how they ended, deployments done in each environment
+(CodeDeploy deployments that succeeded, ECS rollouts that completed), and the safety counts of
+``bench/safety.py``, each environment judged apart, which must be 0.
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bluegreen.adapters.parameters import Parameters
+from bluegreen.config import ServiceCatalog
+from bluegreen.models import ServiceConfig
 from bluegreen_cli import approval_page
+from bluegreen_cli.demo import environment_clients
 from bluegreen_cli.local.ecr import image_digest
 from bluegreen_cli.local.sample import SampleResources, image_manifest
 from bluegreen_cli.local.server import LocalStack
@@ -206,9 +213,14 @@ class ScaleResult:
     wall_seconds: float  # from the first push until everything ended
     executions_started: int
     executions_by_status: dict[str, int]
-    deployments_done: int  # CodeDeploy deployments that succeeded (rollbacks excluded)
-    deployments_by_status: dict[str, int]
-    rollbacks: int  # deployments CodeDeploy created to roll back
+    # What started them: "ecr-push" (one per pushed image), "promotion" (an environment's
+    # success starting the next one's); and in which environment.
+    executions_by_source: dict[str, int]
+    executions_by_environment: dict[str, int]
+    deployments_done: int  # to production (each service's last environment) that succeeded
+    deployments_by_environment: dict[str, int]  # successful deployments, by environment name
+    deployments_by_status: dict[str, int]  # CodeDeploy's deployments (rollbacks excluded)
+    rollbacks: int  # CodeDeploy's rollback deployments, ECS circuit breakers' rollbacks
     double_deployments: int
     older_over_newer: int
     backwards: int
@@ -346,6 +358,26 @@ def ending_of(clients: Callable[[str], Any], execution_arn: str, succeed_states:
     return f"{status} ({ended_in})" if ended_in else status
 
 
+def origin_of(clients: Callable[[str], Any], execution_arn: str) -> tuple[str, str]:
+    """What started an execution (its input's ``source``) and the environment it deploys to."""
+    described = clients("stepfunctions").describe_execution(executionArn=execution_arn)
+    try:
+        document = json.loads(described.get("input") or "{}")
+    except ValueError:
+        document = {}
+    service = document.get("service") if isinstance(document, dict) else None
+    environment = service.get("environment") if isinstance(service, dict) else None
+    return str(document.get("source") or "unknown"), str(environment or "unknown")
+
+
+def _pipelines(stack: LocalStack, clients: _Clients) -> list[list[ServiceConfig]]:
+    """Each service's environments, as the installation's configuration lists them."""
+    assert stack.app is not None
+    name = str(stack.app.outputs["ServicesParameterName"])
+    catalog = ServiceCatalog.parse(Parameters(clients("ssm")).text(name), name)
+    return [catalog.pipeline(n) for n in dict.fromkeys(s.name for s in catalog.services)]
+
+
 def _digest_of(image: str | None) -> str | None:
     """The digest of an image reference pinned by digest (``<repository>@sha256:...``)."""
     if not image or "@" not in image:
@@ -362,51 +394,116 @@ def _production_digest(sample: SampleResources) -> str | None:
         return None
 
 
+@dataclass
+class _Taken:
+    """What the services' environments took, as CodeDeploy and ECS say."""
+
+    done: list[safety.Deployment] = field(default_factory=list)  # successful, every environment
+    production: int = 0  # of those, to each service's last environment
+    by_environment: Counter[str] = field(default_factory=Counter)
+    codedeploy_statuses: Counter[str] = field(default_factory=Counter)
+    rollbacks: int = 0
+
+
 def _deployments(
-    stack: LocalStack, clients: _Clients, samples: list[SampleResources]
-) -> tuple[list[safety.Deployment], Counter[str], int]:
-    """Successful deployments with the digest each put on its service; statuses; rollbacks."""
+    stack: LocalStack, clients: _Clients, pipelines: list[list[ServiceConfig]], since: float
+) -> _Taken:
+    """Each environment's successful deployments, with the digest each put there: CodeDeploy's
+    for blue/green, ECS's completed rollouts (begun at ``since`` or later: not the service's
+    creation) for rolling. Rollbacks are counted apart."""
+    taken = _Taken()
+    for pipeline in pipelines:
+        for environment in pipeline:
+            where = environment_clients(stack.endpoint_url, clients, environment)
+            if environment.method == "rolling":
+                found = _rolled_out(stack, where, environment, since, taken)
+            else:
+                found = _deployed(stack, where, environment, taken)
+            taken.done += found
+            taken.by_environment[environment.environment] += len(found)
+            if environment is pipeline[-1]:
+                taken.production += len(found)
+    return taken
+
+
+def _deployed(
+    stack: LocalStack, clients: Callable[[str], Any], environment: ServiceConfig, taken: _Taken
+) -> list[safety.Deployment]:
     codedeploy, ecs = clients("codedeploy"), clients("ecs")
-    images: dict[str, str | None] = {}
+    target = environment.bluegreen
+    ids = [
+        i
+        for page in codedeploy.get_paginator("list_deployments").paginate(
+            applicationName=target.application, deploymentGroupName=target.group
+        )
+        for i in page["deployments"]
+    ]
     done: list[safety.Deployment] = []
-    statuses: Counter[str] = Counter()
-    rollbacks = 0
-    for sample in samples:
-        ids = [
-            i
-            for page in codedeploy.get_paginator("list_deployments").paginate(
-                applicationName=sample.codedeploy_application,
-                deploymentGroupName=sample.deployment_group,
-            )
-            for i in page["deployments"]
-        ]
-        for chunk in range(0, len(ids), 25):
-            found = codedeploy.batch_get_deployments(deploymentIds=ids[chunk : chunk + 25])
-            for info in found["deploymentsInfo"]:
-                if info.get("creator") == _ROLLBACK_CREATOR:
-                    rollbacks += 1
-                    continue
-                statuses[str(info["status"])] += 1
-                if info["status"] != "Succeeded":
-                    continue
-                arn = stack.codedeploy.deployed_task_definition(info["deploymentId"])
-                if arn not in images:
-                    definition = ecs.describe_task_definition(taskDefinition=arn)
-                    container = definition["taskDefinition"]["containerDefinitions"][0]
-                    images[arn] = _digest_of(container.get("image"))
-                digest = images[arn]
-                if digest is None:
-                    continue
-                done.append(
-                    safety.Deployment(
-                        service=sample.repository_name,
-                        digest=digest,
-                        completed_at=_epoch(info.get("completeTime") or info["createTime"]),
-                        created_at=_epoch(info["createTime"]),
-                        deployment_id=str(info["deploymentId"]),
-                    )
+    for chunk in range(0, len(ids), 25):
+        found = codedeploy.batch_get_deployments(deploymentIds=ids[chunk : chunk + 25])
+        for info in found["deploymentsInfo"]:
+            if info.get("creator") == _ROLLBACK_CREATOR:
+                taken.rollbacks += 1
+                continue
+            taken.codedeploy_statuses[str(info["status"])] += 1
+            if info["status"] != "Succeeded":
+                continue
+            arn = stack.codedeploy.deployed_task_definition(info["deploymentId"])
+            digest = _image_digest(ecs, arn)
+            if digest is None:
+                continue
+            done.append(
+                safety.Deployment(
+                    service=environment.repository,
+                    digest=digest,
+                    completed_at=_epoch(info.get("completeTime") or info["createTime"]),
+                    created_at=_epoch(info["createTime"]),
+                    deployment_id=str(info["deploymentId"]),
+                    environment=environment.environment,
                 )
-    return done, statuses, rollbacks
+            )
+    return done
+
+
+def _rolled_out(
+    stack: LocalStack,
+    clients: Callable[[str], Any],
+    environment: ServiceConfig,
+    since: float,
+    taken: _Taken,
+) -> list[safety.Deployment]:
+    account = environment.account or str(clients("sts").get_caller_identity()["Account"])
+    region = environment.region or "us-east-1"
+    completed = stack.rollouts.completed(account, region, environment.cluster, environment.service)
+    ecs = clients("ecs")
+    done: list[safety.Deployment] = []
+    for rollout in completed:
+        if rollout.started_at < since:
+            continue
+        if rollout.rollback:
+            taken.rollbacks += 1
+            continue
+        digest = _image_digest(ecs, rollout.task_definition)
+        if digest is None:
+            continue
+        done.append(
+            safety.Deployment(
+                service=environment.repository,
+                digest=digest,
+                completed_at=rollout.completed_at,
+                created_at=rollout.started_at,
+                deployment_id=rollout.deployment_id,
+                environment=environment.environment,
+            )
+        )
+    return done
+
+
+def _image_digest(ecs: Any, task_definition: str | None) -> str | None:
+    if not task_definition:
+        return None
+    definition = ecs.describe_task_definition(taskDefinition=task_definition)
+    return _digest_of(definition["taskDefinition"]["containerDefinitions"][0].get("image"))
 
 
 def _epoch(moment: Any) -> float:
@@ -495,6 +592,7 @@ def run(
         approver.start()
 
         first_push = time.monotonic()
+        pushed_from = time.time()  # ECS's rollouts from then on are the run's
         failed_pushes = _push_all(clients, pushes, push_gap)
         pushed_in = time.monotonic() - first_push
         say(
@@ -509,7 +607,9 @@ def run(
         executions = _executions(clients, machine)
         succeed_states = succeed_states_of(clients, machine)
         ended = Counter(ending_of(clients, e["executionArn"], succeed_states) for e in executions)
-        deployments, deployment_statuses, rollbacks = _deployments(stack, clients, stack.samples)
+        origins = [origin_of(clients, e["executionArn"]) for e in executions]
+        pipelines = _pipelines(stack, clients)
+        taken = _deployments(stack, clients, pipelines, pushed_from)
         pushed_at = _push_times(clients, stack.samples)
         final = {s.repository_name: _production_digest(s) for s in stack.samples}
         locks = _lock_items(stack, clients)
@@ -521,7 +621,7 @@ def run(
 
     approvals = approver.approvals
     accepted = [(a.service, a.digest) for a in approvals if a.accepted and a.service and a.digest]
-    counts = safety.count(deployments, pushed_at, final, accepted, locks)
+    counts = safety.count(taken.done, pushed_at, final, accepted, locks)
     return ScaleResult(
         scale=str(scale),
         finished=finished,
@@ -530,9 +630,12 @@ def run(
         wall_seconds=round(wall, 1),
         executions_started=len(executions),
         executions_by_status=dict(sorted(ended.items())),
-        deployments_done=len(deployments),
-        deployments_by_status=dict(sorted(deployment_statuses.items())),
-        rollbacks=rollbacks,
+        executions_by_source=dict(sorted(Counter(source for source, _ in origins).items())),
+        executions_by_environment=dict(sorted(Counter(env for _, env in origins).items())),
+        deployments_done=taken.production,
+        deployments_by_environment=dict(sorted(taken.by_environment.items())),
+        deployments_by_status=dict(sorted(taken.codedeploy_statuses.items())),
+        rollbacks=taken.rollbacks,
         double_deployments=counts.double_deployments,
         older_over_newer=counts.older_over_newer,
         backwards=counts.backwards,

@@ -377,27 +377,34 @@ class ServiceRef:
 def service_ref(
     catalog: ServiceCatalog, text: str, recorded: Callable[[str], bool] | None = None
 ) -> ServiceRef:
-    """The service ``text`` names: a configured service by its name or ``cluster/service``;
-    else, a ``cluster/service`` that ``recorded`` says the app has a record of (a service
-    deployed once, since removed from the configuration). Anything else is an error (exit
-    code 2) that lists the configured services. A name means the service's last environment
-    (production, usually), as ``ServiceCatalog.named`` has it; ``cluster/service`` names
-    one environment exactly."""
+    """The service ``text`` names: a configured service by its name (its last environment,
+    production usually) or by an environment's lock key (``cluster/service``, or
+    ``account:cluster/service`` in another account); else, a ``cluster/service`` that
+    ``recorded`` says the app has a record of (a service deployed once, since removed from
+    the configuration). Anything else is an error (exit code 2) that lists the configured
+    services."""
+    for s in catalog.services:
+        if text == s.lock_key:
+            return ServiceRef(s.name, s.lock_key, s.cluster, s.service)
     if any(s.name == text for s in catalog.services):
-        chosen: ServiceConfig | None = catalog.named(text)
-    else:
-        chosen = next((s for s in catalog.services if s.lock_key == text), None)
-    if chosen is not None:
-        return ServiceRef(chosen.name, chosen.lock_key, chosen.cluster, chosen.service)
+        last = catalog.named(text)
+        return ServiceRef(last.name, last.lock_key, last.cluster, last.service)
     cluster, slash, service = text.partition("/")
     if slash and cluster and service and "/" not in service and recorded and recorded(text):
         return ServiceRef(None, text, cluster, service)
-    known = ", ".join(f"{s.name} ({s.lock_key})" for s in sorted(catalog.services, key=_name))
-    raise OpsError(f"no service named {text!r} (configured: {known or 'none'})", 2)
+    raise OpsError(f"no service named {text!r} (configured: {_known(catalog) or 'none'})", 2)
 
 
-def _name(service: ServiceConfig) -> str:
-    return service.name
+def _known(catalog: ServiceCatalog) -> str:
+    """Each service by name, with where it runs: each environment's lock key."""
+    listed = []
+    for name in sorted({s.name for s in catalog.services}):
+        stages = catalog.pipeline(name)
+        if len(stages) == 1:
+            listed.append(f"{name} ({stages[0].lock_key})")
+        else:
+            listed.append(f"{name} ({'; '.join(f'{s.environment}: {s.lock_key}' for s in stages)})")
+    return ", ".join(listed)
 
 
 # -- executions ----------------------------------------------------------------------------

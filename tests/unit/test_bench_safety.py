@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.safety import Deployment, backwards, count, double_deployments, held_locks, stale
 
 
 def deployed(service: str, digest: str, at: float, created: float | None = None) -> Deployment:
     return Deployment(service, digest, at, at - 5 if created is None else created, f"d-{at}")
+
+
+def in_environment(deployment: Deployment, environment: str) -> Deployment:
+    return replace(deployment, environment=environment)
 
 
 PUSHED = {
@@ -62,6 +68,25 @@ def test_deployments_are_ordered_by_completion_not_by_creation() -> None:
 def test_services_are_judged_apart() -> None:
     history = [deployed("web", "new", 10), deployed("api", "old", 20)]
     assert backwards(history, PUSHED) == 0
+
+
+def test_a_pipeline_deploying_one_image_to_dev_then_prod_is_no_double() -> None:
+    history = [
+        in_environment(deployed("web", "new", 10), "dev"),
+        in_environment(deployed("web", "new", 20), "prod"),
+    ]
+    assert double_deployments(history) == 0
+    assert double_deployments([*history, in_environment(deployed("web", "new", 30), "dev")]) == 1
+
+
+def test_each_environment_is_judged_apart_for_going_backwards() -> None:
+    # dev took new then old: backwards there; prod took old after dev's new: not backwards.
+    history = [
+        in_environment(deployed("web", "new", 10), "dev"),
+        in_environment(deployed("web", "old", 20), "prod"),
+        in_environment(deployed("web", "old", 30), "dev"),
+    ]
+    assert backwards(history, PUSHED) == 1
 
 
 def test_images_pushed_in_the_same_millisecond_are_neither_older_nor_newer() -> None:

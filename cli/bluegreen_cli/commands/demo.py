@@ -1,4 +1,4 @@
-"""``bluegreen local demo``: one deployment of the sample, end to end, with live progress."""
+"""``bluegreen local demo``: one push through the sample's pipeline, with live progress."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rich.table import Table
 from bluegreen_cli.account import explain
 from bluegreen_cli.commands.local import configure_logging, start_or_exit
 from bluegreen_cli.demo import EXPECTED_END, DemoResult, run
-from bluegreen_cli.follow import ProgressView
+from bluegreen_cli.follow import Phase, ProgressView
 
 
 def demo(
@@ -37,11 +37,15 @@ def demo(
     ] = False,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 300.0,
 ) -> None:
-    """Start the local stack with the sample, push an image and follow its deployment.
+    """Start the local stack with the sample, push an image and follow it through the
+    pipeline: development (a rolling update in account 111111111111, nobody asked), then
+    production, where its success promoted the same digest.
 
-    The approval goes through the real approval page: the link is read from the emailed
-    request in the local outbox, the page is opened, and its one-time form is submitted.
-    Exit status 0 when the scenario ended as it should.
+    Production's approval goes through the real approval page: the link is read from the
+    emailed request in the local outbox, the page is opened, and its one-time form is
+    submitted. The summary says what each environment runs; with --json, its top-level
+    fields are production's and "environments" has each one. Exit status 0 when the
+    scenario ended as it should.
     """
     if scenario not in EXPECTED_END:
         raise typer.BadParameter("approve, reject or unhealthy", param_hint="--scenario")
@@ -88,11 +92,15 @@ def _run(
     console.print(
         f"[dim]local stack ready at {stack.endpoint_url} in {time.monotonic() - started:.1f}s[/]"
     )
-    view = ProgressView(console, datetime.now(UTC))
+    began = datetime.now(UTC)  # the progress lines' time zero
 
     def report(kind: str, text: str) -> None:
         if kind != "state":  # the progress line says where it is
-            view.say(f"[dim]{time.monotonic() - started:6.1f}s[/]  {escape(text)}")
+            seconds = (datetime.now(UTC) - began).total_seconds()
+            console.print(f"[dim]{seconds:7.1f}s[/]  {escape(text)}")
+
+    def view() -> ProgressView:
+        return ProgressView(console, began)
 
     try:
         return run(stack.endpoint_url, stack.client, scenario, report, timeout, view)  # type: ignore[arg-type]
@@ -107,6 +115,7 @@ def _run(
 
 
 def _summary(console: Console, result: DemoResult) -> None:
+    """Production's deployment in detail, each environment in a line, then what each runs."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -128,17 +137,33 @@ def _summary(console: Console, result: DemoResult) -> None:
         table.add_row(name, str(value))
     console.print()
     console.print(table)
-    phases = Table(title="phases", title_justify="left", box=None)
-    phases.add_column("phase")
-    phases.add_column("seconds", justify="right")
-    for phase in result.phases:
-        phases.add_row(phase.label, f"{phase.seconds:.1f}")
-    phases.add_row("[bold]total[/]", f"[bold]{result.total_seconds:.1f}[/]")
-    console.print(phases)
+    pipeline = Table(title="pipeline", title_justify="left", box=None, pad_edge=False)
+    for column in ("environment", "service", "account", "how", "outcome", "seconds"):
+        pipeline.add_column(column, justify="right" if column == "seconds" else "left")
+    for env in result.environments:
+        pipeline.add_row(
+            env.environment, env.service, env.account, env.how, env.ending,
+            f"{env.seconds:.1f}" if env.execution_arn else "-",
+        )  # fmt: skip
+    console.print(pipeline)
+    for env in result.environments:
+        if env.phases:
+            print_phases(console, env.phases, f"phases in {env.environment}")
+    console.print(f"[bold]total[/] {result.total_seconds:.1f} s")
     verdict = (
         "as expected" if result.as_expected else f"NOT as expected for --scenario {result.scenario}"
     )
-    serves = result.production or "(ECS could not tell)"
-    console.print(
-        f"\n[bold]{escape(result.ending)}; production runs {escape(serves)}[/] ({verdict})"
-    )
+    console.print()
+    for env in result.environments:
+        runs = escape(env.runs or "(ECS could not tell)")
+        console.print(f"[bold]{escape(env.environment)}: {escape(env.ending)}; runs {runs}[/]")
+    console.print(f"({verdict})")
+
+
+def print_phases(console: Console, found: list[Phase], title: str) -> None:
+    phases = Table(title=title, title_justify="left", box=None)
+    phases.add_column("phase")
+    phases.add_column("seconds", justify="right")
+    for phase in found:
+        phases.add_row(phase.label, f"{phase.seconds:.1f}")
+    console.print(phases)

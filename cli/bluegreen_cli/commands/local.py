@@ -40,7 +40,9 @@ class _ShortStateFailures(logging.Filter):
     """moto logs every failed state at ERROR with its whole parse tree: keep the first part.
 
     A state failing (a rejection, a rollback) is an outcome of the workflow, not an error of
-    the stack, so it is shown at INFO.
+    the stack, so it is shown at INFO. A path that is not in the input is logged too when a
+    Choice only asks whether it is present (an environment without approvers): that is a
+    step of the evaluation, at DEBUG; a path a state needs fails the state, logged as above.
     """
 
     def __init__(self, threshold: int) -> None:
@@ -53,6 +55,8 @@ class _ShortStateFailures(logging.Filter):
             record.msg, record.args = (head if len(head) <= 400 else head[:400] + "..."), None
             if "FailureEventException" in head:
                 record.levelno, record.levelname = logging.INFO, "INFO"
+            elif head.startswith("Exception=NoSuchJsonPathError"):
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return record.levelno >= self.threshold
 
 

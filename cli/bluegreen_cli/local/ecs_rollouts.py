@@ -42,7 +42,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,6 +103,18 @@ class RolloutTiming:
 ServiceKey = tuple[str, str, str, str]  # account, region, cluster name, service name
 
 
+@dataclass(frozen=True)
+class CompletedRollout:
+    """A deployment of a service that reached ``COMPLETED``: the one that rolled a task
+    definition out, or (``rollback``) the earlier one a circuit breaker rolled back to."""
+
+    deployment_id: str
+    task_definition: str
+    started_at: float  # epoch seconds: it began rolling out (a rollback: rolling back)
+    completed_at: float
+    rollback: bool
+
+
 @dataclass
 class _Tracked:
     """The emulator's own memory of one deployment: where it is in its life, since when."""
@@ -111,6 +123,10 @@ class _Tracked:
     phase: str  # starting, draining, rolling-back, ended
     since: float
     attempt_at: float = 0.0  # a failing task's next attempt ends then
+    started: float = field(init=False)  # when it began (rolling out, or back)
+
+    def __post_init__(self) -> None:
+        self.started = self.since
 
 
 class EcsRollouts:
@@ -132,6 +148,7 @@ class EcsRollouts:
         self._failing: set[ServiceKey] = set()
         # The revisions each service has run to completion: their tasks start, whatever fails.
         self._proven: dict[ServiceKey, set[str]] = {}
+        self._completed: dict[ServiceKey, list[CompletedRollout]] = {}
         self._ticker = Periodic("ecs-rollouts", self.timing.tick_seconds, self.tick)
 
     # -- wiring ---------------------------------------------------------------------------
@@ -157,6 +174,19 @@ class EcsRollouts:
     def new_tasks_fail(self, account: str, region: str, cluster: str, service: str) -> bool:
         with self._lock:
             return (account, region, cluster, service) in self._failing
+
+    def completed(
+        self, account: str, region: str, cluster: str, service: str
+    ) -> list[CompletedRollout]:
+        """The service's deployments that reached COMPLETED, in the order they did.
+
+        AWS keeps a service's deployments (ListServiceDeployments, DescribeServiceDeployments),
+        which the local stack does not serve; an observer beside it (a benchmark checking
+        which image went where) reads them here.
+        """
+        key = (account, region, cluster.split("/")[-1], service.split("/")[-1])
+        with self._lock:
+            return list(self._completed.get(key, []))
 
     def handle(
         self, target: str, body: dict[str, Any], account: str, region: str, moto: MotoCall
@@ -419,6 +449,15 @@ class EcsRollouts:
         service.deployments = [done]
         service.task_definition = done["taskDefinition"]
         self._proven.setdefault(tracked.key, set()).add(done["taskDefinition"])
+        self._completed.setdefault(tracked.key, []).append(
+            CompletedRollout(
+                deployment_id=str(done["id"]),
+                task_definition=str(done["taskDefinition"]),
+                started_at=tracked.started,
+                completed_at=now,
+                rollback=tracked.phase == "rolling-back",
+            )
+        )
         tracked.phase = "ended"
         _count_tasks(service)
         logger.info("ECS deployment %s of %s/%s completed", done["id"], *tracked.key[2:])

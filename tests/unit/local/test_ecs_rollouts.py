@@ -368,3 +368,30 @@ def test_a_revision_the_service_ran_before_still_starts(service: Service) -> Non
     service.settle()
 
     assert service.deployments() == [("PRIMARY", "COMPLETED", old)]
+
+
+def test_each_completed_deployment_is_kept_in_order_a_rollback_marked_as_one(
+    service: Service,
+) -> None:
+    """ECS keeps a service's deployments (ListServiceDeployments): each one that rolled a
+    revision out, and the circuit breaker's rollback to the last completed one."""
+    service.create(deploymentConfiguration=BREAKER_WITH_ROLLBACK)
+    service.settle()
+    first, second, broken = service.revisions[0], service.register(), service.register()
+    service.update(taskDefinition=second)
+    service.settle()
+    service.rollouts.fail_new_tasks(ACCOUNT, REGION, "rolling", "web")
+    service.update(taskDefinition=broken)
+    service.settle()
+
+    done = service.rollouts.completed(ACCOUNT, REGION, "rolling", "web")
+
+    assert [(d.task_definition, d.rollback) for d in done] == [
+        (first, False),
+        (second, False),
+        (second, True),
+    ]
+    assert done[1].deployment_id == done[2].deployment_id  # the rollback re-uses it
+    assert all(d.started_at <= d.completed_at for d in done)
+    assert [d.completed_at for d in done] == sorted(d.completed_at for d in done)
+    assert service.rollouts.completed(ACCOUNT, REGION, "other", "web") == []
