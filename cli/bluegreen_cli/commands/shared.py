@@ -273,7 +273,7 @@ def follow_to_end(
     timeout: float | None,
 ) -> dict[str, Any]:
     """Follow the execution to its end; then its phases, and a last line with the outcome
-    and what production runs."""
+    and what its environment (production, for a single one) runs."""
     sfn = account.client("stepfunctions")
     started: datetime = sfn.describe_execution(executionArn=arn)["startDate"]
     view = ProgressView(console, started)
@@ -306,9 +306,10 @@ def follow_to_end(
     print_phases(console, found)
     style = STATUS_STYLE.get(status, "yellow")
     serves = running.words(tag) if running else "(ECS could not tell)"
+    where = service.environment if len(service.pipeline) > 1 else "production"
     console.print(
         f"[{style}]{escape(ending(final, watcher.history))}[/] in "
-        f"{duration(took.total_seconds())}; production runs {escape(serves)}"
+        f"{duration(took.total_seconds())}; {escape(where)} runs {escape(serves)}"
     )
     promotion = _promotion(final)
     if promotion and promotion.get("outcome") not in ("last", "rollback"):
@@ -318,7 +319,9 @@ def follow_to_end(
         "error": final.get("error"),
         "cause": final.get("cause"),
         "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in found],
+        # What the followed environment runs (the key predates environments).
         "production": running.to_json() if running else None,
+        "environment": service.environment,
         "promotion": promotion,
     }
 
