@@ -97,7 +97,7 @@ class World:
             execution_arn=EXECUTION_ARN.format(deployment.execution_name),
         )
         return queue.take_turn(
-            task, self.table, self.sfn, self.executions, self.janitor, self.ecs, NOW
+            task, self.table, self.sfn, self.executions, self.janitor, lambda: self.ecs, NOW
         )
 
     def release(self, deployment: DeploymentState, deployed: bool = True) -> None:

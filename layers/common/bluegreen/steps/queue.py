@@ -96,7 +96,7 @@ def take_turn(
     callbacks: Callbacks,
     owners: Owners,
     recovery: Recovery,
-    revisions: LiveRevisions,
+    revisions: Callable[[], LiveRevisions],
     now: datetime,
 ) -> Queued:
     """Take the lock now (answer our own token), or wait behind its owner.
@@ -108,7 +108,8 @@ def take_turn(
 
     Answering ourselves, we say whether the render is stale (the service runs another
     revision than the one it was made on: see :mod:`bluegreen.domain.rerender`); a
-    releaser does not look, and the state machine asks us again to.
+    releaser does not look, and the state machine asks us again to. ``revisions`` reaches
+    the environment's ECS, only then (a wait needs no client, nor a role's session).
     """
     state = task.state
     service = state.service
@@ -116,7 +117,7 @@ def take_turn(
     queued = queue.take_turn(key, queued_image(state), task.task_token, now)
     if queued.behind is None:
         behind = state.turn.behind if state.turn else None
-        live = revisions.live(service.cluster, service.service)
+        live = revisions().live(service.cluster, service.service)
         stale = state.render is not None and is_stale(state.render, live)
         turn = Turn(acquired=True, behind=behind, at=now, stale=stale)
         callbacks.succeed(task.task_token, turn.model_dump(mode="json", exclude_none=True))
