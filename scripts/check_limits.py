@@ -66,6 +66,7 @@ def _largest(model: Any, field: str) -> Any:
 
 def loop_bounds() -> dict[str, tuple[str, int]]:
     from bluegreen.domain.deployment import ROLLBACK_MAX_CHECKS
+    from bluegreen.domain.rerender import RENDERS_PER_EXECUTION
     from bluegreen.models import Timings
 
     polls = _largest(Timings, "deployment_max_polls")
@@ -79,6 +80,9 @@ def loop_bounds() -> dict[str, tuple[str, int]]:
         # as CodeDeploy's is (one function for both loops: the rollback's is named by state).
         "${CheckRolloutFunctionArn}": ("deployment_max_polls", polls),
         "RollBackRollout": ("ROLLBACK_MAX_CHECKS", ROLLBACK_MAX_CHECKS),
+        # A render made stale while the execution waited is made again once its turn came:
+        # Render, its approval's way and TakeTurn, at most twice each.
+        "IsRenderCurrent": ("RENDERS_PER_EXECUTION", RENDERS_PER_EXECUTION),
     }
 
 
@@ -172,6 +176,10 @@ def largest_documents() -> dict[str, Any]:
                 "previous_image": image,
                 "previous_tag": text(128),
                 "changes": largest_changes(),
+                "rendered_again": {
+                    "first_task_definition": text(512),
+                    "registered_by": text(80),
+                },
             },
             "approval": {
                 "decision": "approved",
@@ -180,7 +188,7 @@ def largest_documents() -> dict[str, Any]:
                 "reason": text(500),
                 "approval_id": text(64),
             },
-            "turn": {"acquired": True, "behind": text(80), "at": at},
+            "turn": {"acquired": True, "behind": text(80), "at": at, "stale": False},
             "scaling": {
                 "resource_id": f"service/{name}/{name}",
                 "registered": True,

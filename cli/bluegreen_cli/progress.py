@@ -67,6 +67,7 @@ _PHASE = {
     "RenderTaskDefinition": "render task definition",
     "RequestApproval": "wait for approval",
     "TakeTurn": "wait for the service",
+    "IsRenderCurrent": "wait for the service",
     "ByMethod": "wait for the service",
     "SuspendScaling": "suspend scaling",
     # Method "rolling": ECS's own rolling update.
@@ -167,7 +168,7 @@ def _text(
         turn = submitted(history, "TakeTurn")
         behind = (turn or {}).get("behind")
         return f"waiting behind {behind} for {waited}" if behind else "taking the service's lock"
-    if state == "ByMethod":
+    if state in ("IsRenderCurrent", "ByMethod"):
         return "the service's lock is this deployment's"
     if state == "StartRollout":
         return "updating the ECS service to the new task definition (ECS rolling update)"

@@ -20,6 +20,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         wiring.task_callbacks(),
         wiring.execution_statuses(task.state_machine_arn),
         wiring.recovery(),
+        lambda: wiring.task_definitions(task.state.service),
         now(),
     )
     behind = queued.behind.execution if queued.behind else None

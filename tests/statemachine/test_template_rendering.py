@@ -5,11 +5,15 @@ other container keeps the digest it runs."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any
 
+from bluegreen.adapters.store import StateTable
+from bluegreen.domain.digest import short_digest
 from bluegreen.models import ServiceConfig
+from bluegreen_cli import approval_page
 from bluegreen_cli.local.server import LocalStack
-from conftest import Run
+from conftest import Run, set_health
 from test_deploy_paths import production_image, rendered_task_definition
 
 IMAGES = {"IMAGE1_NAME": "demo-web", "IMAGE2_NAME": "demo-sidecar"}
@@ -90,3 +94,74 @@ def test_a_push_of_either_repository_changes_only_its_own_container(
     assert [(c["path"], c.get("before"), c.get("after")) for c in changes_of(web_run)] == [
         ("containerDefinitions[web].image", web_before, web_run.state.image.pinned)
     ]
+
+
+def test_a_sidecar_queued_behind_a_web_release_is_rendered_again_and_keeps_the_new_web(
+    start, sample_service, service_view, stack
+):
+    """Nothing goes backwards: a sidecar push rendered while a web release was deploying was
+    made on the old web digest. Once the web release finishes and the sidecar's turn comes,
+    it is rendered again on what that release left, without asking again: production runs
+    the new web and the new sidecar."""
+    ecs = stack.client("ecs")
+    running, _ = service_view()
+    live = ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]
+    service = ServiceConfig.model_validate(
+        {**sample_service().model_dump(), "task_definition": template_of(live), "images": IMAGES}
+    )
+    deployed(start(service, tag="5c1dec0", repository="demo-sidecar"))  # both run by digest
+    web_before = images_of(stack, service_view()[0])["web"]
+
+    set_health(stack, False)  # the web release keeps probing while the sidecar arrives
+    probing = service.timings.model_copy(update={"probe_max_attempts": 120})
+    web = start(service.model_copy(update={"timings": probing}), tag="3eb0a12")
+    assert web.decide("approve") == 200
+    web.wait_for_state("ProbeTestListener")
+    sidecar = start(service, tag="5c1dec1", repository="demo-sidecar")
+    answer = approval_page.decide(sidecar.approval_link(), "approve")
+    assert f"it deploys after 3eb0a12 ({short_digest(web.state.image.digest)})" in answer.body
+    sidecar.wait_for_state("TakeTurn")
+    first = rendered_task_definition(sidecar)
+    assert images_of(stack, first)["web"] == web_before  # what it would have put back
+    set_health(stack, True)
+
+    assert web.finish()["status"] == "SUCCEEDED"
+    done = sidecar.finish()
+
+    assert done["status"] == "SUCCEEDED", sidecar.entered()
+    assert images_of(stack, service_view()[0]) == {
+        "web": web.state.image.pinned,
+        "sidecar": sidecar.state.image.pinned,
+    }
+    assert production_image(stack) == web.state.image.pinned
+    final = json.loads(done["output"])["render"]
+    assert service_view()[0] == final["task_definition"]
+    entered = sidecar.entered()
+    assert entered.count("RenderTaskDefinition") == 2
+    assert entered.count("RequestApproval") == 1  # the same image: not asked again
+    web_revision = rendered_task_definition(web)
+    # What it changed is told from what it replaced: the sidecar alone.
+    assert final["previous_task_definition"] == web_revision
+    assert [c["path"] for c in final["changes"]] == ["containerDefinitions[sidecar].image"]
+    assert final["rendered_again"] == {
+        "first_task_definition": first,
+        "registered_by": web.state.execution_name,
+    }
+    # The service's history and channel say so.
+    words = (
+        f"rendered again on {web_revision.rsplit('/', 1)[-1]}, which "
+        f"{web.state.execution_name} deployed while this one waited"
+    )
+    assert stack.app is not None
+    table = StateTable(stack.client("dynamodb"), stack.app.outputs["TableName"])
+    row = next(
+        r
+        for r in table.history(service.lock_key)
+        if r["execution_name"] == sidecar.state.execution_name
+    )
+    assert row["rendered_again"].startswith(words)
+    with urllib.request.urlopen(f"{stack.endpoint_url}/_local/outbox") as r:
+        slack = [
+            m for m in json.load(r) if m["channel"] == "slack" and "5c1dec1 deployed" in m["text"]
+        ]
+    assert any(words in json.dumps(m["blocks"]) for m in slack)

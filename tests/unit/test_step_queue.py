@@ -11,15 +11,26 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from bluegreen.adapters.ecs import EcsTaskDefinitions
 from bluegreen.adapters.store import StateTable
 from bluegreen.domain import approval as rules
 from bluegreen.domain.queue import queued_image
 from bluegreen.domain.recovery import OwnerExecution
 from bluegreen.errors import ApprovalExpired, ImageOutdated, Superseded
-from bluegreen.models import DeploymentState, RollbackRequest, TurnTask
+from bluegreen.models import DeploymentState, RollbackRequest, Turn, TurnTask
 from bluegreen.steps import queue
 
-from tests.unit.builders import NOW, Aws, create_state_table, digest, image, rendered, state
+from tests.unit.builders import (
+    NOW,
+    Aws,
+    create_ecs_service,
+    create_state_table,
+    demo_service,
+    digest,
+    image,
+    rendered,
+    state,
+)
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:bluegreen-deploy:{}"
 
@@ -71,6 +82,7 @@ class Janitor:
 @dataclass
 class World:
     table: StateTable
+    ecs: EcsTaskDefinitions
     sfn: StepFunctions = field(default_factory=StepFunctions)
     executions: Executions = field(default_factory=Executions)
     janitor: Janitor = field(default_factory=Janitor)
@@ -84,7 +96,9 @@ class World:
             task_token=token,
             execution_arn=EXECUTION_ARN.format(deployment.execution_name),
         )
-        return queue.take_turn(task, self.table, self.sfn, self.executions, self.janitor, NOW)
+        return queue.take_turn(
+            task, self.table, self.sfn, self.executions, self.janitor, lambda: self.ecs, NOW
+        )
 
     def release(self, deployment: DeploymentState, deployed: bool = True) -> None:
         key = deployment.service.lock_key
@@ -93,8 +107,10 @@ class World:
 
 @pytest.fixture
 def world(aws: Aws) -> World:
+    """The queue, and the service running web:1 (what every deployment here is rendered on)."""
     ddb = aws.client("dynamodb")
-    return World(StateTable(ddb, create_state_table(ddb)))
+    create_ecs_service(aws.client("ecs"), demo_service())
+    return World(StateTable(ddb, create_state_table(ddb)), EcsTaskDefinitions(aws.client("ecs")))
 
 
 def test_a_newer_image_closes_the_older_ones_pending_approval_and_fails_its_wait(
@@ -246,3 +262,48 @@ def test_a_release_to_an_image_that_stopped_waiting_frees_the_lock(world: World)
     world.release(first)
 
     assert world.table.lock(first.service.lock_key) is None
+
+
+def test_a_turn_taken_on_the_revision_it_was_rendered_on_needs_no_new_render(
+    world: World,
+) -> None:
+    deployment = pushed("1a1a1a1", 1)
+    world.admit(deployment)
+
+    world.take_turn(deployment, "token-1")
+
+    assert world.sfn.succeeded["token-1"]["stale"] is False
+
+
+def test_a_turn_handed_over_after_another_release_changed_the_service_asks_to_render_again(
+    world: World, aws: Aws
+) -> None:
+    """The release that hands the lock over does not look at the service; asked again, with
+    the lock already its own, TakeTurn does: the render was made on web:1, web:2 runs."""
+    first, second = pushed("1a1a1a1", 1), pushed("2b2b2b2", 2)
+    world.admit(first)
+    world.take_turn(first, "token-1")
+    world.admit(second)
+    world.executions.statuses[first.execution_name] = "RUNNING"
+    world.take_turn(second, "token-2")
+    ecs = aws.client("ecs")
+    live = ecs.describe_task_definition(taskDefinition="web:1")["taskDefinition"]
+    deployed = ecs.register_task_definition(
+        family="web",
+        containerDefinitions=live["containerDefinitions"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="demo", service="web", taskDefinition=deployed)
+    world.release(first)
+    handed = world.sfn.succeeded["token-2"]
+    assert "stale" not in handed
+    woken = second.model_copy(update={"turn": Turn.model_validate(handed)})
+
+    world.take_turn(woken, "token-2-look")
+
+    assert world.sfn.succeeded["token-2-look"]["stale"] is True
+    assert world.sfn.succeeded["token-2-look"]["behind"] == first.execution_name
+    assert world.table.lock(second.service.lock_key)["owner"] == second.execution_name  # type: ignore[index]

@@ -111,3 +111,47 @@ def test_render_with_an_unknown_container_registers_nothing(ecs: Any) -> None:
         render(state(service=demo_service(container="api")), EcsTaskDefinitions(ecs))
 
     assert len(revisions(ecs)) == 1
+
+
+def test_rendered_again_on_the_revision_another_release_left_says_so(ecs: Any) -> None:
+    """Made before the turn, on web:1; by the turn the service runs web:3, which another
+    release registered and deployed (its environment changed too): made again on web:3, the
+    same image, what it changes and what runs before it told as they now are."""
+    waiting = render(state(), EcsTaskDefinitions(ecs))
+    live = ecs.describe_task_definition(taskDefinition="web:1")["taskDefinition"]
+    web, router = live["containerDefinitions"]
+    other = ecs.register_task_definition(
+        family="web",
+        executionRoleArn=live["executionRoleArn"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {**web, "image": PREVIOUS_IMAGE.replace("0" * 64, "1" * 64), "environment": []},
+            router,
+        ],
+        tags=[
+            {"key": "bluegreen:execution", "value": "demo-web-1111111-other"},
+            {"key": "bluegreen:image-tag", "value": "1111111"},
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="demo", service="web", taskDefinition=other)
+
+    again = render(waiting, EcsTaskDefinitions(ecs))
+
+    assert again.render is not None
+    assert waiting.render is not None
+    assert again.render.previous_task_definition == other
+    assert again.render.task_definition.endswith(":task-definition/web:4")
+    assert again.render.previous_tag == "1111111"
+    assert again.render.previous_image == PREVIOUS_IMAGE.replace("0" * 64, "1" * 64)
+    assert [c.path for c in again.render.changes] == ["containerDefinitions[web].image"]
+    described = ecs.describe_task_definition(taskDefinition=again.render.task_definition)
+    container = described["taskDefinition"]["containerDefinitions"][0]
+    assert (container["image"], container["environment"]) == (waiting.image.pinned, [])
+    assert again.render.rendered_again is not None
+    assert again.render.rendered_again.model_dump() == {
+        "first_task_definition": waiting.render.task_definition,
+        "registered_by": "demo-web-1111111-other",
+    }

@@ -295,3 +295,34 @@ def test_a_container_the_template_adds_comes_in_with_its_repositorys_first_push(
     ]
     # The next step reads the document back as Step Functions hands it over (nulls left out).
     assert DeploymentState.model_validate(after.dump()) == after
+
+
+def test_rendered_again_after_a_web_release_keeps_the_new_web_digest(ecs: Any) -> None:
+    """A sidecar push rendered while a web release was under way, made again on the revision
+    that release left: web is not put back to the digest it ran before."""
+    pushed = image(image_digest=digest("sidecar build 2"), repository="demo-sidecar")
+    waiting = render(state(service=templated(), image_ref=pushed), EcsTaskDefinitions(ecs))
+    assert waiting.render is not None
+    first = waiting.render.task_definition
+    assert registered(ecs, first)[0]["web"]["image"] == WEB_RUNNING  # what it would put back
+    web_release = state(service=templated(), image_ref=image(image_digest=digest("web build 2")))
+    released = render(web_release, EcsTaskDefinitions(ecs))
+    assert released.render is not None
+    ecs.update_service(
+        cluster="demo", service="web", taskDefinition=released.render.task_definition
+    )
+
+    again = render(waiting, EcsTaskDefinitions(ecs))
+
+    assert again.render is not None
+    containers, _ = registered(ecs, again.render.task_definition)
+    assert containers["web"]["image"] == web_release.image.pinned
+    assert containers["sidecar"]["image"] == pushed.pinned
+    assert again.render.previous_task_definition == released.render.task_definition
+    assert [(c.path, c.before, c.after) for c in again.render.changes] == [
+        ("containerDefinitions[sidecar].image", SIDECAR_RUNNING, pushed.pinned)
+    ]
+    assert again.render.rendered_again is not None
+    assert again.render.rendered_again.first_task_definition == first
+    assert again.render.rendered_again.registered_by == web_release.execution_name
+    assert again.image == waiting.image  # the approved image, unchanged

@@ -279,13 +279,29 @@ class Provenance(Model):
     created: Annotated[str, Field(max_length=64)] | None = None  # when it was built
 
 
+class RenderedAgain(Model):
+    """Why a render was made again when the execution's turn came: the service ran another
+    revision by then than the one the first render was made on (see
+    :mod:`bluegreen.domain.rerender`)."""
+
+    # The revision rendered first, the one approvers saw: never deployed. (A task
+    # definition's ARN: a family of up to 255 characters, and the rest well within 512.)
+    first_task_definition: Annotated[str, Field(max_length=512)]
+    # The execution that registered the revision the service ran by then (its
+    # ``bluegreen:execution`` tag: an execution's name, 80 characters at most); None: a
+    # revision registered otherwise.
+    registered_by: Annotated[str, Field(max_length=80)] | None = None
+
+
 class RenderResult(Model):
+    # The revision the service ran when this was rendered: the one it was rendered on.
     previous_task_definition: str
     task_definition: str
     previous_image: str | None = None  # none runs yet (a template's new container)
     changes: list[FieldChange]
     # The tag production runs, when its task definition was registered by a release of ours.
     previous_tag: Annotated[str, Field(max_length=128)] | None = None
+    rendered_again: RenderedAgain | None = None
 
 
 class ApprovalDecision(Model):
@@ -305,6 +321,9 @@ class Turn(Model):
     acquired: bool
     behind: str | None = None  # the execution it waited for, if it waited
     at: datetime
+    # The render was made on a revision the service no longer runs: render again before
+    # anything changes. None: nobody looked (a release handed the lock over; TakeTurn looks).
+    stale: bool | None = None
 
 
 class ScalingSnapshot(Model):

@@ -1,5 +1,6 @@
-"""ECS: the service's current task definition, registering the rendered revision, and
-rolling a service out to a revision (``UpdateService``) for the ``rolling`` method."""
+"""ECS: the service's current task definition (or only its ARN), registering the rendered
+revision, and rolling a service out to a revision (``UpdateService``) for the ``rolling``
+method."""
 
 from __future__ import annotations
 
@@ -17,14 +18,19 @@ class EcsTaskDefinitions:
     def __init__(self, client: ECSClient) -> None:
         self._ecs = client
 
-    def current(self, cluster: str, service: str) -> dict[str, Any]:
-        """The task definition the service runs now (its PRIMARY task set's, under CodeDeploy)."""
+    def live(self, cluster: str, service: str) -> str:
+        """The ARN of the task definition the service runs now (its PRIMARY task set's,
+        under CodeDeploy)."""
         with translated({"ClusterNotFoundException": ResourceMissing}):
             found = self._ecs.describe_services(cluster=cluster, services=[service])
         services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
         if not services:
             raise ResourceMissing(f"ECS service {cluster}/{service} does not exist")
-        arn = _primary_task_definition(services[0])
+        return _primary_task_definition(services[0])
+
+    def current(self, cluster: str, service: str) -> dict[str, Any]:
+        """The task definition the service runs now, with its tags."""
+        arn = self.live(cluster, service)
         with translated():
             described = self._ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
         definition: dict[str, Any] = {**described["taskDefinition"]}

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from bluegreen.domain.rerender import rendered_again_words
 from bluegreen.domain.slack_messages import escape
 
 if TYPE_CHECKING:
@@ -144,6 +145,8 @@ def outcome_text(state: DeploymentState) -> tuple[str, str]:
     ]
     if state.render:
         lines.append(f"Task definition: {state.render.task_definition}")
+        if again := rendered_again_words(state.render):
+            lines.append(f"Rendered again: {again}")
     if state.service.method == "rolling":
         lines.append(f"Deployed by: ECS rolling update{_rollout_words(state)}")
     if state.approval:

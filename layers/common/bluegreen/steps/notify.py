@@ -15,6 +15,7 @@ from bluegreen.domain.messages import (
     outcome_text,
     withdrawn_email,
 )
+from bluegreen.domain.rerender import rendered_again_words
 from bluegreen.models import DeploymentState
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ def summary(state: DeploymentState, now: datetime) -> dict[str, Any]:
         "previous_task_definition": (
             state.render.previous_task_definition if state.render else None
         ),
+        # Rendered again when its turn came, on the revision the service ran by then.
+        "rendered_again": rendered_again_words(state.render) if state.render else None,
         "approved_by": state.approval.approver if state.approval else None,
         "approval_reason": state.approval.reason if state.approval else None,
         "error": state.error.error if state.error else None,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen.domain.queue import Displaced, Queued, QueuedImage, Released, queued_image
+from bluegreen.domain.rerender import is_stale
 from bluegreen.errors import ApprovalExpired
 from bluegreen.models import DeploymentState, Turn, TurnTask
 
@@ -40,6 +41,10 @@ class Owners(Protocol):
 
 class Recovery(Protocol):
     def request(self, lock_key: str) -> None: ...
+
+
+class LiveRevisions(Protocol):
+    def live(self, cluster: str, service: str) -> str: ...
 
 
 def admit(
@@ -91,6 +96,7 @@ def take_turn(
     callbacks: Callbacks,
     owners: Owners,
     recovery: Recovery,
+    revisions: Callable[[], LiveRevisions],
     now: datetime,
 ) -> Queued:
     """Take the lock now (answer our own token), or wait behind its owner.
@@ -99,13 +105,21 @@ def take_turn(
     has ended (stopped while its cleanup event was lost) goes to the janitor's recovery,
     which releases it so. A lost wake-up is made good when the wait times out and the
     state machine asks again: the lock is ours by then.
+
+    Answering ourselves, we say whether the render is stale (the service runs another
+    revision than the one it was made on: see :mod:`bluegreen.domain.rerender`); a
+    releaser does not look, and the state machine asks us again to. ``revisions`` reaches
+    the environment's ECS, only then (a wait needs no client, nor a role's session).
     """
     state = task.state
-    key = state.service.lock_key
+    service = state.service
+    key = service.lock_key
     queued = queue.take_turn(key, queued_image(state), task.task_token, now)
     if queued.behind is None:
         behind = state.turn.behind if state.turn else None
-        turn = Turn(acquired=True, behind=behind, at=now)
+        live = revisions().live(service.cluster, service.service)
+        stale = state.render is not None and is_stale(state.render, live)
+        turn = Turn(acquired=True, behind=behind, at=now, stale=stale)
         callbacks.succeed(task.task_token, turn.model_dump(mode="json", exclude_none=True))
         return queued
     owner = owners.describe(queued.behind.execution)

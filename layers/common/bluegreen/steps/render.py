@@ -4,6 +4,9 @@ From the live revision (its ``container``'s image replaced), or from the service
 (:mod:`bluegreen.domain.template`): the pushed repository's placeholders pinned to the pushed
 digest, every other to the digest the environment runs. Either way, what approvers see is
 what the revision changes from the one the environment runs.
+
+Rendered again once the execution's turn came, when the service runs another revision by then
+(:mod:`bluegreen.domain.rerender`): the same image on the live revision, the render saying so.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from bluegreen.changes import FieldChange
 from bluegreen.domain import taskdef, template
 from bluegreen.domain.image import check_tag
 from bluegreen.errors import ImageRefused
-from bluegreen.models import DeploymentState, RenderResult
+from bluegreen.models import DeploymentState, RenderedAgain, RenderResult
 
 
 class TaskDefinitions(Protocol):
@@ -34,9 +37,7 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
         )
     current = task_definitions.current(service.cluster, service.service)
     # The tag production runs: a revision we registered says which (approvers see it).
-    previous_tag = next(
-        (t["value"] for t in current.get("tags", []) if t["key"] == "bluegreen:image-tag"), None
-    )
+    previous_tag = _tag(current, "bluegreen:image-tag")
     definition, changes = planned(state, current)
     arn = task_definitions.register(definition)
     result = RenderResult(
@@ -45,8 +46,26 @@ def render(state: DeploymentState, task_definitions: TaskDefinitions) -> Deploym
         previous_image=_previous_image(state, current),
         changes=changes,
         previous_tag=previous_tag[:128] if previous_tag else None,
+        rendered_again=_again(state.render, current),
     )
     return state.model_copy(update={"render": result})
+
+
+def _again(before: RenderResult | None, current: dict[str, Any]) -> RenderedAgain | None:
+    """A render made again on the revision the service runs by the execution's turn: which
+    revision was rendered first (and approved), and whose deployment went in between."""
+    if before is None:
+        return None
+    first = before.rendered_again.first_task_definition if before.rendered_again else None
+    by = _tag(current, "bluegreen:execution")
+    return RenderedAgain(
+        first_task_definition=first or before.task_definition,
+        registered_by=by[:80] if by else None,
+    )
+
+
+def _tag(definition: dict[str, Any], key: str) -> str | None:
+    return next((str(t["value"]) for t in definition.get("tags", []) if t["key"] == key), None)
 
 
 def planned(
