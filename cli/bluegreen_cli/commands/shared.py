@@ -74,6 +74,15 @@ ServicesOption = Annotated[
 ParameterOption = Annotated[
     str | None, typer.Option("--services-parameter", help=_PARAMETER_HELP, show_default=False)
 ]
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        help="The environment of the service (as its pipeline names them, e.g. dev); "
+        "default: its last, production.",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 FollowOption = Annotated[
     bool, typer.Option("--follow", help="Follow the execution with live progress until it ends.")
@@ -156,15 +165,18 @@ def app_resources(account: Account) -> Resources:
     return account.resources
 
 
-def service_named(account: Account, text: str) -> ServiceRef:
-    """The service an operator names; a ``cluster/service`` nobody configured only when the
-    app has a record of it (its history or its lock), else an error listing the services."""
+def service_named(
+    account: Account, text: str, environment: str | None = None, every_environment: bool = False
+) -> ServiceRef:
+    """The service an operator names, in ``environment`` (default: its last) or the
+    environment whose lock key ``text`` is; a lock key nobody configured only when the app
+    has a record of it (its history or its lock), else an error listing the services."""
 
     def recorded(key: str) -> bool:
         table = StateTable(account.client("dynamodb"), app_resources(account).table())
         return bool(table.history(key, 1) or table.queue(key))
 
-    return service_ref(account.catalog, text, recorded)
+    return service_ref(account.catalog, text, recorded, environment, every_environment)
 
 
 def environment_of(document: dict[str, Any] | None) -> ServiceConfig | None:
