@@ -447,12 +447,13 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
 
     assert started["outcome"] == "started"
-    assert started["execution_name"] == f"demo-web-{short_digest(digest)}"
+    assert started["execution_name"] == f"demo-web-dev-{short_digest(digest)}"  # where a push goes
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith(f"duplicate: {started['execution_name']} already exists")
-    assert len([e for e in deployed.executions() if short_digest(digest) in e["name"]]) == 1
+    in_dev = [e for e in deployed.executions() if e["name"] == started["execution_name"]]
+    assert len(in_dev) == 1
 
-    link = _new_link(stack.endpoint_url, _LINKS)
+    link = _new_link(stack.endpoint_url, _LINKS)  # production's, once dev deployed it
     approved = bluegreen(deployed, "approve", link)
     twice = bluegreen(deployed, "approve", link, "--json")
 
@@ -461,16 +462,28 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     assert twice.exit_code == 1
     assert json.loads(twice.stdout)["decision"] is None
 
-    followed = bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--json")
+    followed = bluegreen(
+        deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--timeout", "120", "--json"
+    )
 
     assert followed.exit_code == 0, followed.output
     ended = json.loads(followed.stdout)
     assert ended["outcome"] == "duplicate"
+    # Followed on from dev's execution to the one its success started in prod.
+    prod_name = f"demo-web-prod-{short_digest(digest)}"
+    assert [(f["environment"], f["execution_name"]) for f in ended["followed"]] == [
+        ("dev", started["execution_name"]),
+        ("prod", prod_name),
+    ]
+    assert ended["followed"][0]["runs"]["digest"] == digest  # dev runs it too
+    progress = followed.stderr.splitlines()
+    dev_ended = progress.index(f"next: {tag} promoted to prod: {prod_name}") - 1
+    assert progress[dev_ended].startswith("deployed in ")
+    assert progress[dev_ended].endswith(f"; dev runs demo-web:{tag} ({short_digest(digest)})")
     assert ended["status"] == "SUCCEEDED"
     assert "shift production traffic" in [p["phase"] for p in ended["phases"]]
     assert ended["production"]["tags"] == [tag]
     assert ended["production"]["digest"] == digest
-    progress = followed.stderr.splitlines()
     assert any("verify on test listener: probe" in line for line in progress)  # live
     assert progress[-1].startswith("deployed in ")
     assert progress[-1].endswith(f"; production runs demo-web:{tag} ({short_digest(digest)})")
@@ -481,17 +494,19 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     assert shown["document"]["source"] == "cli"
     assert shown["document"]["image"]["digest"] == digest
     assert [(d["tag"], d["running"]) for d in history["deployments"]] == [(tag, True)]
+    assert history["deployments"][0]["execution_name"] == prod_name
 
 
 def test_reject_from_the_terminal(deployed: Deployed) -> None:
     stack = deployed.stack
     tag = secrets.token_hex(20)
     digest = push_image(stack.client("ecr"), "demo-web", tag)
+    link = _new_link(stack.endpoint_url, _LINKS)  # production's, once dev deployed it
     arn = wait_for_execution(
-        stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), timeout=30
+        stack.client("stepfunctions"), deployed.machine_arn, f"prod-{short_digest(digest)}", 30
     )
 
-    rejected = bluegreen(deployed, "reject", _new_link(stack.endpoint_url, _LINKS), "--json")
+    rejected = bluegreen(deployed, "reject", link, "--json")
     _wait_end(stack, arn)
     failed = as_json(bluegreen(deployed, "executions", "--status", "FAILED", "--json"))
     history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "1", "--json"))
@@ -539,10 +554,15 @@ def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deplo
     first = _rejected(
         deployed,
         wait_for_execution(
-            stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
+            stack.client("stepfunctions"), deployed.machine_arn, f"prod-{short_digest(digest)}", 60
         ),
     )
+    # Deployed in dev, rejected in prod: the hint is to retry where it was not deployed.
     pushed_again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
+    assert pushed_again.stdout.startswith(
+        f"duplicate: demo-web-dev-{short_digest(digest)} already exists (SUCCEEDED)"
+    )
+    assert f"it went on to {first} (FAILED)" in pushed_again.stdout
     assert f"to deploy this image again: bluegreen retry {first}" in pushed_again.stdout
 
     retried = as_json(bluegreen(deployed, "retry", first, "--json"))
@@ -550,7 +570,7 @@ def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deplo
 
     assert retried["outcome"] == "started"
     assert retried["execution_name"] == f"{first}-retry2"
-    assert retried["reason"] == f"demo-web:{tag} -> demo-web (retry of {first})"
+    assert retried["reason"] == f"demo-web:{tag} -> demo-web (prod) (retry of {first})"
     assert while_it_runs.exit_code == 2
     assert while_it_runs.stderr.strip() == (
         f"bluegreen: {first}-retry2, a retry of this image, is RUNNING: wait for it to end"
@@ -602,11 +622,14 @@ def test_a_rolled_back_deployment_is_followed_and_shown_as_codedeploy_ended_it(
         wait_for_execution(
             stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
         )
+        # Production's request, once dev deployed it (dev's own health is not switched off).
         assert bluegreen(deployed, "approve", _new_link(stack.endpoint_url, _LINKS)).exit_code == 0
-        followed = bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--follow")
+        followed = bluegreen(
+            deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--timeout", "120"
+        )
     finally:
         set_sample_health(stack.endpoint_url, True)
-    name = f"demo-web-{short_digest(digest)}"
+    name = f"demo-web-prod-{short_digest(digest)}"  # followed on to it from dev's
 
     assert followed.exit_code == 1
     lines = followed.stdout.splitlines()

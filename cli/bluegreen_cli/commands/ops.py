@@ -59,6 +59,7 @@ from bluegreen_cli.commands.shared import (
     environment_of,
     fail,
     follow_to_end,
+    furthest,
     make_console,
     options,
     print_json,
@@ -485,8 +486,13 @@ def deploy(
     The tag is looked up in ECR and the image pinned by its digest. Mutable tags (latest,
     main, ...) are refused like the trigger refuses them. The execution gets the same name
     a push would give it (the service and the digest, whatever the tag), so deploying an
-    image whose deployment exists starts nothing and says duplicate; `bluegreen retry`
-    deploys it again on purpose. Exit status with --follow: 0 when it deployed, 1 otherwise.
+    image whose deployment exists starts nothing and says duplicate, and how far the image
+    went; `bluegreen retry` deploys it again on purpose where it was not deployed.
+
+    --follow follows it to its end, then on through the environments its success promotes
+    the image to (production asks its approvers first), until one ends without promoting
+    it further. Exit status with --follow: 0 when the last one followed deployed, 1
+    otherwise.
     """
     account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with reported(account.target.endpoint_url):
@@ -501,9 +507,11 @@ def deploy(
             account.region,
             datetime.now(UTC),
         )
-        existing = None
+        existing, reached = None, None
         if result.outcome == "duplicate" and result.execution_arn:
             existing = sfn.describe_execution(executionArn=result.execution_arn)["status"]
+            # Where the image got to: the environments its success promoted it to.
+            reached = furthest(sfn, app_resources(account).state_machine(), result.execution_arn)
     document: dict[str, Any] = {**result.model_dump(mode="json"), "status": existing or "RUNNING"}
     console = make_console(stderr=as_json)
     if result.outcome == "started":
@@ -513,10 +521,11 @@ def deploy(
             f"duplicate: {result.execution_name} already exists ({existing}); "
             "nothing new was started" + ("; following it" if follow else "")
         )
-        if existing in RETRYABLE and not follow:
-            console.print(
-                f"[dim]to deploy this image again: bluegreen retry {result.execution_name}[/]"
-            )
+        name, status = reached or (result.execution_name, existing)
+        if name != result.execution_name:
+            console.print(f"[dim]it went on to {name} ({status})[/]")
+        if status in RETRYABLE and not follow:
+            console.print(f"[dim]to deploy this image again: bluegreen retry {name}[/]")
     if not follow:
         if as_json:
             print_json(document)
