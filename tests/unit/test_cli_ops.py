@@ -271,6 +271,35 @@ def test_show_for_people(deployed: Deployed) -> None:
     assert "wait for approval" in result.stdout
 
 
+def test_show_says_where_each_environment_took_the_image(deployed: Deployed) -> None:
+    dev = as_json(bluegreen(deployed, "show", deployed.dev_name, "--json"))
+    prod = as_json(bluegreen(deployed, "show", deployed.name, "--json"))
+
+    assert (dev["environment"], dev["status"], dev["source"]) == ("dev", "SUCCEEDED", "ecr-push")
+    assert dev["decision"] is None  # nobody is asked in dev
+    assert dev["codedeploy"] is None  # ECS's rolling update: no CodeDeploy deployment
+    assert dev["document"]["promotion"]["execution_name"] == deployed.name
+    assert (prod["environment"], prod["source"]) == ("prod", "promotion")
+    assert prod["document"]["promoted_from"] == "dev"
+    assert prod["document"]["image"]["digest"] == dev["document"]["image"]["digest"]
+
+    def rows(name: str) -> dict[str, str]:
+        shown = bluegreen(deployed, "show", name).stdout.splitlines()
+        return dict(
+            line.rstrip().split(maxsplit=1)
+            for line in shown
+            if line.startswith(("environment", "promotion"))
+        )
+
+    assert rows(deployed.dev_name) == {
+        "environment": "dev",
+        "promotion": f"{deployed.tag} promoted to prod: {deployed.name}",
+    }
+    assert rows(deployed.name)["environment"] == "prod"
+    said = bluegreen(deployed, "show", deployed.name).stdout.splitlines()
+    assert any(line.split() == ["promoted", "from", "dev"] for line in said)
+
+
 def test_show_of_an_unknown_execution_is_a_one_line_error(deployed: Deployed) -> None:
     result = bluegreen(deployed, "show", "no-such-execution")
 
