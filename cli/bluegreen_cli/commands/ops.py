@@ -85,7 +85,8 @@ def executions(
         str | None,
         typer.Option(
             help="Only this service: its name in the service configuration (every one of its "
-            "environments), or an environment's lock key ([account:]cluster/service).",
+            "environments), or an environment's lock key (cluster/service, "
+            "account:cluster/service in another account).",
             show_default=False,
         ),
     ] = None,
@@ -321,7 +322,7 @@ def history(
         str,
         typer.Argument(
             help="The service: its name in the service configuration, or an environment's "
-            "lock key ([account:]cluster/service)."
+            "lock key (cluster/service, account:cluster/service in another account)."
         ),
     ],
     env: EnvOption = None,
@@ -338,7 +339,7 @@ def history(
 
     The environment is the service's last (production) unless --env names another (or the
     service is named by an environment's lock key). A push is refused where it would have
-    deployed: in the first environment (--env dev); a later one receives only promotions.
+    deployed: in the first environment (e.g. --env dev); a later one receives only promotions.
 
     Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
     marked as running. Each entry says its environment, who approved or rejected it (and
@@ -667,7 +668,7 @@ def recover(
         str,
         typer.Argument(
             help="The service: its name in the service configuration, or the lock key of one "
-            "of its environments ([account:]cluster/service, as the janitor names it)."
+            "of its environments (cluster/service, account:cluster/service in another account)."
         ),
     ],
     env: EnvOption = None,
