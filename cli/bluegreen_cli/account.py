@@ -26,7 +26,7 @@ from bluegreen.adapters.stepfunctions import Executions
 from bluegreen.adapters.store import StateTable
 from bluegreen.config import ServiceCatalog
 from bluegreen.domain.image import RegistryImage, check_tag, confirmed, pin_image, retry_name
-from bluegreen.errors import ConfigurationInvalid, ImageRefused
+from bluegreen.errors import ConfigurationInvalid, ImageRefused, ServiceNotConfigured
 from bluegreen.models import DeploymentState, ServiceConfig
 from bluegreen.push import EcrImageAction, TriggerResult
 from bluegreen.steps import trigger
@@ -358,53 +358,111 @@ def _by_name(stepfunctions: Any, dynamodb: Any, stack: str, why: str) -> Resourc
 
 @dataclass(frozen=True)
 class ServiceRef:
-    """A service as the operator names it: its configured name, or ``cluster/service``."""
+    """A service as the operator names it: one of its configured environments (by the
+    service's name, or by the environment's lock key), or a lock key only the app's records
+    know (a service deployed once, since removed from the configuration)."""
 
     name: str | None  # the configuration's name (what execution names start with)
-    key: str  # cluster/service: the history's and the lock's key
+    key: str  # [account[/region]:]cluster/service: the history's and the lock's key
     cluster: str
     service: str
+    environment: str | None = None  # the configured environment (None: only recorded)
+    # Named by the service's name and no environment: executions of every one of them.
+    every_environment: bool = False
+
+    @property
+    def elsewhere(self) -> bool:
+        """Its key names another account or region than the app's."""
+        return ":" in self.key
 
     def matches(self, document: dict[str, Any]) -> bool:
+        """The execution's ``document`` deploys to this service (in this environment)."""
         service = document.get("service")
         if not isinstance(service, dict):
             return False
-        if self.name is not None and service.get("name") == self.name:
+        ours = self.name is not None and service.get("name") == self.name
+        if ours and (self.every_environment or service.get("environment") == self.environment):
             return True
-        return f"{service.get('cluster')}/{service.get('service')}" == self.key
+        return _lock_key(service) == self.key
+
+
+def _lock_key(service: dict[str, Any]) -> str:
+    """The lock key of the environment a document deployed to."""
+    try:
+        return ServiceConfig.model_validate(service).lock_key
+    except ValueError:  # pydantic's ValidationError: a document of another shape
+        return f"{service.get('cluster')}/{service.get('service')}"
 
 
 def service_ref(
-    catalog: ServiceCatalog, text: str, recorded: Callable[[str], bool] | None = None
+    catalog: ServiceCatalog,
+    text: str,
+    recorded: Callable[[str], bool] | None = None,
+    environment: str | None = None,
+    every_environment: bool = False,
 ) -> ServiceRef:
-    """The service ``text`` names: a configured service by its name (its last environment,
-    production usually) or by an environment's lock key (``cluster/service``, or
-    ``account:cluster/service`` in another account); else, a ``cluster/service`` that
-    ``recorded`` says the app has a record of (a service deployed once, since removed from
-    the configuration). Anything else is an error (exit code 2) that lists the configured
-    services."""
+    """The service ``text`` names, in one environment.
+
+    By the service's configured name: in ``environment``, else its last (production);
+    ``every_environment`` marks that no environment was asked for. By an environment's lock
+    key (``cluster/service``, ``111111111111:demo-dev/web`` in another account): that
+    environment. Else a lock key that ``recorded`` says the app has a record of. Anything
+    else is an error (exit code 2) that lists the configured services and their
+    environments; so is an ``environment`` the service has not, or that the key is not.
+    """
+    if any(s.name == text for s in catalog.services):
+        try:
+            found = catalog.named(text, environment)
+        except ServiceNotConfigured as e:
+            raise OpsError(str(e), 2) from e
+        return _ref(found, every_environment and environment is None)
     for s in catalog.services:
         if text == s.lock_key:
-            return ServiceRef(s.name, s.lock_key, s.cluster, s.service)
-    if any(s.name == text for s in catalog.services):
-        last = catalog.named(text)
-        return ServiceRef(last.name, last.lock_key, last.cluster, last.service)
-    cluster, slash, service = text.partition("/")
-    if slash and cluster and service and "/" not in service and recorded and recorded(text):
+            if environment not in (None, s.environment):
+                raise OpsError(
+                    f"{text} is {s.name} in {s.environment}, not in {environment} "
+                    f"(its environments: {_environments(catalog, s.name)})",
+                    2,
+                )
+            return _ref(s)
+    where, colon, rest = text.rpartition(":")
+    cluster, slash, service = rest.partition("/")
+    named = bool(slash and cluster and service and "/" not in service and (where or not colon))
+    if named and recorded and recorded(text):
+        if environment is not None:
+            raise OpsError(
+                f"{text} is not configured: it has no environments (--env {environment})", 2
+            )
         return ServiceRef(None, text, cluster, service)
-    raise OpsError(f"no service named {text!r} (configured: {_known(catalog) or 'none'})", 2)
+    raise OpsError(f"no service named {text!r} (configured: {configured(catalog)})", 2)
 
 
-def _known(catalog: ServiceCatalog) -> str:
-    """Each service by name, with where it runs: each environment's lock key."""
-    listed = []
+def _ref(service: ServiceConfig, every_environment: bool = False) -> ServiceRef:
+    return ServiceRef(
+        service.name,
+        service.lock_key,
+        service.cluster,
+        service.service,
+        service.environment,
+        every_environment,
+    )
+
+
+def configured(catalog: ServiceCatalog) -> str:
+    """The configured services, each with its lock key, per environment when it has
+    several: ``demo-web (dev: 111111111111:demo-dev/web, prod: demo/web)``."""
+    said = []
     for name in sorted({s.name for s in catalog.services}):
         stages = catalog.pipeline(name)
         if len(stages) == 1:
-            listed.append(f"{name} ({stages[0].lock_key})")
+            said.append(f"{name} ({stages[0].lock_key})")
         else:
-            listed.append(f"{name} ({'; '.join(f'{s.environment}: {s.lock_key}' for s in stages)})")
-    return ", ".join(listed)
+            said.append(f"{name} ({', '.join(f'{s.environment}: {s.lock_key}' for s in stages)})")
+    return ", ".join(said) or "none"
+
+
+def _environments(catalog: ServiceCatalog, name: str) -> str:
+    return ", ".join(s.environment for s in catalog.pipeline(name))
 
 
 # -- executions ----------------------------------------------------------------------------
@@ -435,6 +493,7 @@ class ExecutionSummary:
     error: str | None = None
     cause: str | None = None
     retry_of: str | None = None  # the execution this one retries, on purpose
+    environment: str | None = None  # of the service, where it deploys
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -442,6 +501,7 @@ class ExecutionSummary:
             "arn": self.arn,
             "status": self.status,
             "service": self.service,
+            "environment": self.environment,
             "tag": self.tag,
             "started": self.started.isoformat(),
             "stopped": self.stopped.isoformat() if self.stopped else None,
@@ -525,7 +585,9 @@ class Deployments:
         service: ServiceRef | None = None,
         limit: int = 20,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        environment: str | None = None,
     ) -> list[ExecutionSummary]:
+        """The newest executions, of ``service`` and in ``environment`` when given."""
         found: list[ExecutionSummary] = []
         for listed in self._listed(status):
             if len(found) >= limit:
@@ -535,6 +597,8 @@ class Deployments:
                 continue
             summary, document = self._summary(listed["executionArn"], now())
             if service and not (document and service.matches(document)):
+                continue
+            if environment is not None and summary.environment != environment:
                 continue
             found.append(summary)
         return found
@@ -560,6 +624,7 @@ class Deployments:
             error=described.get("error"),
             cause=described.get("cause"),
             retry_of=document.get("retry_of") if document else None,
+            environment=service.get("environment") if isinstance(service, dict) else None,
         )
         if status == "RUNNING" or history is not None:
             summary.state = last_entered(history if history is not None else self._tail(arn))

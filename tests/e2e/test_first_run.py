@@ -236,7 +236,7 @@ def test_the_readme_first_run_works_as_printed_beside_another_stack(endpoint: st
         "approver@example.com",
     )
     assert re.fullmatch(
-        rf"deployed in \S+; prod runs demo-web:3f2a9c1 \({entry['digest'][7:19]}\)",
+        rf"deployed in \S+; production runs demo-web:3f2a9c1 \({entry['digest'][7:19]}\)",
         lines[-1],
     )
     progress = [line for line in lines if re.match(r"\s+\d+\.\ds  \S", line)]

@@ -1,8 +1,9 @@
 """The operators' commands against a local stack, driven as an operator would.
 
 One local stack for the module (free ports, so it never collides with another stack) and
-one real deployment through it: pushed to ECR, approved through the emailed link's page.
-Then the commands are run with typer's CliRunner and their ``--json`` output checked.
+one real deployment through the sample's pipeline: pushed to ECR, deployed to dev (nobody
+asked), promoted to prod and approved there through the emailed link's page. Then the
+commands are run with typer's CliRunner and their ``--json`` output checked.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typer.testing import CliRunner
 from tests.unit.local.harness import free_port
 
 APPROVER = "approver@example.com"
+DEV_KEY = "111111111111:demo-dev/web"  # the sample's dev environment, in another account
+CONFIGURED = f"demo-web (dev: {DEV_KEY}, prod: demo/web)"
 
 
 @dataclass
@@ -41,7 +44,8 @@ class Deployed:
     machine_arn: str
     tag: str
     digest: str
-    name: str
+    name: str  # its execution in prod, the last environment
+    dev_name: str  # its execution in dev, the first
 
     def executions(self) -> list[dict[str, Any]]:
         sfn = self.stack.client("stepfunctions")
@@ -93,11 +97,15 @@ def deployed() -> Iterator[Deployed]:
             )
             tag = secrets.token_hex(20)
             digest = push_image(stack.client("ecr"), "demo-web", tag)
-            arn = wait_for_execution(sfn, machine, short_digest(digest), timeout=30)
+            dev = wait_for_execution(sfn, machine, f"demo-web-dev-{short_digest(digest)}", 30)
+            # Production asks once dev has deployed the image: its approval email says so.
             answer = approval_page.decide(_new_link(stack.endpoint_url, _LINKS), "approve")
             assert answer.status == 200
-            assert _wait_end(stack, arn)["status"] == "SUCCEEDED"
-            yield Deployed(stack, machine, tag, digest, arn.rsplit(":", 1)[-1])
+            prod = wait_for_execution(sfn, machine, f"demo-web-prod-{short_digest(digest)}", 30)
+            assert _wait_end(stack, dev)["status"] == "SUCCEEDED"
+            assert _wait_end(stack, prod)["status"] == "SUCCEEDED"
+            names = [arn.rsplit(":", 1)[-1] for arn in (prod, dev)]
+            yield Deployed(stack, machine, tag, digest, *names)
     finally:
         moto_log.setLevel(saved_level)
         root.handlers[:] = saved_handlers
@@ -128,16 +136,17 @@ def as_json(result: Result) -> Any:
 # -- executions / show / history of the pushed deployment -----------------------------
 
 
-def test_executions_list_the_deployment(deployed: Deployed) -> None:
+def test_executions_list_the_deployment_in_each_environment(deployed: Deployed) -> None:
     listed = as_json(bluegreen(deployed, "executions", "--json"))
 
-    mine = next(e for e in listed if e["name"] == deployed.name)
-    assert mine["status"] == "SUCCEEDED"
-    assert mine["service"] == "demo-web"
-    assert mine["tag"] == deployed.tag
-    assert mine["source"] == "ecr-push"
-    assert 0 < mine["duration_seconds"] < 60
-    assert mine["error"] is None
+    mine = {e["environment"]: e for e in listed if deployed.tag == e["tag"]}
+    assert (mine["dev"]["name"], mine["dev"]["source"]) == (deployed.dev_name, "ecr-push")
+    assert (mine["prod"]["name"], mine["prod"]["source"]) == (deployed.name, "promotion")
+    for execution in mine.values():
+        assert execution["status"] == "SUCCEEDED"
+        assert execution["service"] == "demo-web"
+        assert 0 < execution["duration_seconds"] < 60
+        assert execution["error"] is None
     assert [e["started"] for e in listed] == sorted((e["started"] for e in listed), reverse=True)
 
 
@@ -148,7 +157,24 @@ def test_executions_filter_by_status_and_service(deployed: Deployed) -> None:
 
     assert deployed.name not in [e["name"] for e in failed]
     assert deployed.name in [e["name"] for e in by_key]
+    assert deployed.dev_name not in [e["name"] for e in by_key]  # demo/web is prod's key
     assert deployed.name in [e["name"] for e in lowercase]
+
+
+def test_executions_of_a_service_are_of_every_environment_unless_env_says_which(
+    deployed: Deployed,
+) -> None:
+    def names(*args: str) -> list[str]:
+        return [e["name"] for e in as_json(bluegreen(deployed, "executions", *args, "--json"))]
+
+    mine = {deployed.dev_name, deployed.name}
+    assert mine <= set(names("--service", "demo-web"))
+    assert mine & set(names("--service", "demo-web", "--env", "dev")) == {deployed.dev_name}
+    assert mine & set(names("--service", DEV_KEY)) == {deployed.dev_name}
+    assert mine & set(names("--env", "prod")) == {deployed.name}
+    listed = bluegreen(deployed, "executions", "--service", "demo-web", "--env", "dev").stdout
+    row = next(line for line in listed.splitlines() if line.startswith(deployed.dev_name))
+    assert row.split()[1:4] == ["SUCCEEDED", "demo-web", "dev"]
 
 
 def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed) -> None:
@@ -156,7 +182,7 @@ def test_executions_of_an_unknown_service_is_a_one_line_error(deployed: Deployed
 
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "bluegreen: no service named 'nope' (configured: demo-web (demo/web))"
+        f"bluegreen: no service named 'nope' (configured: {CONFIGURED})"
     ]
 
 
@@ -245,6 +271,35 @@ def test_show_for_people(deployed: Deployed) -> None:
     assert "wait for approval" in result.stdout
 
 
+def test_show_says_where_each_environment_took_the_image(deployed: Deployed) -> None:
+    dev = as_json(bluegreen(deployed, "show", deployed.dev_name, "--json"))
+    prod = as_json(bluegreen(deployed, "show", deployed.name, "--json"))
+
+    assert (dev["environment"], dev["status"], dev["source"]) == ("dev", "SUCCEEDED", "ecr-push")
+    assert dev["decision"] is None  # nobody is asked in dev
+    assert dev["codedeploy"] is None  # ECS's rolling update: no CodeDeploy deployment
+    assert dev["document"]["promotion"]["execution_name"] == deployed.name
+    assert (prod["environment"], prod["source"]) == ("prod", "promotion")
+    assert prod["document"]["promoted_from"] == "dev"
+    assert prod["document"]["image"]["digest"] == dev["document"]["image"]["digest"]
+
+    def rows(name: str) -> dict[str, str]:
+        shown = bluegreen(deployed, "show", name).stdout.splitlines()
+        return dict(
+            line.rstrip().split(maxsplit=1)
+            for line in shown
+            if line.startswith(("environment", "promotion"))
+        )
+
+    assert rows(deployed.dev_name) == {
+        "environment": "dev",
+        "promotion": f"{deployed.tag} promoted to prod: {deployed.name}",
+    }
+    assert rows(deployed.name)["environment"] == "prod"
+    said = bluegreen(deployed, "show", deployed.name).stdout.splitlines()
+    assert any(line.split() == ["promoted", "from", "dev"] for line in said)
+
+
 def test_show_of_an_unknown_execution_is_a_one_line_error(deployed: Deployed) -> None:
     result = bluegreen(deployed, "show", "no-such-execution")
 
@@ -268,6 +323,27 @@ def test_history_says_what_runs(deployed: Deployed) -> None:
     running = [d for d in history["deployments"] if d["running"]]
     assert len(running) == 1
     assert running[0]["task_definition"] == history["running_task_definition"]
+    assert deployed.dev_name not in [d["execution_name"] for d in history["deployments"]]
+
+
+@pytest.mark.parametrize("named", [("demo-web", "--env", "dev"), (DEV_KEY,)])
+def test_history_of_the_dev_environment_says_what_runs_there(
+    deployed: Deployed, named: tuple[str, ...]
+) -> None:
+    """Dev is another account's: its service is read through the environment's role."""
+    history = as_json(bluegreen(deployed, "history", *named, "--json"))
+
+    assert history["service"] == DEV_KEY
+    assert history["running_task_definition"].startswith(
+        "arn:aws:ecs:us-east-1:111111111111:task-definition/web:"
+    )
+    entry = next(d for d in history["deployments"] if d["execution_name"] == deployed.dev_name)
+    assert (entry["environment"], entry["outcome"]) == ("dev", "succeeded")
+    assert entry["tag"] == deployed.tag
+    assert entry["approved_by"] is None  # nobody is asked in dev
+    assert deployed.name not in [d["execution_name"] for d in history["deployments"]]
+    running = [d for d in history["deployments"] if d["running"]]
+    assert [d["task_definition"] for d in running] == [history["running_task_definition"]]
 
 
 def test_history_for_people_says_what_runs_first(deployed: Deployed) -> None:
@@ -280,7 +356,7 @@ def test_history_for_people_says_what_runs_first(deployed: Deployed) -> None:
     assert row.split()[:7] == [
         "▶",
         *row.split()[1:3],
-        "local",
+        "prod",
         deployed.tag[:12],
         "deployed",
         APPROVER,
@@ -294,14 +370,18 @@ def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
     assert stack.events.wait_idle()
     assert stack.async_invocations.wait_idle()
 
-    history = as_json(bluegreen(deployed, "history", "demo-web", "--json"))
-    shown = bluegreen(deployed, "history", "demo-web")
+    # Refused where the push would have deployed: the first environment, dev.
+    history = as_json(bluegreen(deployed, "history", "demo-web", "--env", "dev", "--json"))
+    shown = bluegreen(deployed, "history", "demo-web", "--env", "dev")
+    in_prod = as_json(bluegreen(deployed, "history", "demo-web", "--json"))
 
     refused = next(d for d in history["deployments"] if d.get("digest") == digest)
     assert (refused["outcome"], refused["tag"], refused["running"]) == ("refused", "latest", False)
     assert refused["execution_name"] is None
+    assert refused["environment"] == "dev"
+    assert digest not in [d.get("digest") for d in in_prod["deployments"]]
     assert shown.exit_code == 0, shown.output
-    assert shown.stdout.startswith("demo/web runs ")  # a refusal never hides what runs
+    assert shown.stdout.startswith(f"{DEV_KEY} runs ")  # a refusal never hides what runs
     row = next(line for line in shown.stdout.splitlines() if "refused" in line)
     assert " latest " in row
     assert "refused: tag 'latest' is mutable and cannot identify a release" in row
@@ -318,8 +398,34 @@ def test_history_of_an_unknown_service_is_a_one_line_error_naming_the_known_ones
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"bluegreen: no service named {name!r} (configured: demo-web (demo/web))"
+        f"bluegreen: no service named {name!r} (configured: {CONFIGURED})"
     ]
+
+
+@pytest.mark.parametrize(
+    ("named", "said"),
+    [
+        (
+            ("demo-web", "--env", "staging"),
+            "service 'demo-web' has no environment 'staging' (its environments: dev, prod)",
+        ),
+        (
+            (DEV_KEY, "--env", "prod"),
+            f"{DEV_KEY} is demo-web in dev, not in prod (its environments: dev, prod)",
+        ),
+    ],
+    ids=["unknown-environment", "key-of-another-environment"],
+)
+def test_an_environment_the_service_has_not_is_a_one_line_error_naming_its_environments(
+    deployed: Deployed, named: tuple[str, ...], said: str
+) -> None:
+    for command in ("history", "recover", "executions"):
+        args = ("--service", *named) if command == "executions" else named
+        result = bluegreen(deployed, command, *args)
+
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stdout == ""
+        assert result.stderr.strip().splitlines() == [f"bluegreen: {said}"]
 
 
 # -- deploy ---------------------------------------------------------------------------
@@ -370,12 +476,13 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
 
     assert started["outcome"] == "started"
-    assert started["execution_name"] == f"demo-web-{short_digest(digest)}"
+    assert started["execution_name"] == f"demo-web-dev-{short_digest(digest)}"  # where a push goes
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith(f"duplicate: {started['execution_name']} already exists")
-    assert len([e for e in deployed.executions() if short_digest(digest) in e["name"]]) == 1
+    in_dev = [e for e in deployed.executions() if e["name"] == started["execution_name"]]
+    assert len(in_dev) == 1
 
-    link = _new_link(stack.endpoint_url, _LINKS)
+    link = _new_link(stack.endpoint_url, _LINKS)  # production's, once dev deployed it
     approved = bluegreen(deployed, "approve", link)
     twice = bluegreen(deployed, "approve", link, "--json")
 
@@ -384,16 +491,28 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     assert twice.exit_code == 1
     assert json.loads(twice.stdout)["decision"] is None
 
-    followed = bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--json")
+    followed = bluegreen(
+        deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--timeout", "120", "--json"
+    )
 
     assert followed.exit_code == 0, followed.output
     ended = json.loads(followed.stdout)
     assert ended["outcome"] == "duplicate"
+    # Followed on from dev's execution to the one its success started in prod.
+    prod_name = f"demo-web-prod-{short_digest(digest)}"
+    assert [(f["environment"], f["execution_name"]) for f in ended["followed"]] == [
+        ("dev", started["execution_name"]),
+        ("prod", prod_name),
+    ]
+    assert ended["followed"][0]["runs"]["digest"] == digest  # dev runs it too
+    progress = followed.stderr.splitlines()
+    dev_ended = progress.index(f"next: {tag} promoted to prod: {prod_name}") - 1
+    assert progress[dev_ended].startswith("deployed in ")
+    assert progress[dev_ended].endswith(f"; dev runs demo-web:{tag} ({short_digest(digest)})")
     assert ended["status"] == "SUCCEEDED"
     assert "shift production traffic" in [p["phase"] for p in ended["phases"]]
     assert ended["production"]["tags"] == [tag]
     assert ended["production"]["digest"] == digest
-    progress = followed.stderr.splitlines()
     assert any("verify on test listener: probe" in line for line in progress)  # live
     assert progress[-1].startswith("deployed in ")
     assert progress[-1].endswith(f"; production runs demo-web:{tag} ({short_digest(digest)})")
@@ -404,17 +523,19 @@ def test_deploy_by_hand_then_approve_from_the_terminal_and_follow(deployed: Depl
     assert shown["document"]["source"] == "cli"
     assert shown["document"]["image"]["digest"] == digest
     assert [(d["tag"], d["running"]) for d in history["deployments"]] == [(tag, True)]
+    assert history["deployments"][0]["execution_name"] == prod_name
 
 
 def test_reject_from_the_terminal(deployed: Deployed) -> None:
     stack = deployed.stack
     tag = secrets.token_hex(20)
     digest = push_image(stack.client("ecr"), "demo-web", tag)
+    link = _new_link(stack.endpoint_url, _LINKS)  # production's, once dev deployed it
     arn = wait_for_execution(
-        stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), timeout=30
+        stack.client("stepfunctions"), deployed.machine_arn, f"prod-{short_digest(digest)}", 30
     )
 
-    rejected = bluegreen(deployed, "reject", _new_link(stack.endpoint_url, _LINKS), "--json")
+    rejected = bluegreen(deployed, "reject", link, "--json")
     _wait_end(stack, arn)
     failed = as_json(bluegreen(deployed, "executions", "--status", "FAILED", "--json"))
     history = as_json(bluegreen(deployed, "history", "demo-web", "--limit", "1", "--json"))
@@ -426,7 +547,7 @@ def test_reject_from_the_terminal(deployed: Deployed) -> None:
     assert (entry["outcome"], entry["running"]) == ("not_deployed", False)
     assert (entry["rejected_by"], entry["rejection_reason"]) == (APPROVER, None)
     assert entry["reason"] == f"rejected by {APPROVER}"
-    assert entry["environment"] == "local"
+    assert entry["environment"] == "prod"
 
     shown = as_json(bluegreen(deployed, "show", mine["name"], "--json"))
     for_people = bluegreen(deployed, "show", mine["name"]).stdout
@@ -435,12 +556,12 @@ def test_reject_from_the_terminal(deployed: Deployed) -> None:
     assert shown["decision"]["decision"] == "rejected"
     assert shown["decision"]["by"] == APPROVER
     assert shown["decision"]["at"] is not None
-    assert shown["environment"] == "local"
+    assert shown["environment"] == "prod"
     assert shown["codedeploy"] is None  # it never reached CodeDeploy
     approval = next(line for line in for_people.splitlines() if line.startswith("approval"))
     assert approval.split()[:4] == ["approval", "rejected", "by", APPROVER]
     row = listed.splitlines()[-1].split()
-    assert row[2:6] == ["local", tag[:12], "rejected", APPROVER]
+    assert row[2:6] == ["prod", tag[:12], "rejected", APPROVER]
 
 
 # -- retry ----------------------------------------------------------------------------
@@ -462,10 +583,15 @@ def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deplo
     first = _rejected(
         deployed,
         wait_for_execution(
-            stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
+            stack.client("stepfunctions"), deployed.machine_arn, f"prod-{short_digest(digest)}", 60
         ),
     )
+    # Deployed in dev, rejected in prod: the hint is to retry where it was not deployed.
     pushed_again = bluegreen(deployed, "deploy", "demo-web", "--tag", tag)
+    assert pushed_again.stdout.startswith(
+        f"duplicate: demo-web-dev-{short_digest(digest)} already exists (SUCCEEDED)"
+    )
+    assert f"it went on to {first} (FAILED)" in pushed_again.stdout
     assert f"to deploy this image again: bluegreen retry {first}" in pushed_again.stdout
 
     retried = as_json(bluegreen(deployed, "retry", first, "--json"))
@@ -473,7 +599,7 @@ def test_a_rejected_deployment_is_retried_on_purpose_and_visibly(deployed: Deplo
 
     assert retried["outcome"] == "started"
     assert retried["execution_name"] == f"{first}-retry2"
-    assert retried["reason"] == f"demo-web:{tag} -> demo-web (retry of {first})"
+    assert retried["reason"] == f"demo-web:{tag} -> demo-web (prod) (retry of {first})"
     assert while_it_runs.exit_code == 2
     assert while_it_runs.stderr.strip() == (
         f"bluegreen: {first}-retry2, a retry of this image, is RUNNING: wait for it to end"
@@ -525,11 +651,14 @@ def test_a_rolled_back_deployment_is_followed_and_shown_as_codedeploy_ended_it(
         wait_for_execution(
             stack.client("stepfunctions"), deployed.machine_arn, short_digest(digest), 30
         )
+        # Production's request, once dev deployed it (dev's own health is not switched off).
         assert bluegreen(deployed, "approve", _new_link(stack.endpoint_url, _LINKS)).exit_code == 0
-        followed = bluegreen(deployed, "deploy", "demo-web", "--tag", tag, "--follow")
+        followed = bluegreen(
+            deployed, "deploy", "demo-web", "--tag", tag, "--follow", "--timeout", "120"
+        )
     finally:
         set_sample_health(stack.endpoint_url, True)
-    name = f"demo-web-{short_digest(digest)}"
+    name = f"demo-web-prod-{short_digest(digest)}"  # followed on to it from dev's
 
     assert followed.exit_code == 1
     lines = followed.stdout.splitlines()

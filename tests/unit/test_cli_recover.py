@@ -1,8 +1,10 @@
 """``bluegreen recover`` against a local stack with the sample, driven as an operator would.
 
 A lock is left the way SuspendScaling leaves it (the product's own ``suspend`` step, for a
-pushed image's execution), and the janitor's status-change rule is disabled, so an execution
-stopped then leaves the lock held, as when its cleanup event is lost.
+pushed image's execution in production, the sample's last environment, once dev deployed
+it), and the janitor's status-change rule is disabled, so an execution stopped then leaves
+the lock held, as when its cleanup event is lost. Dev (another account, ECS's rolling update)
+has a lock of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 KEY = "demo/web"
+DEV_KEY = "111111111111:demo-dev/web"  # the sample's dev environment, in another account
 STATUS_CHANGE_RULE = "bluegreen-JanitorFunctionExecutionEndedWithoutCleanup"
 NOT_SUSPENDED = {
     "DynamicScalingInSuspended": False,
@@ -55,9 +58,9 @@ class Sample:
             "max": found["MaxCapacity"],
         }
 
-    def owner(self) -> str | None:
-        lock = self.table.lock(KEY)
-        return None if lock is None else str(lock.get("owner"))
+    def owner(self, key: str = KEY) -> str | None:
+        lock = self.table.lock(key)
+        return None if lock is None or not lock.get("owner") else str(lock["owner"])
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,8 @@ def locked(sample: Sample) -> Iterator[Locked]:
     sfn = sample.stack.client("stepfunctions")
     tag = secrets.token_hex(20)
     digest = push_image(sample.stack.client("ecr"), "demo-web", tag)
-    arn = wait_for_execution(sfn, sample.machine, short_digest(digest), timeout=30)
+    # Promoted to production once dev deployed it; there it waits for its approval.
+    arn = wait_for_execution(sfn, sample.machine, f"prod-{short_digest(digest)}", timeout=60)
     document = DeploymentState.model_validate_json(
         sfn.describe_execution(executionArn=arn)["input"]
     )
@@ -154,7 +158,7 @@ def test_recover_of_an_unknown_service_is_a_one_line_error(sample: Sample) -> No
 
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "bluegreen: no service named 'nope' (configured: demo-web (demo/web))"
+        f"bluegreen: no service named 'nope' (configured: demo-web (dev: {DEV_KEY}, prod: {KEY}))"
     ]
 
 
@@ -219,3 +223,49 @@ def test_recover_with_yes_reports_as_json(sample: Sample, locked: Locked) -> Non
     assert shown["report"]["outcome"] == "recovered"
     assert shown["report"]["owner"] == locked.name
     assert shown["after"]["owner"] is None
+
+
+@pytest.mark.parametrize("named", [("demo-web", "--env", "dev"), (DEV_KEY,)])
+def test_recover_of_the_dev_environment_looks_at_its_own_lock(
+    sample: Sample, named: tuple[str, ...]
+) -> None:
+    assert sample.owner(DEV_KEY) is None
+
+    result = bluegreen(sample, "recover", *named)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{DEV_KEY} is not locked: nothing to recover"
+
+
+def test_recover_releases_the_dev_lock_of_an_ended_execution_and_leaves_production_alone(
+    sample: Sample, locked: Locked
+) -> None:
+    """A dev execution stopped midway, its lock left held (taken in its name as TakeTurn
+    takes it, should it have stopped before): no scaling was suspended (a rolling update)."""
+    sfn = sample.stack.client("stepfunctions")
+    digest = push_image(sample.stack.client("ecr"), "demo-web", secrets.token_hex(20))
+    arn = wait_for_execution(sfn, sample.machine, f"dev-{short_digest(digest)}", timeout=30)
+    stop(sample, arn)
+    name = arn.rsplit(":", 1)[-1]
+    sample.table.acquire_lock(DEV_KEY, name, datetime.now(UTC))
+    scaling = sample.scaling()
+
+    result = bluegreen(sample, "recover", DEV_KEY, "--yes", "--json")
+
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["service"] == DEV_KEY
+    assert (shown["lock"]["owner"], shown["lock"]["owner_status"]) == (name, "ABORTED")
+    assert shown["lock"]["snapshot"] is None
+    assert f"{DEV_KEY} is locked by {name} since " in result.stderr
+    assert "scaling: nothing saved (it never suspended scaling)" in result.stderr
+    assert shown["report"]["outcome"] == "recovered"
+    assert (
+        f"lock of {DEV_KEY} released (rolling: ECS finishes its deployment)"
+        in (shown["report"]["actions"])
+    )
+    assert shown["after"]["owner"] is None
+    assert sample.owner(DEV_KEY) is None
+    # Production's lock and scaling are another environment's: untouched.
+    assert sample.owner() == locked.name
+    assert sample.scaling() == scaling

@@ -44,6 +44,7 @@ from bluegreen_cli.account import (
 )
 from bluegreen_cli.commands.shared import (
     EndpointOption,
+    EnvOption,
     FollowOption,
     FollowTimeoutOption,
     JsonOption,
@@ -58,6 +59,7 @@ from bluegreen_cli.commands.shared import (
     environment_of,
     fail,
     follow_to_end,
+    furthest,
     make_console,
     options,
     print_json,
@@ -82,7 +84,18 @@ def executions(
     service: Annotated[
         str | None,
         typer.Option(
-            help="Only this service: its name in the service configuration, or cluster/service.",
+            help="Only this service: its name in the service configuration (every one of its "
+            "environments), or an environment's lock key (cluster/service, "
+            "account:cluster/service in another account).",
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Only executions in this environment (e.g. dev): with --service, one of "
+            "its environments.",
             show_default=False,
         ),
     ] = None,
@@ -100,29 +113,34 @@ def executions(
     services_file: ServicesOption = None,
     services_parameter: ParameterOption = None,
 ) -> None:
-    """Recent deployment executions, newest first.
+    """Recent deployment executions, newest first: of every environment an image goes
+    through (a push's, then each promotion's), unless --env says which.
 
-    For each: name, status, service, tag, start, duration, the state a running one is in
-    now, and the error a failed one ended with.
+    For each: name, status, service and environment, tag, start, duration, the state a
+    running one is in now, and the error a failed one ended with.
     """
     account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with reported(account.target.endpoint_url):
-        wanted = service_named(account, service) if service else None
+        wanted = service_named(account, service, env, every_environment=True) if service else None
         deployments = Deployments(
             account.client("stepfunctions"), app_resources(account).state_machine()
         )
-        found = deployments.recent(status.value if status else None, wanted, limit)
+        found = deployments.recent(
+            status.value if status else None, wanted, limit, environment=None if wanted else env
+        )
     if as_json:
         print_json([e.to_json() for e in found])
         return
     console = make_console()
     if not found:
-        console.print("no executions" + (f" of {service}" if service else ""))
+        of = " ".join(f"{k} {v}" for k, v in (("of", service), ("in", env)) if v)
+        console.print("no executions" + (f" {of}" if of else ""))
         return
     table = Table(box=None, pad_edge=False)
     table.add_column("execution", overflow="fold", min_width=20)
     table.add_column("status", no_wrap=True, min_width=9)
     table.add_column("service", overflow="fold", min_width=7)
+    table.add_column("env", overflow="fold", min_width=3)
     table.add_column("tag", overflow="fold", min_width=7)
     table.add_column("started (UTC)", no_wrap=True, min_width=19)
     table.add_column("took", no_wrap=True, justify="right")
@@ -132,6 +150,7 @@ def executions(
             e.name + (f"\n[dim]retry of {e.retry_of}[/]" if e.retry_of else ""),
             status_markup(e.status),
             e.service or "-",
+            e.environment or "-",
             short_tag(e.tag),
             when(e.started, zone=False),
             duration(e.duration_seconds),
@@ -302,9 +321,11 @@ def history(
     service: Annotated[
         str,
         typer.Argument(
-            help="The service: its name in the service configuration, or cluster/service."
+            help="The service: its name in the service configuration, or an environment's "
+            "lock key (cluster/service, account:cluster/service in another account)."
         ),
     ],
+    env: EnvOption = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     as_json: JsonOption = False,
     endpoint_url: EndpointOption = None,
@@ -313,8 +334,12 @@ def history(
     services_file: ServicesOption = None,
     services_parameter: ParameterOption = None,
 ) -> None:
-    """What was deployed to a service and how it ended, newest first, and the pushes that
-    were refused and why.
+    """What was deployed to a service in one environment and how it ended, newest first,
+    and the pushes that were refused and why.
+
+    The environment is the service's last (production) unless --env names another (or the
+    service is named by an environment's lock key). A push is refused where it would have
+    deployed: in the first environment (e.g. --env dev); a later one receives only promotions.
 
     Answers "which commit runs in prod?": the entry whose task definition ECS serves now is
     marked as running. Each entry says its environment, who approved or rejected it (and
@@ -323,12 +348,18 @@ def history(
     """
     account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with reported(account.target.endpoint_url):
-        ref = service_named(account, service)
+        ref = service_named(account, service, env)
         table_name = app_resources(account).table()
         where = configured_environment(account, ref)  # ECS and CodeDeploy are asked there
+        # Another account's service only its configured role reaches: not asked without one.
+        reachable = where is not None or not ref.elsewhere
         try:
-            running = running_task_definition(
-                account.target_client(where, "ecs"), ref.cluster, ref.service
+            running = (
+                running_task_definition(
+                    account.target_client(where, "ecs"), ref.cluster, ref.service
+                )
+                if reachable
+                else None
             )
         except (BotoCoreError, ClientError):
             running = None  # the history still answers; "running" stays unmarked
@@ -338,7 +369,7 @@ def history(
             ref,
             limit,
             running,
-            account.target_client(where, "codedeploy"),
+            account.target_client(where, "codedeploy") if reachable else None,
         )
     if as_json:
         print_json({"service": ref.key, "running_task_definition": running, "deployments": rows})
@@ -456,8 +487,13 @@ def deploy(
     The tag is looked up in ECR and the image pinned by its digest. Mutable tags (latest,
     main, ...) are refused like the trigger refuses them. The execution gets the same name
     a push would give it (the service and the digest, whatever the tag), so deploying an
-    image whose deployment exists starts nothing and says duplicate; `bluegreen retry`
-    deploys it again on purpose. Exit status with --follow: 0 when it deployed, 1 otherwise.
+    image whose deployment exists starts nothing and says duplicate, and how far the image
+    went; `bluegreen retry` deploys it again on purpose where it was not deployed.
+
+    --follow follows it to its end, then on through the environments its success promotes
+    the image to (production asks its approvers first), until one ends without promoting
+    it further. Exit status with --follow: 0 when the last one followed deployed, 1
+    otherwise.
     """
     account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with reported(account.target.endpoint_url):
@@ -472,9 +508,11 @@ def deploy(
             account.region,
             datetime.now(UTC),
         )
-        existing = None
+        existing, reached = None, None
         if result.outcome == "duplicate" and result.execution_arn:
             existing = sfn.describe_execution(executionArn=result.execution_arn)["status"]
+            # Where the image got to: the environments its success promoted it to.
+            reached = furthest(sfn, app_resources(account).state_machine(), result.execution_arn)
     document: dict[str, Any] = {**result.model_dump(mode="json"), "status": existing or "RUNNING"}
     console = make_console(stderr=as_json)
     if result.outcome == "started":
@@ -484,10 +522,11 @@ def deploy(
             f"duplicate: {result.execution_name} already exists ({existing}); "
             "nothing new was started" + ("; following it" if follow else "")
         )
-        if existing in RETRYABLE and not follow:
-            console.print(
-                f"[dim]to deploy this image again: bluegreen retry {result.execution_name}[/]"
-            )
+        name, status = reached or (result.execution_name, existing)
+        if name != result.execution_name:
+            console.print(f"[dim]it went on to {name} ({status})[/]")
+        if status in RETRYABLE and not follow:
+            console.print(f"[dim]to deploy this image again: bluegreen retry {name}[/]")
     if not follow:
         if as_json:
             print_json(document)
@@ -628,9 +667,11 @@ def recover(
     service: Annotated[
         str,
         typer.Argument(
-            help="The service: its name in the service configuration, or cluster/service."
+            help="The service: its name in the service configuration, or the lock key of one "
+            "of its environments (cluster/service, account:cluster/service in another account)."
         ),
     ],
+    env: EnvOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Recover without asking.")] = False,
     as_json: JsonOption = False,
     endpoint_url: EndpointOption = None,
@@ -646,10 +687,13 @@ def recover(
     its sweep would: it rolls back what the execution left, restores the saved scaling and
     releases the lock. A lock held by a running execution is left alone. Exit status 1 when
     the lock is still held by an ended execution afterwards.
+
+    Each environment of a service has its own lock: its last environment's (production)
+    unless --env names another, or the service is named by the lock's key.
     """
     account = account_for(ctx, endpoint_url, region, stack, services_file, services_parameter)
     with reported(account.target.endpoint_url):
-        key = service_named(account, service).key
+        key = service_named(account, service, env).key
         found = app_resources(account)
         table = StateTable(account.client("dynamodb"), found.table())
         owners = ExecutionStatuses(account.client("stepfunctions"), found.state_machine())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from bluegreen_cli.account import (
     Resources,
     ServiceRef,
     Target,
+    execution_arn,
     explain,
     service_ref,
 )
@@ -39,7 +41,7 @@ from bluegreen_cli.follow import (
     follow_execution,
     phases,
 )
-from bluegreen_cli.reading import production_runs
+from bluegreen_cli.reading import deployment_document, production_runs
 
 # -- where the commands look: global options, also accepted after the command -------------
 
@@ -74,9 +76,23 @@ ServicesOption = Annotated[
 ParameterOption = Annotated[
     str | None, typer.Option("--services-parameter", help=_PARAMETER_HELP, show_default=False)
 ]
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        help="The environment of the service (as its pipeline names them, e.g. dev); "
+        "default: its last, production.",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 FollowOption = Annotated[
-    bool, typer.Option("--follow", help="Follow the execution with live progress until it ends.")
+    bool,
+    typer.Option(
+        "--follow",
+        help="Follow the execution with live progress until it ends; then, each in turn, the "
+        "next environments' executions its success starts (promotes the image to).",
+    ),
 ]
 FollowTimeoutOption = Annotated[
     float | None,
@@ -156,15 +172,18 @@ def app_resources(account: Account) -> Resources:
     return account.resources
 
 
-def service_named(account: Account, text: str) -> ServiceRef:
-    """The service an operator names; a ``cluster/service`` nobody configured only when the
-    app has a record of it (its history or its lock), else an error listing the services."""
+def service_named(
+    account: Account, text: str, environment: str | None = None, every_environment: bool = False
+) -> ServiceRef:
+    """The service an operator names, in ``environment`` (default: its last) or the
+    environment whose lock key ``text`` is; a lock key nobody configured only when the app
+    has a record of it (its history or its lock), else an error listing the services."""
 
     def recorded(key: str) -> bool:
         table = StateTable(account.client("dynamodb"), app_resources(account).table())
         return bool(table.history(key, 1) or table.queue(key))
 
-    return service_ref(account.catalog, text, recorded)
+    return service_ref(account.catalog, text, recorded, environment, every_environment)
 
 
 def environment_of(document: dict[str, Any] | None) -> ServiceConfig | None:
@@ -272,10 +291,54 @@ def follow_to_end(
     tag: str | None,
     timeout: float | None,
 ) -> dict[str, Any]:
-    """Follow the execution to its end; then its phases, and a last line with the outcome
-    and what its environment (production, for a single one) runs."""
+    """Follow the execution to its end, then on through the environments its success
+    promotes the image to, each in turn, until one ends without starting another (the
+    last environment, a failure, an environment promoted by hand). Of each: its phases,
+    and a line with its outcome and what its environment runs; and what comes next.
+
+    The answer is the last execution's (``production``: what its environment runs), with
+    ``followed``: each execution followed, in order.
+    """
     sfn = account.client("stepfunctions")
     started: datetime = sfn.describe_execution(executionArn=arn)["startDate"]
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    followed: list[dict[str, Any]] = []
+    while True:
+        ended = _follow_one(console, account, arn, service, tag, started, deadline, timeout)
+        followed.append(ended)
+        promotion = ended["promotion"] or {}
+        name = promotion.get("execution_name")
+        if ended["status"] != "SUCCEEDED" or promotion.get("outcome") not in _ONWARD or not name:
+            break
+        arn = execution_arn(app_resources(account).state_machine(), str(name))
+        document = deployment_document(sfn.describe_execution(executionArn=arn).get("input"))
+        service = environment_of(document) or account.catalog.named(
+            service.name, str(promotion.get("to"))
+        )
+    last = followed[-1]
+    return {
+        **{key: value for key, value in last.items() if key not in ("execution_name", "runs")},
+        "production": last["runs"],
+        "followed": followed,
+    }
+
+
+# A success whose Promote started the next environment's execution (or found it started).
+_ONWARD = ("started", "duplicate")
+
+
+def _follow_one(
+    console: Console,
+    account: Account,
+    arn: str,
+    service: ServiceConfig,
+    tag: str | None,
+    started: datetime,
+    deadline: float,
+    timeout: float | None,
+) -> dict[str, Any]:
+    """One execution to its end (progress timed from ``started``, the first one's start),
+    then its phases and a last line with the outcome and what its environment runs."""
     view = ProgressView(console, started)
     if app_resources(account).from_stack:  # on AWS: the execution in the console
         view.say(f"[dim]{console_link(arn)}[/]")
@@ -288,9 +351,7 @@ def follow_to_end(
         )
 
     try:
-        watcher = follow_execution(
-            clients, arn, view, timeout if timeout is not None else float("inf")
-        )
+        watcher = follow_execution(clients, arn, view, max(0.0, deadline - time.monotonic()))
     except TimeoutError:
         fail(f"stopped following after {timeout:.0f} s; it goes on: bluegreen show {name}")
     except KeyboardInterrupt:
@@ -298,7 +359,7 @@ def follow_to_end(
     final = watcher.describe()
     found = phases(watcher.history, final.get("stopDate"))
     status = str(final["status"])
-    took = (final.get("stopDate") or datetime.now(UTC)) - started
+    took = (final.get("stopDate") or datetime.now(UTC)) - final["startDate"]
     running = production_runs(
         account.target_client(service, "ecs"), account.client("ecr"), service.cluster,
         service.service, service.container,
@@ -306,24 +367,44 @@ def follow_to_end(
     print_phases(console, found)
     style = STATUS_STYLE.get(status, "yellow")
     serves = running.words(tag) if running else "(ECS could not tell)"
-    where = service.environment if len(service.pipeline) > 1 else "production"
     console.print(
         f"[{style}]{escape(ending(final, watcher.history))}[/] in "
-        f"{duration(took.total_seconds())}; {escape(where)} runs {escape(serves)}"
+        f"{duration(took.total_seconds())}; {escape(_called(service))} runs {escape(serves)}"
     )
     promotion = _promotion(final)
     if promotion and promotion.get("outcome") not in ("last", "rollback"):
         console.print(f"next: {escape(str(promotion.get('detail')))}")
     return {
+        "execution_name": name,
+        "environment": service.environment,
         "status": status,
         "error": final.get("error"),
         "cause": final.get("cause"),
         "phases": [{"phase": p.label, "seconds": round(p.seconds, 1)} for p in found],
-        # What the followed environment runs (the key predates environments).
-        "production": running.to_json() if running else None,
-        "environment": service.environment,
+        "runs": running.to_json() if running else None,
         "promotion": promotion,
     }
+
+
+def _called(service: ServiceConfig) -> str:
+    """What people call the environment: its last is production, the others by name."""
+    return service.environment if service.next_environment else "production"
+
+
+def furthest(sfn: Any, state_machine_arn: str, arn: str) -> tuple[str, str]:
+    """(name, status) of the furthest execution of the image that ``arn`` deploys: along
+    the executions each success promoted it to (``arn``'s own when it promoted nothing)."""
+    seen: set[str] = set()
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        name, status = str(described["name"]), str(described["status"])
+        seen.add(name)
+        promotion = _promotion(described) or {}
+        following = promotion.get("execution_name")
+        onward = status == "SUCCEEDED" and promotion.get("outcome") in _ONWARD
+        if not onward or not following or following in seen:
+            return name, status
+        arn = execution_arn(state_machine_arn, str(following))
 
 
 def _promotion(described: dict[str, Any]) -> dict[str, Any] | None:
