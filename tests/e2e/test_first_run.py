@@ -175,7 +175,7 @@ def test_an_unknown_service_is_an_error_naming_the_known_ones(
     assert done.stdout == ""
     assert one_line_error(done, 2) == (
         f"bluegreen: no service named {command[-1]!r} (configured: demo-web "
-        "(dev: 111111111111:demo-dev/web; prod: demo/web))"
+        "(dev: 111111111111:demo-dev/web, prod: demo/web))"
     )
 
 

@@ -30,6 +30,6 @@ def test_an_unknown_service_lists_each_service_once_with_where_each_environment_
 
     assert str(raised.value) == (
         "no service named 'nope' (configured: demo-web (demo/web), "
-        "shop (dev: 111111111111:shop-dev/web; prod: shop/web))"
+        "shop (dev: 111111111111:shop-dev/web, prod: shop/web))"
     )
     assert raised.value.exit_code == 2
