@@ -370,7 +370,8 @@ def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
     assert stack.events.wait_idle()
     assert stack.async_invocations.wait_idle()
 
-    # Refused where the push would have deployed: the first environment, dev.
+    # Refused where the push would have deployed (dev), and kept in every environment's
+    # history: the image goes nowhere, and operators look at production's.
     history = as_json(bluegreen(deployed, "history", "demo-web", "--env", "dev", "--json"))
     shown = bluegreen(deployed, "history", "demo-web", "--env", "dev")
     in_prod = as_json(bluegreen(deployed, "history", "demo-web", "--json"))
@@ -379,7 +380,7 @@ def test_history_shows_a_refused_push_and_why(deployed: Deployed) -> None:
     assert (refused["outcome"], refused["tag"], refused["running"]) == ("refused", "latest", False)
     assert refused["execution_name"] is None
     assert refused["environment"] == "dev"
-    assert digest not in [d.get("digest") for d in in_prod["deployments"]]
+    assert digest in [d.get("digest") for d in in_prod["deployments"]]
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.startswith(f"{DEV_KEY} runs ")  # a refusal never hides what runs
     row = next(line for line in shown.stdout.splitlines() if "refused" in line)

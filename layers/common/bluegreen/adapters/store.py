@@ -567,25 +567,15 @@ class StateTable:
         same image pushed again under the same tag, is told to the channel once. The claim
         expires, as Step Functions forgets execution names, after 90 days.
         """
-        try:
-            with translated():
-                self._ddb.put_item(
-                    TableName=self._table,
-                    Item=_item(
-                        {
-                            "pk": f"SERVICE#{key}",
-                            "sk": f"REFUSED#{refusal}",
-                            "refused_at": at.isoformat(),
-                            "expires_at": int((at + _REFUSAL_REMEMBERED).timestamp()),
-                        }
-                    ),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-        except Exception as e:
-            if _conditional_failed(e):
-                return False
-            raise
-        return True
+        return self._put_unless(
+            {
+                "pk": f"SERVICE#{key}",
+                "sk": f"REFUSED#{refusal}",
+                "refused_at": at.isoformat(),
+                "expires_at": int((at + _REFUSAL_REMEMBERED).timestamp()),
+            },
+            "attribute_not_exists(pk)",
+        )
 
     def history(self, key: str, limit: int = 20) -> list[dict[str, Any]]:
         with translated():
@@ -602,21 +592,31 @@ class StateTable:
     def record_run(self, run: EnvironmentRun) -> bool:
         """Keep what ``run``'s environment runs now; False (nothing written) when a
         deployment that ended later is recorded there already (a late retry of ours)."""
+        return self._put_unless(
+            {
+                "pk": f"RUNS#{run.service}",
+                "sk": f"ENV#{run.environment}",
+                "run": run.model_dump_json(),
+                "since_ms": run.since_ms,
+            },
+            "attribute_not_exists(pk) OR since_ms <= :t",
+            {":t": run.since_ms},
+        )
+
+    def _put_unless(
+        self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None
+    ) -> bool:
+        """Put ``item`` if ``condition`` holds; False (nothing written) when it does not."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _item(item),
+            "ConditionExpression": condition,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = _item(values)
         try:
             with translated():
-                self._ddb.put_item(
-                    TableName=self._table,
-                    Item=_item(
-                        {
-                            "pk": f"RUNS#{run.service}",
-                            "sk": f"ENV#{run.environment}",
-                            "run": run.model_dump_json(),
-                            "since_ms": run.since_ms,
-                        }
-                    ),
-                    ConditionExpression="attribute_not_exists(pk) OR since_ms <= :t",
-                    ExpressionAttributeValues=_item({":t": run.since_ms}),
-                )
+                self._ddb.put_item(**request)
         except Exception as e:
             if _conditional_failed(e):
                 return False
