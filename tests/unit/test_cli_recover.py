@@ -103,6 +103,14 @@ def locked(sample: Sample) -> Iterator[Locked]:
     digest = push_image(sample.stack.client("ecr"), "demo-web", tag)
     # Promoted to production once dev deployed it; there it waits for its approval.
     arn = wait_for_execution(sfn, sample.machine, f"prod-{short_digest(digest)}", timeout=60)
+    # Past Admit (which reads the queue this fixture is about to fill): asking its approvers.
+    deadline = time.monotonic() + 60
+    while not any(
+        e.get("stateEnteredEventDetails", {}).get("name") == "RequestApproval"
+        for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    ):
+        assert time.monotonic() < deadline, "production's execution never asked for approval"
+        time.sleep(0.1)
     document = DeploymentState.model_validate_json(
         sfn.describe_execution(executionArn=arn)["input"]
     )
