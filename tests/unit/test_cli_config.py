@@ -10,6 +10,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from tests.unit.builders import SERVICES_FILE
+from tests.unit.test_config import PIPELINE
 
 VALID = SERVICES_FILE.read_text()
 
@@ -98,30 +99,6 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "nope.toml: invalid" in result.stderr
     assert "cannot read it: No such file or directory" in result.stderr
-
-
-PIPELINE = """
-[services.shop]
-repository = "shop"
-container = "web"
-container_port = 8080
-
-[services.shop.environments.dev]
-role_arn = "arn:aws:iam::111111111111:role/bluegreen-deploy"
-cluster = "shop-dev"
-service = "web"
-method = "rolling"
-approvers = []
-
-[services.shop.environments.prod]
-cluster = "shop"
-service = "web"
-codedeploy_application = "shop"
-deployment_group = "shop"
-test_url = "http://shop.test/health"
-approvers = ["approver@example.com"]
-promotion = "manual"
-"""
 
 
 def test_a_pipeline_is_printed_in_order_with_where_how_and_who_for_each_environment(
